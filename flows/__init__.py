@@ -1,0 +1,1 @@
+"""Prefect flows over the stage tasks, and the `synthpipe` command line."""

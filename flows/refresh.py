@@ -1,0 +1,35 @@
+"""The refresh flow: ingest -> preprocess -> train -> generate -> validate -> merge, as Prefect tasks."""
+
+from __future__ import annotations
+
+import importlib
+
+from tasks import STAGES  # importing `tasks` first sets Prefect's defaults before Prefect loads
+from prefect import flow, get_run_logger
+
+from flows.dvc_sync import DvcStages
+from synthpipe.config import load_params
+from synthpipe.summary import summarize
+
+# Each stage module defines `<stage>_task`, the Prefect task around the same `run` that DVC calls.
+STAGE_TASKS = {stage: getattr(importlib.import_module(f"tasks.{stage}"), f"{stage}_task") for stage in STAGES}
+
+
+@flow(name="refresh")
+def refresh(params_file: str = "params.yaml", overrides: list[str] | None = None) -> dict:
+    """Run every stage that is out of date; returns the run summary. A failed gate raises GateFailed."""
+    logger = get_run_logger()
+    overrides = list(overrides or [])
+    params = load_params(params_file, overrides)
+    dvc = DvcStages.for_run(params_file, overrides)
+    if dvc is None:
+        logger.warning("Not recording this run in DVC: it uses parameters other than the project's params.yaml "
+                       "(or the project is not a DVC repository); every stage runs.")
+    for stage, stage_task in STAGE_TASKS.items():
+        if dvc is not None and dvc.is_up_to_date(stage):
+            logger.info("%s: up to date, skipped", stage)
+            continue
+        stage_task(params)
+        if dvc is not None:
+            dvc.record(stage)
+    return summarize(params.paths)

@@ -1,0 +1,30 @@
+"""Errors with a meaning for the caller: each carries the process exit code it maps to.
+
+0 success, 1 anything unexpected, 2 bad input or config, 3 the quality gate failed.
+"""
+
+
+class SynthpipeError(Exception):
+    """Base class; an unexpected failure (exit code 1)."""
+
+    exit_code = 1
+
+
+class InputError(SynthpipeError):
+    """Bad input data: the message names the file, column or key at fault (exit code 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(InputError):
+    """A bad value in params.yaml or on the command line (exit code 2)."""
+
+
+class GateFailed(SynthpipeError):
+    """Synthetic data failed the quality gate; nothing may be merged (exit code 3)."""
+
+    exit_code = 3
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = list(reasons)
+        super().__init__("quality gate failed:\n  - " + "\n  - ".join(self.reasons))

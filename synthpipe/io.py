@@ -1,0 +1,139 @@
+"""File I/O: atomic writes, table reading with clear errors, content hashes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from synthpipe.errors import InputError
+
+TABLE_SUFFIXES = {".parquet", ".csv", ".jsonl", ".json"}
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `dest`; rename it onto `dest` only if the block succeeds.
+
+    The rename is atomic within one directory, so readers see the old file or the new one,
+    never a half-written one.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, dest)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: str | Path) -> Iterator[Path]:
+    """Yield a temporary directory beside `dest`; it replaces `dest` only if the block succeeds.
+
+    A stage's several outputs thus appear together or not at all.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        if dest.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
+            os.replace(dest, old / dest.name)
+            os.replace(tmp, dest)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n", path)
+
+
+def write_text(text: str, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found (has the stage that writes it run?)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON: {exc}") from None
+
+
+def read_table(path: str | Path, parse_dates: list[str] = ()) -> pd.DataFrame:
+    """Read Parquet (a file or a directory of partitions), CSV or JSON lines by suffix."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    suffix = ".parquet" if path.is_dir() else path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise InputError(f"{path}: unsupported file type '{suffix}' (expected one of {sorted(TABLE_SUFFIXES)})")
+    try:
+        if suffix == ".parquet":
+            df = pd.read_parquet(path)
+        elif suffix == ".csv":
+            df = pd.read_csv(path)
+        else:
+            df = pd.read_json(path, lines=True)
+    except (pa.ArrowException, ValueError, UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
+    return parse_date_columns(df, parse_dates, source=str(path))
+
+
+def parse_date_columns(df: pd.DataFrame, columns: list[str], source: str) -> pd.DataFrame:
+    for column in columns:
+        if column not in df.columns:
+            raise InputError(f"{source}: parse_dates names column '{column}', which the data does not have")
+        try:
+            df[column] = pd.to_datetime(df[column])
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{source}: column '{column}' cannot be parsed as dates: {exc}") from None
+    return df
+
+
+def frame_hash(df: pd.DataFrame) -> str:
+    """A content hash of a table: values, column names and dtypes, independent of file encoding."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def file_hash(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def table_rows(path: str | Path) -> int:
+    """Row count from Parquet metadata, without reading the data."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows

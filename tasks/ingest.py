@@ -1,0 +1,36 @@
+"""Stage 1: read the configured source, write it as Parquet with a schema snapshot; stop on schema drift."""
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from synthpipe.config import Params, SourceConfig
+from synthpipe.errors import InputError
+from synthpipe.io import read_json, write_json, write_parquet
+from synthpipe.schema import schema_drift, snapshot
+from synthpipe.sources import load_source
+
+
+def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift: bool) -> dict:
+    df = load_source(source)
+    if df.empty or len(df.columns) == 0:
+        raise InputError(f"source {source.path or source.url or source.example}: no rows or no columns to ingest")
+    current = snapshot(df)
+    if schema_path.exists() and not allow_drift:
+        changes = schema_drift(read_json(schema_path), current)
+        if changes:
+            raise InputError(f"schema drift since the last ingest ({schema_path}): " + "; ".join(changes)
+                             + ". Set ingest.allow_schema_drift: true to accept the new schema.")
+    write_parquet(df, raw_path)
+    write_json(current, schema_path)
+    return {"rows": current["rows"], "columns": len(current["columns"])}
+
+
+def run(params: Params) -> dict:
+    paths = params.paths
+    return ingest(params.data.source, paths.raw, paths.schema, params.ingest.allow_schema_drift)
+
+
+# DVC decides what is up to date, so Prefect's own result cache stays off.
+ingest_task = task(run, name="ingest", cache_policy=NO_CACHE, persist_result=False)
