@@ -59,7 +59,8 @@ def gate_reasons(report: dict, cfg: ValidateConfig) -> list[str]:
 def _describe_failure(item: dict) -> str:
     where = f"column '{item['column']}'" if item["column"] else "table"
     name = item["expectation"].removeprefix("expect_").replace("_", " ")
-    detail = f", e.g. {', '.join(item['unexpected_examples'][:3])}" if item["unexpected_examples"] else ""
+    examples = list(dict.fromkeys(item["unexpected_examples"]))[:3]
+    detail = f", e.g. {', '.join(examples)}" if examples else ""
     observed = f" (observed {item['observed']})" if item["observed"] is not None and not detail else ""
     return f"{where}: {name}{observed}{detail}"
 

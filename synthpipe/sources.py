@@ -44,8 +44,9 @@ def _read_sql(source: SourceConfig) -> pd.DataFrame:
     try:
         with engine.connect() as connection:
             df = pd.read_sql_query(sqlalchemy.text(source.query), connection)
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise InputError(f"{where}: query failed: {str(exc).splitlines()[0]}") from None
+    except (sqlalchemy.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ else exc
+        raise InputError(f"{where}: query failed: {str(cause).splitlines()[0]}") from None
     finally:
         engine.dispose()
     return parse_date_columns(df, source.parse_dates, source=where)

@@ -1,0 +1,82 @@
+"""Shared fixtures: isolated Prefect state, one Prefect test harness per session, temporary projects."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+# Before anything imports Prefect: keep its state out of the developer's home and out of earlier runs.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="synthpipe-prefect-")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ["DVC_NO_ANALYTICS"] = "1"
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT_FILES = ["dvc.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "synthpipe", "tasks", "flows"]
+
+# Small, fast settings for end-to-end runs; the gate thresholds stay at their defaults unless a test says so.
+FAST_PARAMS = {"train": {"epochs": 150, "batch_size": 30, "generator_dims": [128, 128], "critic_dims": [128, 128]},
+               "generate": {"chunk_rows": 100}}
+# A short training run does not reach the default fidelity: loosen the gate for plumbing tests.
+LOOSE_GATE = {"validate": {"min_column_shape": 0.7, "min_worst_column_shape": 0.4, "max_correlation_diff": 0.35}}
+
+
+def deep_update(base: dict, update: dict) -> dict:
+    for key, value in update.items():
+        base[key] = deep_update(base.get(key, {}), value) if isinstance(value, dict) else value
+    return base
+
+
+def make_project(root: Path, *updates: dict) -> Path:
+    """A throw-away copy of the project (a git + DVC repository) with params.yaml updated."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source, target = REPO / name, root / name
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for update in updates:
+        deep_update(params, update)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A temporary project with fast params and a loose gate, as the working directory."""
+    root = make_project(tmp_path / "project", FAST_PARAMS, LOOSE_GATE)
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test harness (ephemeral API on a temporary database) for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def penguins():
+    import palmerpenguins
+
+    return palmerpenguins.load_penguins()
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run the installed `synthpipe` command in a real subprocess."""
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run([str(bin_dir / "synthpipe"), *args], cwd=cwd, env=env, capture_output=True, text=True)

@@ -1,0 +1,40 @@
+"""The `synthpipe` command's exit codes and messages, in real subprocesses."""
+
+import pandas as pd
+import yaml
+
+from tests.conftest import run_cli
+
+
+def test_bad_config_exits_2_naming_the_key(project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["epochs"] = 0
+    (project / "bad.yaml").write_text(yaml.safe_dump(params))
+    result = run_cli("stage", "train", "--params", "bad.yaml", cwd=project)
+    assert result.returncode == 2
+    assert "train.epochs: Input should be greater than or equal to 1" in result.stderr
+    result = run_cli("refresh", "--set", "merge.synthetic_ratio=-1", cwd=project)
+    assert result.returncode == 2 and "merge.synthetic_ratio" in result.stderr
+
+
+def test_unknown_stage_is_a_usage_error(project):
+    result = run_cli("stage", "bake", cwd=project)
+    assert result.returncode == 2 and "invalid choice: 'bake'" in result.stderr
+
+
+def test_missing_input_exits_2(project):
+    result = run_cli("stage", "preprocess", cwd=project)
+    assert result.returncode == 2 and "data/raw/penguins.parquet: file not found" in result.stderr
+
+
+def test_failed_gate_exits_3_and_merge_refuses(project, penguins):
+    (project / "data/prepared").mkdir(parents=True)
+    (project / "data/synthetic").mkdir(parents=True)
+    penguins.to_parquet(project / "data/prepared/train.parquet", index=False)
+    collapsed = pd.concat([penguins.iloc[[0]]] * len(penguins), ignore_index=True)  # one row, repeated
+    collapsed.to_parquet(project / "data/synthetic/penguins.parquet", index=False)
+    result = run_cli("stage", "validate", cwd=project)
+    assert result.returncode == 3, result.stderr
+    assert "quality gate failed" in result.stderr and "column distributions differ" in result.stderr
+    result = run_cli("stage", "merge", cwd=project)
+    assert result.returncode == 3 and not (project / "data/merged").exists()
