@@ -13,11 +13,16 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export DO_NOT_TRACK := 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: run test repro clean
+# pip on this kind of machine warns about every package missing from a configured local index; keep the log readable.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+PIP_QUIET_FILTER := grep -v "is ignored: it is neither a file nor a directory" || true
+
+.PHONY: run test repro serve clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable ".[dev]"
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable ".[dev]" 2>&1 | { $(PIP_QUIET_FILTER); }
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -25,6 +30,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+serve: $(STAMP)
+	$(BIN)/synthpipe serve
 
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro

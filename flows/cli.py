@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import traceback
 
@@ -20,7 +21,15 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     refresh.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                          help="override a parameter, e.g. --set train.epochs=50 (repeatable)")
+    refresh.add_argument("--ci", action="store_true",
+                         help="print a machine-readable JSON summary on stdout (for CI jobs)")
     refresh.set_defaults(handler=_refresh)
+
+    serve = commands.add_parser("serve", help="start a Prefect server and serve the refresh on its cron schedule")
+    serve.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    serve.add_argument("--host", default="127.0.0.1", help="server address (default: loopback)")
+    serve.add_argument("--port", type=int, default=4200, help="server port (default: 4200)")
+    serve.set_defaults(handler=_serve)
 
     stage = commands.add_parser("stage", help="run one stage without Prefect (what dvc.yaml calls)")
     stage.add_argument("name", choices=STAGES)
@@ -31,16 +40,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _refresh(args: argparse.Namespace) -> int:
     from flows.refresh import refresh  # imports Prefect: only for the commands that need it
-    from synthpipe.summary import format_summary, summarize
+    from synthpipe.summary import summarize
 
     params = load_params(args.params, args.overrides)  # fail on bad config before Prefect starts
-    print(f"synthpipe refresh: dataset '{params.data.name}'", flush=True)
+    if not args.ci:
+        print(f"synthpipe refresh: dataset '{params.data.name}'", flush=True)
     try:
         summary = refresh(params_file=args.params, overrides=args.overrides)
-    except GateFailed:
-        print(format_summary(summarize(params.paths)))
+    except GateFailed as failure:
+        _report(args.ci, "gate_failed", summarize(params.paths), reasons=failure.reasons)
         raise
-    print(format_summary(summary))
+    _report(args.ci, "merged", summary)
+    return 0
+
+
+def _report(ci: bool, status: str, summary: dict, **extra) -> None:
+    from synthpipe.summary import format_summary
+
+    if ci:
+        print(json.dumps({"status": status, **extra, "summary": summary}, default=str), flush=True)
+    else:
+        print(format_summary(summary), flush=True)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from flows.serve import serve
+
+    serve(args.params, args.host, args.port)
     return 0
 
 
@@ -57,14 +83,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except SynthpipeError as exc:
-        print(f"synthpipe: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(args, exc.exit_code, str(exc))
     except KeyboardInterrupt:
         print("synthpipe: interrupted", file=sys.stderr)
         return 130
-    except Exception:  # anything unexpected: show where, exit 1
+    except Exception as exc:  # anything unexpected: show where, exit 1
         traceback.print_exc()
-        return 1
+        return _fail(args, 1, f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _fail(args: argparse.Namespace, code: int, message: str) -> int:
+    # A failed gate has already printed its JSON report with the summary.
+    if getattr(args, "ci", False) and code != GateFailed.exit_code:
+        status = "bad_input" if code == 2 else "error"
+        print(json.dumps({"status": status, "error": message}), flush=True)
+    print(f"synthpipe: error: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -6,13 +6,17 @@ import importlib
 
 from tasks import STAGES  # importing `tasks` first sets Prefect's defaults before Prefect loads
 from prefect import flow, get_run_logger
+from prefect.context import get_run_context
 
 from flows.dvc_sync import DvcStages
 from synthpipe.config import load_params
+from synthpipe.io import exclusive_lock
 from synthpipe.summary import summarize
 
 # Each stage module defines `<stage>_task`, the Prefect task around the same `run` that DVC calls.
 STAGE_TASKS = {stage: getattr(importlib.import_module(f"tasks.{stage}"), f"{stage}_task") for stage in STAGES}
+
+LOCK_FILE = ".synthpipe.lock"
 
 
 @flow(name="refresh")
@@ -25,11 +29,13 @@ def refresh(params_file: str = "params.yaml", overrides: list[str] | None = None
     if dvc is None:
         logger.warning("Not recording this run in DVC: it uses parameters other than the project's params.yaml "
                        "(or the project is not a DVC repository); every stage runs.")
-    for stage, stage_task in STAGE_TASKS.items():
-        if dvc is not None and dvc.is_up_to_date(stage):
-            logger.info("%s: up to date, skipped", stage)
-            continue
-        stage_task(params)
-        if dvc is not None:
-            dvc.record(stage)
+    # One refresh of a project at a time, however it was started (by hand, schedule or CI).
+    with exclusive_lock(LOCK_FILE, holder=f"refresh flow run {get_run_context().flow_run.name}"):
+        for stage, stage_task in STAGE_TASKS.items():
+            if dvc is not None and dvc.is_up_to_date(stage):
+                logger.info("%s: up to date, skipped", stage)
+                continue
+            stage_task(params)
+            if dvc is not None:
+                dvc.record(stage)
     return summarize(params.paths)

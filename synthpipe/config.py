@@ -87,6 +87,15 @@ class MergeConfig(Section):
     synthetic_ratio: float = Field(1.0, ge=0)
 
 
+class ScheduleConfig(Section):
+    """When `synthpipe serve` runs the refresh on a real Prefect server."""
+
+    cron: str = "0 3 * * *"
+    timezone: str = "UTC"
+    overrides: list[str] = []  # default `--set` overrides for scheduled runs
+    train_concurrency: int = Field(1, ge=1)  # training runs allowed at once on this server (GPU sharing)
+
+
 # pydantic warns that a field named `validate` shadows its deprecated classmethod; the section
 # is named after its stage, and the classmethod is never used.
 warnings.filterwarnings("ignore", message='Field name "validate"', category=UserWarning)
@@ -101,6 +110,7 @@ class Params(Section):
     generate: GenerateConfig = GenerateConfig()
     validate: ValidateConfig = ValidateConfig()
     merge: MergeConfig = MergeConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
 
     @property
     def paths(self) -> Paths:

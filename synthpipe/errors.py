@@ -20,6 +20,10 @@ class ConfigError(InputError):
     """A bad value in params.yaml or on the command line (exit code 2)."""
 
 
+class LockHeld(SynthpipeError):
+    """Another process is already refreshing this project (exit code 1)."""
+
+
 class GateFailed(SynthpipeError):
     """Synthetic data failed the quality gate; nothing may be merged (exit code 3)."""
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from synthpipe.errors import InputError
+from synthpipe.errors import InputError, LockHeld
 
 TABLE_SUFFIXES = {".parquet", ".csv", ".jsonl", ".json"}
 
@@ -59,6 +59,33 @@ def atomic_dir(dest: str | Path) -> Iterator[Path]:
             os.replace(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path, holder: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` for the block, or fail at once naming who holds it.
+
+    An OS advisory lock (flock): it is released when the holder exits, even if it is killed.
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise LockHeld(f"{path} is held by {handle.read().strip() or 'another process'}; "
+                           "wait for it to finish") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{holder} (pid {os.getpid()})")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_parquet(df: pd.DataFrame, path: str | Path) -> None:

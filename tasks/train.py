@@ -44,4 +44,6 @@ def run(params: Params) -> dict:
     return train(paths.prepared, paths.model, paths.train_log, params.train, params.seed)
 
 
-train_task = task(run, name="train", cache_policy=NO_CACHE, persist_result=False)
+# The tag lets a Prefect concurrency limit make training runs wait for each other (one GPU, one run).
+TRAIN_TAG = "synthpipe-train"
+train_task = task(run, name="train", tags=[TRAIN_TAG], cache_policy=NO_CACHE, persist_result=False)

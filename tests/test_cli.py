@@ -1,5 +1,7 @@
 """The `synthpipe` command's exit codes and messages, in real subprocesses."""
 
+import json
+
 import pandas as pd
 import yaml
 
@@ -38,3 +40,18 @@ def test_failed_gate_exits_3_and_merge_refuses(project, penguins):
     assert "quality gate failed" in result.stderr and "column distributions differ" in result.stderr
     result = run_cli("stage", "merge", cwd=project)
     assert result.returncode == 3 and not (project / "data/merged").exists()
+
+
+def test_ci_mode_prints_only_json_with_the_status(project):
+    result = run_cli("refresh", "--ci", "--set", "train.epochs=0", cwd=project)
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert report["status"] == "bad_input" and "train.epochs" in report["error"]
+
+    # An untrained generator (one epoch) must fail the gate: exit 3, nothing merged, reasons in the JSON.
+    result = run_cli("refresh", "--ci", "--set", "train.epochs=1", cwd=project)
+    assert result.returncode == 3, result.stderr
+    report = json.loads(result.stdout)
+    assert report["status"] == "gate_failed" and report["reasons"]
+    assert report["summary"]["validate"]["passed"] is False and "merge" not in report["summary"]
+    assert not (project / "data/merged").exists()

@@ -1,0 +1,105 @@
+"""Scheduled refreshes: a real Prefect server on loopback, and the refresh deployment served on its cron schedule.
+
+Prefect's ephemeral API cannot fire schedules, so `synthpipe serve` starts `prefect server start`
+(SQLite-backed under PREFECT_HOME), points PREFECT_API_URL at it, and serves the flow until SIGTERM/Ctrl-C,
+then stops the server it started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from synthpipe.config import load_params
+from synthpipe.errors import ConfigError, SynthpipeError
+
+DEPLOYMENT = "refresh"
+
+
+def serve(params_file: str, host: str, port: int, startup_timeout: float = 120.0) -> None:
+    params = load_params(params_file)
+    api_url = f"http://{host}:{port}/api"
+    # Prefect reads its settings when it is first imported: point it at our server before that,
+    # or it would start an ephemeral API of its own, which cannot fire schedules.
+    os.environ["PREFECT_API_URL"] = api_url
+    schedule = _cron_schedule(params.schedule.cron, params.schedule.timezone)
+    # SIGTERM must unwind through `finally` (stopping the server) at any point, not kill us mid-way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server = _start_server(host, port)
+    try:
+        _wait_until_healthy(api_url, server, startup_timeout)
+        _limit_concurrent_training(params.schedule.train_concurrency)
+        from flows.refresh import refresh
+
+        print(f"synthpipe serve: Prefect server at {api_url.removesuffix('/api')}, "
+              f"deployment '{refresh.name}/{DEPLOYMENT}' on cron '{params.schedule.cron}' ({params.schedule.timezone})",
+              flush=True)
+        refresh.serve(
+            name=DEPLOYMENT,
+            schedule=schedule,
+            parameters={"params_file": params_file, "overrides": list(params.schedule.overrides)},
+            global_limit=1,  # overlapping scheduled runs wait: never two refreshes of this project at once
+            limit=1,
+            print_starting_message=False,
+        )
+    finally:
+        _stop(server)
+
+
+def _cron_schedule(cron: str, timezone: str):
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    try:
+        return CronSchedule(cron=cron, timezone=timezone)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"]
+        raise ConfigError(f"schedule.cron / schedule.timezone: {problem} (got cron={cron!r}, timezone={timezone!r})") from None
+
+
+def _start_server(host: str, port: int) -> subprocess.Popen:
+    prefect = Path(sys.executable).with_name("prefect")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    # A session of its own: a Ctrl-C in the terminal reaches us, and we stop the server in order.
+    return subprocess.Popen([str(prefect), "server", "start", "--host", host, "--port", str(port)],
+                            env=env, start_new_session=True)
+
+
+def _wait_until_healthy(api_url: str, server: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SynthpipeError(f"the Prefect server exited with code {server.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise SynthpipeError(f"the Prefect server at {api_url} was not ready within {timeout:.0f} s")
+
+
+def _limit_concurrent_training(slots: int) -> None:
+    from prefect.client.orchestration import get_client
+
+    from tasks.train import TRAIN_TAG
+
+    with get_client(sync_client=True) as client:
+        client.create_concurrency_limit(tag=TRAIN_TAG, concurrency_limit=slots)
+
+
+def _stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()

@@ -1,0 +1,87 @@
+"""`synthpipe serve` on a real Prefect server (loopback), with a deployment run triggered from outside."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.conftest import FAST_PARAMS, make_project
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def collect_output(process: subprocess.Popen) -> list[str]:
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
+    return lines
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def run_deployment(env: dict, deadline: float) -> subprocess.CompletedProcess:
+    """Trigger the served deployment and watch it; retry while `serve` is still registering it."""
+    command = [str(BIN / "prefect"), "deployment", "run", "refresh/refresh", "--watch", "--watch-timeout", "300"]
+    while True:
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
+        if result.returncode == 0 or time.monotonic() > deadline or "not found" not in result.stdout + result.stderr:
+            return result
+        time.sleep(2)
+
+
+# The schedule's plumbing is under test here, not the model: train briefly and let any output through the gate.
+QUICK_AND_PERMISSIVE = {
+    "train": {"epochs": 5},
+    "validate": {"min_column_shape": 0.0, "min_worst_column_shape": 0.0, "max_correlation_diff": 2.0,
+                 "max_failed_expectations": 1000},
+}
+
+
+def test_serve_runs_the_deployment_and_stops_cleanly(tmp_path):
+    project = make_project(tmp_path / "project", FAST_PARAMS, QUICK_AND_PERMISSIVE)
+    port = free_port()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PREFECT_UI_ENABLED": "false",
+           "PREFECT_HOME": str(project / ".prefect")}
+    env.pop("PREFECT_API_URL", None)
+    server = subprocess.Popen([str(BIN / "synthpipe"), "serve", "--port", str(port)], cwd=project, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output = collect_output(server)
+    try:
+        wait_for(lambda: any("synthpipe serve:" in line for line in output), 240, "the server to start")
+        result = run_deployment({**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}, time.monotonic() + 120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Completed" in result.stdout
+        assert (project / "data/merged/train.parquet").exists() and (project / "reports/quality.json").exists()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=90)
+    assert server.returncode == 0, "".join(output)
+    assert "deployment 'refresh/refresh' on cron '0 3 * * *' (UTC)" in "".join(output)
+    assert not port_open(port)  # the Prefect server it started is gone too
+
+
+def test_bad_cron_is_a_config_error(project):
+    params = (project / "params.yaml").read_text().replace("0 3 * * *", "every day")
+    (project / "params.yaml").write_text(params)
+    result = subprocess.run([str(BIN / "synthpipe"), "serve", "--port", str(free_port())], cwd=project,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "schedule.cron" in result.stderr
