@@ -1,0 +1,172 @@
+"""The quality gate on real data: a good generator passes, planted bad generators fail for the right reason,
+augmentation gain is measured on the real holdout, and merge policies add what they promise."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthpipe.config import MergeConfig, ValidateConfig
+from synthpipe.errors import GateFailed
+from synthpipe.io import read_json
+from synthpipe.merge import merge_real_and_synthetic, select_synthetic
+from synthpipe.quality import assess
+from tasks.merge import merge, require_passed_gate
+from tasks.validate import validate
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def tables():
+    """Penguins in three disjoint parts: real train, real holdout, and fresh real rows that stand in for a
+    good generator (same population, none of them train rows)."""
+    import palmerpenguins
+
+    rows = palmerpenguins.load_penguins().sample(frac=1, random_state=7).reset_index(drop=True)
+    return {"train": rows.iloc[:138].reset_index(drop=True), "fresh": rows.iloc[138:275].reset_index(drop=True),
+            "holdout": rows.iloc[275:].reset_index(drop=True)}
+
+
+def planted(kind: str, tables: dict) -> pd.DataFrame:
+    """Synthetic data from a deliberately bad generator."""
+    train, fresh = tables["train"], tables["fresh"]
+    rng = np.random.default_rng(0)
+    if kind == "copies":  # memorises: returns training rows
+        return train.sample(frac=1, random_state=1).reset_index(drop=True)
+    if kind == "collapsed":  # one mode: a single real row, barely jittered
+        one = pd.concat([fresh.iloc[[0]]] * len(fresh), ignore_index=True)
+        for name in ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"):
+            one[name] = one[name] + rng.normal(0, 0.01 * fresh[name].std(), len(one))
+        return one
+    if kind == "shuffled":  # every marginal exact, every relationship between columns destroyed
+        return pd.DataFrame({name: fresh[name].sample(frac=1, random_state=i).to_numpy()
+                             for i, name in enumerate(fresh.columns)})
+    if kind == "invented":
+        return fresh.assign(island=fresh["island"].replace({"Dream": "Atlantis"}))
+    raise ValueError(kind)
+
+
+def judge(synthetic: pd.DataFrame, tables: dict, **cfg) -> dict:
+    return assess(tables["train"], synthetic, ValidateConfig(**cfg), holdout=tables["holdout"], target="species",
+                  seed=3)
+
+
+def test_good_generator_passes_every_check(tables):
+    report = judge(tables["fresh"], tables)
+    assert report["passed"], report["reasons"]
+    assert all(check["passed"] for check in report["checks"]), report["checks"]
+    fidelity, privacy = report["fidelity"], report["privacy"]
+    assert 0.3 < fidelity["detection_auc"] < 0.75  # real rows against real rows: no better than chance
+    assert privacy["exact_copies"] == 0 and 0.7 < privacy["dcr_ratio"] < 1.5
+    assert report["utility"]["metric"] == "balanced_accuracy" and report["utility"]["trtr"] > 0.9
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("copies", r"synthetic data copies real train rows: 138 rows \(100\.0%\)"),
+    ("copies", r"synthetic rows sit much closer to train rows than new real rows do"),
+    ("collapsed", r"mode collapse\): column '\w+' (shows only|spans only)"),
+    ("shuffled", r"a classifier tells synthetic rows from real ones: detection ROC AUC"),
+    ("invented", r"column 'island': column values to be in set, e\.g\. Atlantis"),
+])
+def test_planted_bad_generator_fails_for_its_reason(tables, kind, reason):
+    report = judge(planted(kind, tables), tables)
+    assert not report["passed"]
+    assert any(re.search(reason, r) for r in report["reasons"]), report["reasons"]
+
+
+def test_shuffled_columns_fool_marginals_but_not_pair_checks(tables):
+    report = judge(planted("shuffled", tables), tables)
+    fidelity = report["fidelity"]
+    assert fidelity["mean_column_shape"] > 0.9  # each column alone is real data
+    assert fidelity["detection_auc"] > 0.95 and fidelity["correlation_difference"] > 0.3
+    assert fidelity["contingency_similarity"] < 0.75
+
+
+def test_augmentation_curve_on_real_data(tables):
+    report = judge(tables["fresh"], tables, augmentation_fractions=[0.25, 1.0], augmentation_repeats=2)
+    points = report["augmentation"]["points"]
+    assert [p["fraction"] for p in points] == [0.25, 1.0]
+    assert [p["real_rows"] for p in points] == [34, 138]
+    assert [p["synthetic_rows"] for p in points] == [34, 137]  # ratio 1.0, capped by the 137 rows offered
+    assert [p["repeats"] for p in points] == [2, 1] and points[1]["gain_std"] == 0.0
+    for p in points:  # paired gains: the mean gain is the difference of the mean scores
+        assert p["gain"] == pytest.approx(p["augmented_score"] - p["real_score"])
+        assert 0.6 < p["real_score"] <= 1.0 and 0.6 < p["augmented_score"] <= 1.0
+    assert report["augmentation"]["gain"] == points[1]["gain"]
+    assert report["utility"]["trtr"] == points[1]["real_score"]
+
+
+def test_regression_target_is_scored_by_r2(tables):
+    report = assess(tables["train"], tables["fresh"], ValidateConfig(augmentation_fractions=[1.0]),
+                    holdout=tables["holdout"], target="body_mass_g", seed=0)
+    assert report["utility"]["task"] == "regression" and report["utility"]["metric"] == "r2"
+    assert 0.5 < report["utility"]["trtr"] < 1 and 0.5 < report["utility"]["tstr"] < 1
+
+
+def test_validate_writes_reports_plots_suite_and_docs(tmp_path, tables):
+    for name in ("train", "fresh", "holdout"):
+        tables[name].to_parquet(tmp_path / f"{name}.parquet", index=False)
+    (tmp_path / "log.csv").write_text("epoch,generator_loss,critic_loss\n1,0.5,-0.2\n2,0.4,-0.1\n")
+    out = tmp_path / "reports"
+    validate(tmp_path / "train.parquet", tmp_path / "fresh.parquet", out, ValidateConfig(),
+             holdout_path=tmp_path / "holdout.parquet", target="species", train_log=tmp_path / "log.csv")
+    report = read_json(out / "quality.json")
+    assert report["passed"] and report["inputs"]["synthetic"]["sha256"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "augmentation.png", "correlation_difference.png", "marginals.png", "training_losses.png"]
+    assert all((out / "plots" / name).read_bytes()[:4] == b"\x89PNG" for name in report["plots"].values())
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("# Quality gate: PASSED") and "## What synthetic data did to model accuracy" in summary
+    assert (out / "data_docs" / "index.html").exists()
+    suite = read_json(out / "gx" / "expectations" / "synthetic.json")
+    assert len(suite["expectations"]) == report["expectations"]["evaluated"]
+    assert not (out / "gx" / "uncommitted").exists()
+
+
+def test_merge_refuses_synthetic_data_the_gate_did_not_judge(tmp_path, tables):
+    tables["train"].to_parquet(tmp_path / "train.parquet", index=False)
+    tables["fresh"].to_parquet(tmp_path / "synthetic.parquet", index=False)
+    validate(tmp_path / "train.parquet", tmp_path / "synthetic.parquet", tmp_path, ValidateConfig())
+    require_passed_gate(tmp_path / "quality.json", tmp_path / "synthetic.parquet")
+    tables["fresh"].iloc[:-1].to_parquet(tmp_path / "synthetic.parquet", index=False)  # regenerated since
+    with pytest.raises(GateFailed, match="is not the synthetic data .* passed"):
+        merge(tmp_path, tmp_path / "synthetic.parquet", tmp_path / "quality.json", tmp_path, tmp_path / "merged",
+              MergeConfig())
+    assert not (tmp_path / "merged").exists()
+
+
+def test_merge_policies(tables):
+    real, pool = tables["train"], tables["fresh"]
+    _, counts, _ = merge_real_and_synthetic(real, pool, MergeConfig(policy="ratio", synthetic_ratio=0.5), None, "r")
+    assert counts["synthetic"] == 69
+    _, counts, record = merge_real_and_synthetic(real, pool, MergeConfig(policy="size", target_rows=200), None, "r")
+    assert counts["total"] == 200 and record["wanted"] == 62
+    merged, counts, record = merge_real_and_synthetic(real, pool, MergeConfig(policy="balance"), "species", "r")
+    real_counts, offered = real["species"].value_counts(), pool["species"].value_counts()
+    assert dict(real_counts) == {"Adelie": 59, "Gentoo": 48, "Chinstrap": 31} and offered["Chinstrap"] == 24
+    # Chinstrap needs 28 rows and the pool has 24: it gets them all, and the shortfall of 4 is recorded.
+    assert dict(merged["species"].value_counts()) == {"Adelie": 59, "Gentoo": 59, "Chinstrap": 55}
+    assert record["wanted"] == {"Adelie": 0, "Gentoo": 11, "Chinstrap": 28} and record["shortfall"] == {"Chinstrap": 4}
+    no_chinstrap = pool[pool["species"] != "Chinstrap"]
+    rows, record = select_synthetic(real, no_chinstrap, MergeConfig(policy="balance"), "species")
+    assert record["shortfall"] == {"Chinstrap": int(real_counts.max() - real_counts["Chinstrap"])}
+    assert "Chinstrap" not in set(rows["species"])
+
+
+def test_standalone_validate_command_exit_codes(tmp_path, tables):
+    for name in ("train", "fresh", "holdout"):
+        tables[name].to_csv(tmp_path / f"{name}.csv", index=False)
+    planted("copies", tables).to_csv(tmp_path / "copies.csv", index=False)
+    common = ["--real", "train.csv", "--holdout", "holdout.csv", "--target", "species"]
+    passed = run_cli("validate", *common, "--synthetic", "fresh.csv", "--out", "good", cwd=tmp_path)
+    assert passed.returncode == 0, passed.stderr
+    assert "PASSED" in passed.stdout and (tmp_path / "good" / "quality.json").exists()
+    failed = run_cli("validate", *common, "--synthetic", "copies.csv", "--out", "bad", cwd=tmp_path)
+    assert failed.returncode == 3 and "synthetic data copies real train rows" in failed.stderr
+    missing = run_cli("validate", "--real", "train.csv", "--synthetic", "absent.csv", cwd=tmp_path)
+    assert missing.returncode == 2 and "absent.csv: file not found" in missing.stderr
+    bad_target = run_cli("validate", "--real", "train.csv", "--synthetic", "fresh.csv", "--target", "label", cwd=tmp_path)
+    assert bad_target.returncode == 2 and "target column 'label' is not in the real data" in bad_target.stderr
+    usage = run_cli("validate", "--real", "train.csv", cwd=tmp_path)
+    assert usage.returncode == 2 and "--synthetic" in usage.stderr
