@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.metrics import balanced_accuracy_score, r2_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 
 from synthpipe.features import FeatureSpace
@@ -45,9 +44,15 @@ def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, space: FeatureSpa
                      ignore_index=True)
     labels = np.repeat([0, 1], rows)
     splits = StratifiedKFold(n_splits=min(folds, rows), shuffle=True, random_state=seed)
-    scores = cross_val_score(model_for("classification", seed, max_iter, len(both)), space.model_frame(both), labels,
+    scores = cross_val_score(model_for("classification", seed, max_iter, len(both)), usable(space.model_frame(both)), labels,
                              cv=splits, scoring="roc_auc")
     return float(np.mean(scores))
+
+
+def usable(features: pd.DataFrame) -> pd.DataFrame:
+    """Feature columns with at least one value: gradient boosting cannot bin a column that is all missing
+    (a small subset of a sparse column, or a generator that left a column empty)."""
+    return features.loc[:, features.notna().any().to_numpy()]
 
 
 def task_for(series: pd.Series, kind: ColumnKind) -> Task:
@@ -72,7 +77,8 @@ class Scorer:
             return df[self.target].astype(object).astype(str).to_numpy()  # one label type for real and synthetic
         return as_numbers(df[self.target]).to_numpy()
 
-    def score(self, train: pd.DataFrame, seed: int) -> float:
+    def predict(self, train: pd.DataFrame, seed: int) -> np.ndarray:
+        """Holdout predictions of a model fitted on `train`."""
         train = train[train[self.target].notna()]
         y = self.labels(train)
         if len(np.unique(y)) < 2 or len(train) < 2:
@@ -80,11 +86,28 @@ class Scorer:
             model = DummyClassifier() if self.task == "classification" else DummyRegressor()
         else:
             model = model_for(self.task, seed, self.max_iter, len(train))
-        model.fit(self.space.model_frame(train), y)
-        predicted = model.predict(self.x_test)
-        if self.task == "classification":
-            return float(balanced_accuracy_score(self.y_test, predicted))
-        return float(r2_score(self.y_test, predicted))
+        features = usable(self.space.model_frame(train))
+        model.fit(features, y)
+        return model.predict(self.x_test[features.columns])
+
+    def score(self, train: pd.DataFrame, seed: int) -> float:
+        return self.resampled(self.predict(train, seed), np.arange(len(self.y_test))[None, :])[0]
+
+    def resampled(self, predicted: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The metric on each row of `rows` (index arrays into the holdout), vectorised: one score per resample."""
+        truth, predicted = self.y_test[rows], predicted[rows]
+        if self.task == "regression":
+            residual = ((truth - predicted) ** 2).sum(axis=1)
+            spread = ((truth - truth.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+            return 1.0 - residual / np.where(spread > 0, spread, np.nan)
+        # Balanced accuracy: the mean recall over the classes present in each resample.
+        correct = truth == predicted
+        recalls = []
+        for label in np.unique(self.y_test):
+            members = truth == label
+            count = members.sum(axis=1)
+            recalls.append(np.where(count > 0, (correct & members).sum(axis=1) / np.maximum(count, 1), np.nan))
+        return np.nanmean(np.vstack(recalls), axis=0)
 
 
 def utility(trtr: float, scorer: Scorer, synthetic: pd.DataFrame, seed: int) -> dict:
@@ -96,32 +119,42 @@ def utility(trtr: float, scorer: Scorer, synthetic: pd.DataFrame, seed: int) -> 
 
 def augmentation_curve(scorer: Scorer, train: pd.DataFrame, pool: pd.DataFrame,
                        select: Callable[[pd.DataFrame, pd.DataFrame, float], pd.DataFrame],
-                       fractions: list[float], repeats: int, seed: int) -> list[dict]:
+                       fractions: list[float], repeats: int, seed: int, resamples: int = 200) -> list[dict]:
     """Holdout score of real-only vs real + synthetic training sets, at fractions of the real train rows.
 
-    Below 100% each point is repeated on `repeats` seeded subsets; gains are paired (same subset, same
-    model seed), so their spread is the spread of the gain itself. `select(real, pool, fraction)` picks
+    Two spreads, both of the paired gain (same subset, same model seed): `gain_std` over `repeats` seeded
+    subsets (below 100% only: all rows are one subset), and `gain_holdout_std` over bootstrap resamples of the
+    holdout rows, which says how much a holdout this size can be trusted. `select(real, pool, fraction)` picks
     the synthetic rows the merge policy would add to that real subset.
     """
+    rows = np.random.default_rng(seed).integers(len(scorer.y_test), size=(resamples, len(scorer.y_test)))
     points = []
     for fraction in sorted(fractions):
         runs = [_augmented_pair(scorer, train, pool, select, fraction, seed + i)
                 for i in range(repeats if fraction < 1 else 1)]
-        real, augmented = np.array([r[0] for r in runs]), np.array([r[1] for r in runs])
-        gain = augmented - real
-        points.append({"fraction": fraction, "real_rows": runs[0][2], "synthetic_rows": runs[0][3], "repeats": len(runs),
-                       "real_score": float(real.mean()), "real_score_std": float(real.std()),
-                       "augmented_score": float(augmented.mean()), "augmented_score_std": float(augmented.std()),
-                       "gain": float(gain.mean()), "gain_std": float(gain.std())})
+        real = np.array([scorer.resampled(r["real"], rows) for r in runs])  # (runs, resamples)
+        augmented = np.array([scorer.resampled(r["augmented"], rows) for r in runs])
+        whole = np.arange(len(scorer.y_test))[None, :]
+        real_score = np.array([scorer.resampled(r["real"], whole)[0] for r in runs])
+        augmented_score = np.array([scorer.resampled(r["augmented"], whole)[0] for r in runs])
+        gain = augmented_score - real_score
+        points.append({"fraction": fraction, "real_rows": runs[0]["real_rows"],
+                       "synthetic_rows": runs[0]["synthetic_rows"], "repeats": len(runs),
+                       "real_score": float(real_score.mean()), "real_score_std": float(real_score.std()),
+                       "augmented_score": float(augmented_score.mean()),
+                       "augmented_score_std": float(augmented_score.std()),
+                       "gain": float(gain.mean()), "gain_std": float(gain.std()),
+                       "gain_holdout_std": float(np.nanstd((augmented - real).mean(axis=0)))})
     return points
 
 
 def _augmented_pair(scorer: Scorer, train: pd.DataFrame, pool: pd.DataFrame, select, fraction: float,
-                    seed: int) -> tuple[float, float, int, int]:
+                    seed: int) -> dict:
     subset = subsample(train, fraction, scorer.target if scorer.task == "classification" else None, seed)
     added = select(subset, pool, fraction)
     augmented = pd.concat([subset, added[list(subset.columns)]], ignore_index=True)
-    return scorer.score(subset, seed), scorer.score(augmented, seed), len(subset), len(added)
+    return {"real": scorer.predict(subset, seed), "augmented": scorer.predict(augmented, seed),
+            "real_rows": len(subset), "synthetic_rows": len(added)}
 
 
 def subsample(df: pd.DataFrame, fraction: float, stratify_on: str | None, seed: int) -> pd.DataFrame:

@@ -68,13 +68,17 @@ def _accuracy_section(report: dict) -> list[str]:
         f"({augmentation['policy']} policy): **{augmentation['augmented_score']:.3f}** — synthetic data {effect} it "
         f"by {abs(gain):.3f}.",
         f"- trained on synthetic rows only: {utility['tstr']:.3f} (real only: {utility['trtr']:.3f}).", "",
-        "| real rows used | real rows | synthetic rows added | real only | real + synthetic | gain (mean ± std) |",
-        "|---|---|---|---|---|---|",
+        "| real rows used | real rows | synthetic rows added | real only | real + synthetic | gain | ± over seeds | "
+        "± over holdout resamples |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for p in augmentation["points"]:
         lines.append(f"| {p['fraction']:.0%} | {p['real_rows']} | {p['synthetic_rows']} | {p['real_score']:.3f} | "
-                     f"{p['augmented_score']:.3f} | {p['gain']:+.3f} ± {p['gain_std']:.3f} (n={p['repeats']}) |")
-    lines += ["", "Fractions below 100% repeat over seeded subsets of the real rows. The synthetic rows come from a "
+                     f"{p['augmented_score']:.3f} | **{p['gain']:+.3f}** | {p['gain_std']:.3f} (n={p['repeats']}) | "
+                     f"{p['gain_holdout_std']:.3f} |")
+    lines += ["", "Fractions below 100% repeat over seeded subsets of the real rows; the last column is the spread of "
+              "the gain over bootstrap resamples of the holdout, i.e. how much a holdout this size can tell. "
+              "The synthetic rows come from a "
               "generator fitted on all real train rows, so at small fractions the gain shows what the synthetic pool "
               "carries, not what a generator fitted on that fraction alone would give.", ""]
     return lines

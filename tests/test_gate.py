@@ -90,11 +90,29 @@ def test_augmentation_curve_on_real_data(tables):
     assert [p["real_rows"] for p in points] == [34, 138]
     assert [p["synthetic_rows"] for p in points] == [34, 137]  # ratio 1.0, capped by the 137 rows offered
     assert [p["repeats"] for p in points] == [2, 1] and points[1]["gain_std"] == 0.0
+    assert 0 < points[1]["gain_holdout_std"] < 0.1  # 69 holdout rows leave the 100% gain uncertain, and it says so
     for p in points:  # paired gains: the mean gain is the difference of the mean scores
         assert p["gain"] == pytest.approx(p["augmented_score"] - p["real_score"])
         assert 0.6 < p["real_score"] <= 1.0 and 0.6 < p["augmented_score"] <= 1.0
     assert report["augmentation"]["gain"] == points[1]["gain"]
     assert report["utility"]["trtr"] == points[1]["real_score"]
+
+
+def test_scores_match_sklearn_and_survive_an_empty_feature(tables):
+    from sklearn.metrics import balanced_accuracy_score
+
+    from synthpipe.evaluation import Scorer
+    from synthpipe.features import FeatureSpace
+    from synthpipe.schema import infer_kinds
+
+    train = tables["train"].assign(bill_length_mm=np.nan)  # a subset where a sparse column is all missing
+    space = FeatureSpace.fit(tables["train"], infer_kinds(tables["train"]), exclude=("species",))
+    scorer = Scorer(tables["holdout"], "species", "classification", space, max_iter=20)
+    predicted = scorer.predict(train, seed=0)
+    rows = np.random.default_rng(0).integers(len(scorer.y_test), size=(4, len(scorer.y_test)))
+    expected = [balanced_accuracy_score(scorer.y_test[r], predicted[r]) for r in rows]
+    np.testing.assert_allclose(scorer.resampled(predicted, rows), expected)
+    assert scorer.score(train, seed=0) == pytest.approx(balanced_accuracy_score(scorer.y_test, predicted))
 
 
 def test_regression_target_is_scored_by_r2(tables):
