@@ -66,7 +66,8 @@ def test_good_generator_passes_every_check(tables):
     ("copies", r"synthetic data copies real train rows: 138 rows \(100\.0%\)"),
     ("copies", r"synthetic rows sit much closer to train rows than new real rows do"),
     ("collapsed", r"mode collapse\): column '\w+' (shows only|spans only)"),
-    ("shuffled", r"a classifier tells synthetic rows from real ones: detection ROC AUC"),
+    ("shuffled", r"relationships between numeric columns are lost: mean correlation difference"),
+    ("shuffled", r"a model trained on synthetic data predicts 'species' much worse"),
     ("invented", r"column 'island': column values to be in set, e\.g\. Atlantis"),
 ])
 def test_planted_bad_generator_fails_for_its_reason(tables, kind, reason):
@@ -79,7 +80,7 @@ def test_shuffled_columns_fool_marginals_but_not_pair_checks(tables):
     report = judge(planted("shuffled", tables), tables)
     fidelity = report["fidelity"]
     assert fidelity["mean_column_shape"] > 0.9  # each column alone is real data
-    assert fidelity["detection_auc"] > 0.95 and fidelity["correlation_difference"] > 0.3
+    assert fidelity["detection_auc"] > 0.9 and fidelity["correlation_difference"] > 0.3
     assert fidelity["contingency_similarity"] < 0.75
 
 
