@@ -96,14 +96,16 @@ def _checks_section(report: dict) -> list[str]:
 def _details_section(report: dict) -> list[str]:
     rows, f, d, p = report["rows"], report["fidelity"], report["diversity"], report["privacy"]
     sampling = report["sampling"]
-    note = (f"Detection, privacy distances and model training use at most {sampling['sample_rows']} rows per table, "
-            f"drawn with seed {sampling['seed']}." if sampling["sampled"] else "Every row was used.")
+    cap = sampling["sample_rows"]
+    note = (f"Sampled with seed {sampling['seed']}: detection, privacy distances and model training use at most "
+            f"{cap} rows per table, the holdout at most {4 * cap}; shapes, pairs, coverage and exact copies use "
+            "every row." if sampling["sampled"] else "Every row was used.")
     lines = [
         "## Figures", "",
         f"Rows: {rows['real_train']} real train, {rows['synthetic']} synthetic, "
         f"{rows['holdout'] if rows['holdout'] is not None else 'no'} real holdout. {note}", "",
         "| figure | value |", "|---|---|",
-        f"| detection ROC AUC (0.5 = indistinguishable) | {_fmt(f['detection_auc'])} |",
+        f"| detection ROC AUC (0.5 or less = indistinguishable) | {_fmt(f['detection_auc'])} |",
         f"| worst column pair | {f['worst_pair']} ({_fmt(f['worst_pair_similarity'])}) |",
         f"| duplicate synthetic rows | {d['duplicate_share']:.1%} (real: {d['real_duplicate_share']:.1%}) |",
         f"| exact copies of train rows | {p['exact_copies']} (dropped before merge) |",
