@@ -116,6 +116,20 @@ def test_scores_match_sklearn_and_survive_an_empty_feature(tables):
     assert scorer.score(train, seed=0) == pytest.approx(balanced_accuracy_score(scorer.y_test, predicted))
 
 
+def test_large_tables_are_sampled_and_the_report_says_so(tables):
+    report = judge(tables["fresh"], tables, sample_rows=100, augmentation_fractions=[1.0])
+    assert report["sampling"] == {"seed": 3, "sample_rows": 100, "sampled": True}
+    assert report["privacy"]["sampled_rows"] == 100
+    assert report["augmentation"]["points"][0]["real_rows"] == 100  # model training capped too
+    assert report["privacy"]["exact_copies"] == 0 and report["rows"]["synthetic"] == 137  # copies: every row
+
+    from synthpipe.report import render_summary
+
+    report["plots"] = {}
+    assert "Sampled with seed 3: detection, privacy distances and model training use at most 100 rows" in \
+        render_summary(report)
+
+
 def test_regression_target_is_scored_by_r2(tables):
     report = assess(tables["train"], tables["fresh"], ValidateConfig(augmentation_fractions=[1.0]),
                     holdout=tables["holdout"], target="body_mass_g", seed=0)
