@@ -12,7 +12,7 @@ from synthpipe.errors import GateFailed
 from synthpipe.io import read_json
 from synthpipe.merge import merge_real_and_synthetic, select_synthetic
 from synthpipe.quality import assess
-from tasks.merge import merge, require_passed_gate
+from tasks.merge import merge
 from tasks.validate import validate
 from tests.conftest import run_cli
 
@@ -157,16 +157,27 @@ def test_validate_writes_reports_plots_suite_and_docs(tmp_path, tables):
     assert not (out / "gx" / "uncommitted").exists()
 
 
-def test_merge_refuses_synthetic_data_the_gate_did_not_judge(tmp_path, tables):
+def test_a_failed_gate_leaves_the_last_accepted_merge_untouched(tmp_path, tables):
     tables["train"].to_parquet(tmp_path / "train.parquet", index=False)
-    tables["fresh"].to_parquet(tmp_path / "synthetic.parquet", index=False)
-    validate(tmp_path / "train.parquet", tmp_path / "synthetic.parquet", tmp_path, ValidateConfig())
-    require_passed_gate(tmp_path / "quality.json", tmp_path / "synthetic.parquet")
-    tables["fresh"].iloc[:-1].to_parquet(tmp_path / "synthetic.parquet", index=False)  # regenerated since
+    tables["holdout"].to_parquet(tmp_path / "holdout.parquet", index=False)
+    (tmp_path / "config.json").write_text('{"run_id": "first"}')
+    synthetic, quality, merged = tmp_path / "synthetic.parquet", tmp_path / "quality.json", tmp_path / "merged"
+    tables["fresh"].to_parquet(synthetic, index=False)
+    validate(tmp_path / "train.parquet", synthetic, tmp_path, ValidateConfig())
+    merge(tmp_path, synthetic, quality, tmp_path, merged, MergeConfig())
+    accepted = {path.name: path.read_bytes() for path in merged.iterdir()}
+
+    # Regenerated since the gate ran: the pass was for other data, so merge refuses.
+    tables["fresh"].iloc[:-1].to_parquet(synthetic, index=False)
     with pytest.raises(GateFailed, match="is not the synthetic data .* passed"):
-        merge(tmp_path, tmp_path / "synthetic.parquet", tmp_path / "quality.json", tmp_path, tmp_path / "merged",
-              MergeConfig())
-    assert not (tmp_path / "merged").exists()
+        merge(tmp_path, synthetic, quality, tmp_path, merged, MergeConfig())
+    # New synthetic data fails the gate: merge refuses, and the last accepted merge stays as it was.
+    planted("copies", tables).to_parquet(synthetic, index=False)
+    with pytest.raises(GateFailed, match="copies real train rows"):
+        validate(tmp_path / "train.parquet", synthetic, tmp_path, ValidateConfig())
+    with pytest.raises(GateFailed, match="copies real train rows"):
+        merge(tmp_path, synthetic, quality, tmp_path, merged, MergeConfig())
+    assert {path.name: path.read_bytes() for path in merged.iterdir()} == accepted
 
 
 def test_merge_policies(tables):
