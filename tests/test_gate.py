@@ -198,6 +198,18 @@ def test_merge_policies(tables):
     assert "Chinstrap" not in set(rows["species"])
 
 
+def test_merge_policy_config_names_what_is_missing():
+    from synthpipe.config import parse_params
+    from synthpipe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="merge: Value error, policy 'size' needs target_rows"):
+        parse_params({"merge": {"policy": "size"}})
+    with pytest.raises(ConfigError, match="merge.policy 'balance' needs data.target"):
+        parse_params({"merge": {"policy": "balance"}, "data": {"target": None}})
+    with pytest.raises(ConfigError, match="augmentation_fractions must be a non-empty list of shares"):
+        parse_params({"validate": {"augmentation_fractions": [0.5, 2]}})
+
+
 def test_standalone_validate_command_exit_codes(tmp_path, tables):
     for name in ("train", "fresh", "holdout"):
         tables[name].to_csv(tmp_path / f"{name}.csv", index=False)
