@@ -66,7 +66,7 @@ def _accuracy_section(report: dict) -> list[str]:
         f"real holdout ({report['rows']['holdout']} rows, never seen by the generator):", "",
         f"- trained on real train rows: **{augmentation['real_score']:.3f}**; on real + synthetic rows "
         f"({augmentation['policy']} policy): **{augmentation['augmented_score']:.3f}** — synthetic data {effect} it "
-        f"by {abs(gain):.3f}.",
+        f"by {abs(gain):.3f} (± {augmentation['points'][-1]['gain_holdout_std']:.3f} over holdout resamples).",
         f"- trained on synthetic rows only: {utility['tstr']:.3f} (real only: {utility['trtr']:.3f}).", "",
         "| real rows used | real rows | synthetic rows added | real only | real + synthetic | gain | ± over seeds | "
         "± over holdout resamples |",
