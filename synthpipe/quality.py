@@ -31,7 +31,7 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
            expectations_dir: Path | None = None, docs_dir: Path | None = None) -> dict:
     """All gate figures for `synthetic` against `real` train data (and the real `holdout`, never trained on,
     for utility, augmentation and privacy baselines), the checks, the verdict and its reasons."""
-    _check_inputs(real, holdout, target)
+    _check_inputs(real, synthetic, holdout, target)
     kinds = infer_kinds(real)
     shared = {name: kind for name, kind in kinds.items() if name in synthetic.columns}
     comparable = synthetic[list(shared)]
@@ -70,9 +70,10 @@ def single_thread():
     return threadpool_limits(1)
 
 
-def _check_inputs(real: pd.DataFrame, holdout: pd.DataFrame | None, target: str | None) -> None:
-    if len(real) == 0:
-        raise InputError("the real train data has no rows")
+def _check_inputs(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None, target: str | None) -> None:
+    for name, table in (("real train", real), ("synthetic", synthetic)):
+        if len(table) == 0:
+            raise InputError(f"the {name} data has no rows")
     if holdout is not None and list(holdout.columns) != list(real.columns):
         raise InputError(f"holdout columns {list(holdout.columns)} do not match real columns {list(real.columns)}")
     if target is not None and target not in real.columns:

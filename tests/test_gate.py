@@ -198,6 +198,13 @@ def test_merge_policies(tables):
     assert "Chinstrap" not in set(rows["species"])
 
 
+def test_empty_synthetic_data_is_bad_input(tables):
+    from synthpipe.errors import InputError
+
+    with pytest.raises(InputError, match="the synthetic data has no rows"):
+        judge(tables["fresh"].head(0), tables)
+
+
 def test_merge_policy_config_names_what_is_missing():
     from synthpipe.config import parse_params
     from synthpipe.errors import ConfigError
