@@ -75,16 +75,53 @@ class GenerateConfig(Section):
 
 
 class ValidateConfig(Section):
-    min_column_shape: float = Field(0.8, ge=0, le=1)
-    min_worst_column_shape: float = Field(0.6, ge=0, le=1)
-    max_correlation_diff: float = Field(0.2, ge=0, le=2)
+    # Expectations
     max_failed_expectations: int = Field(0, ge=0)
     range_tolerance: float = Field(0.05, ge=0)
     null_fraction_tolerance: float = Field(0.05, ge=0, le=1)
+    # Fidelity
+    min_column_shape: float = Field(0.8, ge=0, le=1)
+    min_worst_column_shape: float = Field(0.6, ge=0, le=1)
+    max_correlation_diff: float = Field(0.2, ge=0, le=2)
+    min_contingency_similarity: float = Field(0.7, ge=0, le=1)
+    max_detection_auc: float = Field(0.95, ge=0.5, le=1)
+    # Diversity
+    max_duplicate_share: float = Field(0.2, ge=0, le=1)
+    min_category_coverage: float = Field(0.8, ge=0, le=1)
+    min_range_coverage: float = Field(0.5, ge=0, le=1)
+    # Utility and augmentation (need a target and a holdout)
+    task: Literal["auto", "classification", "regression"] = "auto"
+    max_utility_gap: float = Field(0.25, ge=0)
+    max_augmentation_loss: float = Field(0.05, ge=0)
+    augmentation_fractions: list[float] = [0.1, 0.25, 0.5, 1.0]
+    augmentation_repeats: int = Field(3, ge=1)
+    # Privacy
+    max_exact_copy_share: float = Field(0.01, ge=0, le=1)
+    min_dcr_ratio: float = Field(0.5, ge=0)
+    min_nndr_ratio: float = Field(0.5, ge=0)
+    # Cost bounds
+    sample_rows: int = Field(5000, ge=100)
+    max_pairs: int = Field(500, ge=1)
+    model_iterations: int = Field(50, ge=10)
+    detection_folds: int = Field(3, ge=2)
+
+    @model_validator(mode="after")
+    def _fractions_are_shares(self) -> ValidateConfig:
+        if not self.augmentation_fractions or any(not 0 < f <= 1 for f in self.augmentation_fractions):
+            raise ValueError("augmentation_fractions must be a non-empty list of shares in (0, 1]")
+        return self
 
 
 class MergeConfig(Section):
+    policy: Literal["ratio", "size", "balance"] = "ratio"
     synthetic_ratio: float = Field(1.0, ge=0)
+    target_rows: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _size_needs_target_rows(self) -> MergeConfig:
+        if self.policy == "size" and self.target_rows is None:
+            raise ValueError("policy 'size' needs target_rows")
+        return self
 
 
 class ScheduleConfig(Section):
@@ -111,6 +148,12 @@ class Params(Section):
     validate: ValidateConfig = ValidateConfig()
     merge: MergeConfig = MergeConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+
+    @model_validator(mode="after")
+    def _balance_needs_a_target(self) -> Params:
+        if self.merge.policy == "balance" and self.data.target is None:
+            raise ValueError("merge.policy 'balance' needs data.target (the class column to balance)")
+        return self
 
     @property
     def paths(self) -> Paths:

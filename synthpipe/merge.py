@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import pandas as pd
 
+from synthpipe.config import MergeConfig
 from synthpipe.errors import InputError
+from synthpipe.privacy import copy_mask
 
 PROVENANCE_COLUMNS = ("is_synthetic", "generator_run")
 
 
-def merge_real_and_synthetic(real: pd.DataFrame, synthetic: pd.DataFrame, ratio: float, run_id: str) -> tuple[pd.DataFrame, dict]:
-    """Append up to `ratio * len(real)` synthetic rows, none of them an exact copy of a real row."""
+def merge_real_and_synthetic(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: MergeConfig, target: str | None,
+                             run_id: str) -> tuple[pd.DataFrame, dict, dict]:
+    """Every real row, unchanged, plus the synthetic rows the policy selects, none an exact copy of a real row.
+
+    Returns the merged table, row counts, and the policy's record (what it asked for and any shortfall).
+    """
     clash = [name for name in PROVENANCE_COLUMNS if name in real.columns]
     if clash:
         raise InputError(f"real data already has provenance column(s) {clash}; rename them before merging")
     if list(synthetic.columns) != list(real.columns):
         raise InputError(f"synthetic columns {list(synthetic.columns)} do not match real columns {list(real.columns)}")
     synthetic = _with_dtypes_of(real, synthetic)
-    copies = _row_hashes(synthetic).isin(set(_row_hashes(real)))
-    candidates = synthetic[~copies.to_numpy()]
-    accepted = candidates.head(int(round(ratio * len(real))))
+    copies = copy_mask(synthetic, real)
+    accepted, policy = select_synthetic(real, synthetic[~copies], cfg, target)
     merged = pd.concat(
         [real.assign(is_synthetic=False, generator_run=None), accepted.assign(is_synthetic=True, generator_run=run_id)],
         ignore_index=True,
@@ -27,7 +32,37 @@ def merge_real_and_synthetic(real: pd.DataFrame, synthetic: pd.DataFrame, ratio:
     merged["generator_run"] = merged["generator_run"].astype("string")
     counts = {"real": len(real), "synthetic": len(accepted), "synthetic_offered": len(synthetic),
               "exact_copies_dropped": int(copies.sum()), "total": len(merged)}
-    return merged, counts
+    return merged, counts, policy
+
+
+def select_synthetic(real: pd.DataFrame, pool: pd.DataFrame, cfg: MergeConfig, target: str | None,
+                     scale: float = 1.0) -> tuple[pd.DataFrame, dict]:
+    """The synthetic rows the merge policy adds to `real`, taken from `pool` in its order.
+
+    ratio: `synthetic_ratio` rows per real row. size: enough rows to reach `target_rows` in all (times
+    `scale`, the share of the real rows in use, for the augmentation curve). balance: for every class of
+    `target`, rows of that class until it has as many rows as the majority class; a class the pool holds too
+    few rows of gets what there is, and the shortfall is recorded.
+    """
+    if cfg.policy == "ratio":
+        return pool.head(int(round(cfg.synthetic_ratio * len(real)))), {"policy": "ratio", "ratio": cfg.synthetic_ratio}
+    if cfg.policy == "size":
+        wanted = max(0, int(round(cfg.target_rows * scale)) - len(real))
+        return pool.head(wanted), {"policy": "size", "target_rows": cfg.target_rows, "wanted": wanted}
+    if target is None or target not in real.columns:
+        raise InputError(f"merge.policy 'balance' needs the target column, and the data has no column {target!r}")
+    labels, offered = real[target].astype(object), pool[target].astype(object)
+    counts = labels.value_counts()
+    wanted = (counts.max() - counts).astype(int)
+    picked, shortfall = [], {}
+    for label, need in wanted[wanted > 0].items():
+        rows = pool[(offered == label).to_numpy()].head(need)
+        picked.append(rows)
+        if len(rows) < need:
+            shortfall[str(label)] = int(need - len(rows))
+    chosen = pd.concat(picked) if picked else pool.head(0)
+    return chosen, {"policy": "balance", "target": target, "wanted": {str(k): int(v) for k, v in wanted.items()},
+                    "shortfall": shortfall}
 
 
 def _with_dtypes_of(real: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame:
@@ -39,7 +74,3 @@ def _with_dtypes_of(real: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame
             except (TypeError, ValueError) as exc:
                 raise InputError(f"synthetic column '{name}' cannot take the real dtype {real[name].dtype}: {exc}") from None
     return synthetic
-
-
-def _row_hashes(df: pd.DataFrame) -> pd.Series:
-    return pd.util.hash_pandas_object(df, index=False)

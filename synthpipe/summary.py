@@ -25,7 +25,9 @@ def summarize(paths: Paths) -> dict:
     if paths.quality.exists():
         quality = read_json(paths.quality)
         summary["validate"] = {"passed": quality["passed"], "reasons": quality["reasons"],
-                               "fidelity": {k: v for k, v in quality["fidelity"].items() if k != "column_shapes"},
+                               "fidelity": {k: v for k, v in quality["fidelity"].items() if not isinstance(v, dict)},
+                               "augmentation": {k: quality["augmentation"].get(k)
+                                                for k in ("metric", "real_score", "augmented_score", "gain")},
                                "expectations_failed": quality["expectations"]["failed"],
                                "expectations_evaluated": quality["expectations"]["evaluated"],
                                "path": str(paths.summary)}
@@ -51,9 +53,15 @@ def format_summary(summary: dict) -> str:
     if "validate" in summary:
         s, f = summary["validate"], summary["validate"]["fidelity"]
         corr = "n/a" if f["correlation_difference"] is None else f"{f['correlation_difference']:.3f}"
+        detection = "n/a" if f["detection_auc"] is None else f"{f['detection_auc']:.3f}"
         figures = (f"shape {f['mean_column_shape']:.3f} (worst {f['worst_column']} {f['worst_column_shape']:.3f}), "
-                   f"corr diff {corr}, expectations failed {s['expectations_failed']}/{s['expectations_evaluated']}")
+                   f"corr diff {corr}, detection AUC {detection}, "
+                   f"expectations failed {s['expectations_failed']}/{s['expectations_evaluated']}")
         rows.append(("gate", f"{'PASSED' if s['passed'] else 'FAILED'}: {figures}", s["path"]))
+        a = s["augmentation"]
+        if a["gain"] is not None:
+            rows.append(("accuracy", f"holdout {a['metric']}: real {a['real_score']:.3f}, real + synthetic "
+                                     f"{a['augmented_score']:.3f} ({a['gain']:+.3f})", "reports/plots/augmentation.png"))
     if "merge" in summary:
         s = summary["merge"]
         rows.append(("merged", f"{s['real']} real + {s['synthetic']} synthetic = {s['total']} rows", s["path"]))

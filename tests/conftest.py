@@ -16,6 +16,9 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["DVC_NO_ANALYTICS"] = "1"
 os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
+# One OpenMP thread per process (torch, scikit-learn; inherited by `synthpipe`/`dvc` subprocesses): the tests'
+# tables are tiny, and on a busy 2-core machine spinning OpenMP threads made training steps several times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["dvc.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "synthpipe", "tasks", "flows"]
@@ -24,7 +27,8 @@ PROJECT_FILES = ["dvc.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "sy
 FAST_PARAMS = {"train": {"epochs": 150, "batch_size": 30, "generator_dims": [128, 128], "critic_dims": [128, 128]},
                "generate": {"chunk_rows": 100}}
 # A short training run does not reach the default fidelity: loosen the gate for plumbing tests.
-LOOSE_GATE = {"validate": {"min_column_shape": 0.7, "min_worst_column_shape": 0.4, "max_correlation_diff": 0.35}}
+LOOSE_GATE = {"validate": {"min_column_shape": 0.7, "min_worst_column_shape": 0.4, "max_correlation_diff": 0.35,
+                           "min_contingency_similarity": 0.5, "max_utility_gap": 0.8, "max_augmentation_loss": 0.5}}
 
 
 def deep_update(base: dict, update: dict) -> dict:

@@ -32,12 +32,14 @@ def test_missing_input_exits_2(project):
 def test_failed_gate_exits_3_and_merge_refuses(project, penguins):
     (project / "data/prepared").mkdir(parents=True)
     (project / "data/synthetic").mkdir(parents=True)
-    penguins.to_parquet(project / "data/prepared/train.parquet", index=False)
-    collapsed = pd.concat([penguins.iloc[[0]]] * len(penguins), ignore_index=True)  # one row, repeated
+    penguins.iloc[:275].to_parquet(project / "data/prepared/train.parquet", index=False)
+    penguins.iloc[275:].to_parquet(project / "data/prepared/holdout.parquet", index=False)
+    collapsed = pd.concat([penguins.iloc[[0]]] * 275, ignore_index=True)  # one row, repeated
     collapsed.to_parquet(project / "data/synthetic/penguins.parquet", index=False)
     result = run_cli("stage", "validate", cwd=project)
     assert result.returncode == 3, result.stderr
     assert "quality gate failed" in result.stderr and "column distributions differ" in result.stderr
+    assert "the generator repeats itself (mode collapse)" in result.stderr
     result = run_cli("stage", "merge", cwd=project)
     assert result.returncode == 3 and not (project / "data/merged").exists()
 

@@ -40,6 +40,9 @@ def test_refresh_runs_six_stages_and_dvc_agrees(project, prefect_harness, pengui
     # The flow recorded every stage in dvc.lock and the cache.
     assert Repo(".").status() == {}
     assert Artifact.get("quality-summary") is not None and Artifact.get("quality-figures") is not None
+    assert Artifact.get("augmentation-curve") is not None
+    assert Path("gx/expectations/synthetic.json").exists() and Path("reports/data_docs/index.html").exists()
+    assert len(list(Path("reports/plots").glob("*.png"))) == 4
 
     # Nothing changed: the second run does no stage work.
     stamps = {path: Path(path).stat().st_mtime_ns for path in OUTPUTS}

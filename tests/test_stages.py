@@ -5,7 +5,7 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from synthpipe.config import PreprocessConfig, SourceConfig, ValidateConfig, load_params
+from synthpipe.config import MergeConfig, PreprocessConfig, SourceConfig, ValidateConfig, load_params
 from synthpipe.errors import GateFailed, InputError
 from synthpipe.io import read_json
 from tasks.ingest import ingest
@@ -95,13 +95,12 @@ def test_gate_fails_planted_constant_column_and_merge_refuses(tmp_path, penguins
     real.to_parquet(tmp_path / "train.parquet", index=False)
     good.assign(body_mass_g=4000.0).to_parquet(tmp_path / "synthetic.parquet", index=False)
     with pytest.raises(GateFailed, match="column 'body_mass_g' is far from its real distribution"):
-        validate(tmp_path / "train.parquet", tmp_path / "synthetic.parquet", tmp_path / "q.json", tmp_path / "s.md",
-                 ValidateConfig())
-    report = read_json(tmp_path / "q.json")
+        validate(tmp_path / "train.parquet", tmp_path / "synthetic.parquet", tmp_path, ValidateConfig())
+    report = read_json(tmp_path / "quality.json")
     assert report["passed"] is False and report["fidelity"]["worst_column"] == "body_mass_g"
-    assert "# Quality gate: FAILED" in (tmp_path / "s.md").read_text()
+    assert "# Quality gate: FAILED" in (tmp_path / "summary.md").read_text()
     with pytest.raises(GateFailed):
-        merge(tmp_path, tmp_path / "synthetic.parquet", tmp_path / "q.json", tmp_path, tmp_path / "merged",
+        merge(tmp_path, tmp_path / "synthetic.parquet", tmp_path / "quality.json", tmp_path, tmp_path / "merged",
               load_params().merge)
     assert not (tmp_path / "merged").exists()
 
@@ -110,8 +109,7 @@ def test_gate_fails_invented_category(tmp_path, penguins):
     penguins.to_parquet(tmp_path / "train.parquet", index=False)
     penguins.assign(island=penguins["island"].replace({"Dream": "Atlantis"})).to_parquet(tmp_path / "syn.parquet")
     with pytest.raises(GateFailed, match=r"column 'island': column values to be in set, e\.g\. Atlantis"):
-        validate(tmp_path / "train.parquet", tmp_path / "syn.parquet", tmp_path / "q.json", tmp_path / "s.md",
-                 ValidateConfig())
+        validate(tmp_path / "train.parquet", tmp_path / "syn.parquet", tmp_path, ValidateConfig())
 
 
 def test_merge_keeps_every_real_row_and_drops_copies(tmp_path, penguins):
@@ -119,7 +117,7 @@ def test_merge_keeps_every_real_row_and_drops_copies(tmp_path, penguins):
 
     real = penguins.iloc[:200].reset_index(drop=True)
     synthetic = pd.concat([penguins.iloc[:5], penguins.iloc[200:]], ignore_index=True)  # 5 exact copies
-    merged, counts = merge_real_and_synthetic(real, synthetic, ratio=0.5, run_id="run1")
+    merged, counts, _ = merge_real_and_synthetic(real, synthetic, MergeConfig(synthetic_ratio=0.5), None, run_id="run1")
     assert counts == {"real": 200, "synthetic": 100, "synthetic_offered": 149, "exact_copies_dropped": 5, "total": 300}
     real_part = merged[~merged["is_synthetic"]].drop(columns=["is_synthetic", "generator_run"])
     pd.testing.assert_frame_equal(real_part, real)

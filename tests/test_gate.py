@@ -1,0 +1,235 @@
+"""The quality gate on real data: a good generator passes, planted bad generators fail for the right reason,
+augmentation gain is measured on the real holdout, and merge policies add what they promise."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthpipe.config import MergeConfig, ValidateConfig
+from synthpipe.errors import GateFailed
+from synthpipe.io import read_json
+from synthpipe.merge import merge_real_and_synthetic, select_synthetic
+from synthpipe.quality import assess
+from tasks.merge import merge
+from tasks.validate import validate
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def tables():
+    """Penguins in three disjoint parts: real train, real holdout, and fresh real rows that stand in for a
+    good generator (same population, none of them train rows)."""
+    import palmerpenguins
+
+    rows = palmerpenguins.load_penguins().sample(frac=1, random_state=7).reset_index(drop=True)
+    return {"train": rows.iloc[:138].reset_index(drop=True), "fresh": rows.iloc[138:275].reset_index(drop=True),
+            "holdout": rows.iloc[275:].reset_index(drop=True)}
+
+
+def planted(kind: str, tables: dict) -> pd.DataFrame:
+    """Synthetic data from a deliberately bad generator."""
+    train, fresh = tables["train"], tables["fresh"]
+    rng = np.random.default_rng(0)
+    if kind == "copies":  # memorises: returns training rows
+        return train.sample(frac=1, random_state=1).reset_index(drop=True)
+    if kind == "collapsed":  # one mode: a single real row, barely jittered
+        one = pd.concat([fresh.iloc[[0]]] * len(fresh), ignore_index=True)
+        for name in ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"):
+            one[name] = one[name] + rng.normal(0, 0.01 * fresh[name].std(), len(one))
+        return one
+    if kind == "shuffled":  # every marginal exact, every relationship between columns destroyed
+        return pd.DataFrame({name: fresh[name].sample(frac=1, random_state=i).to_numpy()
+                             for i, name in enumerate(fresh.columns)})
+    if kind == "invented":
+        return fresh.assign(island=fresh["island"].replace({"Dream": "Atlantis"}))
+    raise ValueError(kind)
+
+
+def judge(synthetic: pd.DataFrame, tables: dict, **cfg) -> dict:
+    return assess(tables["train"], synthetic, ValidateConfig(**cfg), holdout=tables["holdout"], target="species",
+                  seed=3)
+
+
+def test_good_generator_passes_every_check(tables):
+    report = judge(tables["fresh"], tables)
+    assert report["passed"], report["reasons"]
+    assert all(check["passed"] for check in report["checks"]), report["checks"]
+    fidelity, privacy = report["fidelity"], report["privacy"]
+    assert 0.3 < fidelity["detection_auc"] < 0.75  # real rows against real rows: no better than chance
+    assert privacy["exact_copies"] == 0 and 0.7 < privacy["dcr_ratio"] < 1.5
+    assert report["utility"]["metric"] == "balanced_accuracy" and report["utility"]["trtr"] > 0.9
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("copies", r"synthetic data copies real train rows: 138 rows \(100\.0%\)"),
+    ("copies", r"synthetic rows sit much closer to train rows than new real rows do"),
+    ("collapsed", r"mode collapse\): column '\w+' (shows only|spans only)"),
+    ("shuffled", r"relationships between numeric columns are lost: mean correlation difference"),
+    ("shuffled", r"a model trained on synthetic data predicts 'species' much worse"),
+    ("invented", r"column 'island': column values to be in set, e\.g\. Atlantis"),
+])
+def test_planted_bad_generator_fails_for_its_reason(tables, kind, reason):
+    report = judge(planted(kind, tables), tables)
+    assert not report["passed"]
+    assert any(re.search(reason, r) for r in report["reasons"]), report["reasons"]
+
+
+def test_shuffled_columns_fool_marginals_but_not_pair_checks(tables):
+    report = judge(planted("shuffled", tables), tables)
+    fidelity = report["fidelity"]
+    assert fidelity["mean_column_shape"] > 0.9  # each column alone is real data
+    assert fidelity["detection_auc"] > 0.9 and fidelity["correlation_difference"] > 0.3
+    assert fidelity["contingency_similarity"] < 0.75
+
+
+def test_augmentation_curve_on_real_data(tables):
+    report = judge(tables["fresh"], tables, augmentation_fractions=[0.25, 1.0], augmentation_repeats=2)
+    points = report["augmentation"]["points"]
+    assert [p["fraction"] for p in points] == [0.25, 1.0]
+    assert [p["real_rows"] for p in points] == [34, 138]
+    assert [p["synthetic_rows"] for p in points] == [34, 137]  # ratio 1.0, capped by the 137 rows offered
+    assert [p["repeats"] for p in points] == [2, 1] and points[1]["gain_std"] == 0.0
+    assert 0 < points[1]["gain_holdout_std"] < 0.1  # 69 holdout rows leave the 100% gain uncertain, and it says so
+    for p in points:  # paired gains: the mean gain is the difference of the mean scores
+        assert p["gain"] == pytest.approx(p["augmented_score"] - p["real_score"])
+        assert 0.6 < p["real_score"] <= 1.0 and 0.6 < p["augmented_score"] <= 1.0
+    assert report["augmentation"]["gain"] == points[1]["gain"]
+    assert report["utility"]["trtr"] == points[1]["real_score"]
+
+
+def test_scores_match_sklearn_and_survive_an_empty_feature(tables):
+    from sklearn.metrics import balanced_accuracy_score
+
+    from synthpipe.evaluation import Scorer
+    from synthpipe.features import FeatureSpace
+    from synthpipe.schema import infer_kinds
+
+    train = tables["train"].assign(bill_length_mm=np.nan)  # a subset where a sparse column is all missing
+    space = FeatureSpace.fit(tables["train"], infer_kinds(tables["train"]), exclude=("species",))
+    scorer = Scorer(tables["holdout"], "species", "classification", space, max_iter=20)
+    predicted = scorer.predict(train, seed=0)
+    rows = np.random.default_rng(0).integers(len(scorer.y_test), size=(4, len(scorer.y_test)))
+    expected = [balanced_accuracy_score(scorer.y_test[r], predicted[r]) for r in rows]
+    np.testing.assert_allclose(scorer.resampled(predicted, rows), expected)
+    assert scorer.score(train, seed=0) == pytest.approx(balanced_accuracy_score(scorer.y_test, predicted))
+
+
+def test_large_tables_are_sampled_and_the_report_says_so(tables):
+    report = judge(tables["fresh"], tables, sample_rows=100, augmentation_fractions=[1.0])
+    assert report["sampling"] == {"seed": 3, "sample_rows": 100, "sampled": True}
+    assert report["privacy"]["sampled_rows"] == 100
+    assert report["augmentation"]["points"][0]["real_rows"] == 100  # model training capped too
+    assert report["privacy"]["exact_copies"] == 0 and report["rows"]["synthetic"] == 137  # copies: every row
+
+    from synthpipe.report import render_summary
+
+    report["plots"] = {}
+    assert "Sampled with seed 3: detection, privacy distances and model training use at most 100 rows" in \
+        render_summary(report)
+
+
+def test_regression_target_is_scored_by_r2(tables):
+    report = assess(tables["train"], tables["fresh"], ValidateConfig(augmentation_fractions=[1.0]),
+                    holdout=tables["holdout"], target="body_mass_g", seed=0)
+    assert report["utility"]["task"] == "regression" and report["utility"]["metric"] == "r2"
+    assert 0.5 < report["utility"]["trtr"] < 1 and 0.5 < report["utility"]["tstr"] < 1
+
+
+def test_validate_writes_reports_plots_suite_and_docs(tmp_path, tables):
+    for name in ("train", "fresh", "holdout"):
+        tables[name].to_parquet(tmp_path / f"{name}.parquet", index=False)
+    (tmp_path / "log.csv").write_text("epoch,generator_loss,critic_loss\n1,0.5,-0.2\n2,0.4,-0.1\n")
+    out = tmp_path / "reports"
+    validate(tmp_path / "train.parquet", tmp_path / "fresh.parquet", out, ValidateConfig(),
+             holdout_path=tmp_path / "holdout.parquet", target="species", train_log=tmp_path / "log.csv")
+    report = read_json(out / "quality.json")
+    assert report["passed"] and report["inputs"]["synthetic"]["sha256"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "augmentation.png", "correlation_difference.png", "marginals.png", "training_losses.png"]
+    assert all((out / "plots" / name).read_bytes()[:4] == b"\x89PNG" for name in report["plots"].values())
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("# Quality gate: PASSED") and "## What synthetic data did to model accuracy" in summary
+    assert (out / "data_docs" / "index.html").exists()
+    suite = read_json(out / "gx" / "expectations" / "synthetic.json")
+    assert len(suite["expectations"]) == report["expectations"]["evaluated"]
+    assert not (out / "gx" / "uncommitted").exists()
+
+
+def test_a_failed_gate_leaves_the_last_accepted_merge_untouched(tmp_path, tables):
+    tables["train"].to_parquet(tmp_path / "train.parquet", index=False)
+    tables["holdout"].to_parquet(tmp_path / "holdout.parquet", index=False)
+    (tmp_path / "config.json").write_text('{"run_id": "first"}')
+    synthetic, quality, merged = tmp_path / "synthetic.parquet", tmp_path / "quality.json", tmp_path / "merged"
+    tables["fresh"].to_parquet(synthetic, index=False)
+    validate(tmp_path / "train.parquet", synthetic, tmp_path, ValidateConfig())
+    merge(tmp_path, synthetic, quality, tmp_path, merged, MergeConfig())
+    accepted = {path.name: path.read_bytes() for path in merged.iterdir()}
+
+    # Regenerated since the gate ran: the pass was for other data, so merge refuses.
+    tables["fresh"].iloc[:-1].to_parquet(synthetic, index=False)
+    with pytest.raises(GateFailed, match="is not the synthetic data .* passed"):
+        merge(tmp_path, synthetic, quality, tmp_path, merged, MergeConfig())
+    # New synthetic data fails the gate: merge refuses, and the last accepted merge stays as it was.
+    planted("copies", tables).to_parquet(synthetic, index=False)
+    with pytest.raises(GateFailed, match="copies real train rows"):
+        validate(tmp_path / "train.parquet", synthetic, tmp_path, ValidateConfig())
+    with pytest.raises(GateFailed, match="copies real train rows"):
+        merge(tmp_path, synthetic, quality, tmp_path, merged, MergeConfig())
+    assert {path.name: path.read_bytes() for path in merged.iterdir()} == accepted
+
+
+def test_merge_policies(tables):
+    real, pool = tables["train"], tables["fresh"]
+    _, counts, _ = merge_real_and_synthetic(real, pool, MergeConfig(policy="ratio", synthetic_ratio=0.5), None, "r")
+    assert counts["synthetic"] == 69
+    _, counts, record = merge_real_and_synthetic(real, pool, MergeConfig(policy="size", target_rows=200), None, "r")
+    assert counts["total"] == 200 and record["wanted"] == 62
+    merged, counts, record = merge_real_and_synthetic(real, pool, MergeConfig(policy="balance"), "species", "r")
+    real_counts, offered = real["species"].value_counts(), pool["species"].value_counts()
+    assert dict(real_counts) == {"Adelie": 59, "Gentoo": 48, "Chinstrap": 31} and offered["Chinstrap"] == 24
+    # Chinstrap needs 28 rows and the pool has 24: it gets them all, and the shortfall of 4 is recorded.
+    assert dict(merged["species"].value_counts()) == {"Adelie": 59, "Gentoo": 59, "Chinstrap": 55}
+    assert record["wanted"] == {"Adelie": 0, "Gentoo": 11, "Chinstrap": 28} and record["shortfall"] == {"Chinstrap": 4}
+    no_chinstrap = pool[pool["species"] != "Chinstrap"]
+    rows, record = select_synthetic(real, no_chinstrap, MergeConfig(policy="balance"), "species")
+    assert record["shortfall"] == {"Chinstrap": int(real_counts.max() - real_counts["Chinstrap"])}
+    assert "Chinstrap" not in set(rows["species"])
+
+
+def test_empty_synthetic_data_is_bad_input(tables):
+    from synthpipe.errors import InputError
+
+    with pytest.raises(InputError, match="the synthetic data has no rows"):
+        judge(tables["fresh"].head(0), tables)
+
+
+def test_merge_policy_config_names_what_is_missing():
+    from synthpipe.config import parse_params
+    from synthpipe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="merge: Value error, policy 'size' needs target_rows"):
+        parse_params({"merge": {"policy": "size"}})
+    with pytest.raises(ConfigError, match="merge.policy 'balance' needs data.target"):
+        parse_params({"merge": {"policy": "balance"}, "data": {"target": None}})
+    with pytest.raises(ConfigError, match="augmentation_fractions must be a non-empty list of shares"):
+        parse_params({"validate": {"augmentation_fractions": [0.5, 2]}})
+
+
+def test_standalone_validate_command_exit_codes(tmp_path, tables):
+    for name in ("train", "fresh", "holdout"):
+        tables[name].to_csv(tmp_path / f"{name}.csv", index=False)
+    planted("copies", tables).to_csv(tmp_path / "copies.csv", index=False)
+    common = ["--real", "train.csv", "--holdout", "holdout.csv", "--target", "species"]
+    passed = run_cli("validate", *common, "--synthetic", "fresh.csv", "--out", "good", cwd=tmp_path)
+    assert passed.returncode == 0, passed.stderr
+    assert "PASSED" in passed.stdout and (tmp_path / "good" / "quality.json").exists()
+    failed = run_cli("validate", *common, "--synthetic", "copies.csv", "--out", "bad", cwd=tmp_path)
+    assert failed.returncode == 3 and "synthetic data copies real train rows" in failed.stderr
+    missing = run_cli("validate", "--real", "train.csv", "--synthetic", "absent.csv", cwd=tmp_path)
+    assert missing.returncode == 2 and "absent.csv: file not found" in missing.stderr
+    bad_target = run_cli("validate", "--real", "train.csv", "--synthetic", "fresh.csv", "--target", "label", cwd=tmp_path)
+    assert bad_target.returncode == 2 and "target column 'label' is not in the real data" in bad_target.stderr
+    usage = run_cli("validate", "--real", "train.csv", cwd=tmp_path)
+    assert usage.returncode == 2 and "--synthetic" in usage.stderr
