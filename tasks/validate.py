@@ -24,6 +24,11 @@ def validate(train_path: Path, synthetic_path: Path, quality_path: Path, summary
 
 def run(params: Params) -> dict:
     paths = params.paths
+    (paths.summary.parent / "figures").mkdir(parents=True, exist_ok=True)  # a DVC output; image runs draw into it
+    if params.data.modality == "image":
+        from tasks import images  # torch and Pillow load only for image runs
+
+        return images.validate(paths.prepared, paths.synthetic, paths.quality, paths.summary, params.image, params.seed)
     return validate(paths.prepared / "train.parquet", paths.synthetic, paths.quality, paths.summary, params.validate)
 
 
@@ -37,6 +42,10 @@ def run_and_publish(params: Params) -> dict:
 
 
 def _publish(quality_path: Path, summary_path: Path) -> None:
+    if read_json(quality_path).get("modality") == "image":
+        from tasks import images
+
+        return images.publish(quality_path, summary_path)
     report = read_json(quality_path)
     create_markdown_artifact(key="quality-summary", markdown=summary_path.read_text(encoding="utf-8"),
                              description="Quality gate verdict and figures")
