@@ -1,6 +1,7 @@
 """A class-conditional DCGAN for small labelled image sets.
 
-Generator: noise + label embedding -> 4x4 feature map -> transposed convolutions doubling to the image size.
+Generator: noise + label embedding -> 4x4 feature map -> transposed convolutions doubling to the image size,
+with class-conditional batch norm after each.
 Critic: convolutions halving back to 4x4, a minibatch-spread channel, and a projection head (Miyato & Koyama
 2018) that scores how well an image fits its label; trained as a WGAN with gradient penalty. (A spectrally
 normalised hinge critic collapsed each class to a few near-identical images on 8x8 digits; the gradient
@@ -48,19 +49,39 @@ class ImageGanShape:
         return [min(self.width * 2 ** (levels - i), MAX_CHANNELS) for i in range(levels + 1)]
 
 
+class ConditionalBatchNorm(nn.Module):
+    """Batch norm whose scale and shift are looked up per class (as in BigGAN): the label acts at every layer,
+    not only through the input."""
+
+    def __init__(self, channels: int, classes: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.scale = nn.Embedding(classes, channels)
+        self.shift = nn.Embedding(classes, channels)
+        nn.init.ones_(self.scale.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.norm(x) * self.scale(labels)[:, :, None, None] + self.shift(labels)[:, :, None, None]
+
+
 class Generator(nn.Module):
     def __init__(self, shape: ImageGanShape):
         super().__init__()
         widths = shape.widths()
         self.embed = nn.Embedding(shape.classes, shape.noise_dim)
         self.project = nn.Sequential(nn.Linear(2 * shape.noise_dim, widths[0] * 16, bias=False),
-                                     nn.Unflatten(1, (widths[0], 4, 4)), nn.BatchNorm2d(widths[0]), nn.ReLU())
-        self.up = nn.Sequential(*[nn.Sequential(nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU())
-                                  for a, b in zip(widths, widths[1:])])
+                                     nn.Unflatten(1, (widths[0], 4, 4)))
+        self.norms = nn.ModuleList([ConditionalBatchNorm(w, shape.classes) for w in widths])
+        self.ups = nn.ModuleList([nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False) for a, b in zip(widths, widths[1:])])
         self.to_image = nn.Sequential(nn.Conv2d(widths[-1], shape.channels, 3, 1, 1), nn.Tanh())
 
     def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.to_image(self.up(self.project(torch.cat([noise, self.embed(labels)], dim=1))))
+        x = self.project(torch.cat([noise, self.embed(labels)], dim=1))
+        x = F.relu(self.norms[0](x, labels))
+        for up, norm in zip(self.ups, self.norms[1:]):
+            x = F.relu(norm(up(x), labels))
+        return self.to_image(x)
 
 
 class Critic(nn.Module):
