@@ -2,7 +2,7 @@
 function here of the same name; like the tabular stages, they read and write paths only.
 
 Layout: Parquet tables of PNG bytes + label + height + width (raw, prepared train/holdout, synthetic);
-models/<name>/ with safetensors + JSON; reports/quality.json, summary.md and figures/ (sample grid, one row per
+models/<name>/ with safetensors + JSON; reports/quality.json, summary.md and plots/ (sample grid, one row per
 class, and the augmentation curve).
 """
 
@@ -25,7 +25,7 @@ from synthpipe.images.figures import augmentation_plot, sample_grid
 from synthpipe.images.folders import load_images
 from synthpipe.images.model import load_image_generator, sample_images, save_image_gan, train_image_gan
 from synthpipe.images.quality import assess_images, render_summary
-from synthpipe.io import atomic_dir, atomic_path, read_json, read_table, write_json, write_parquet, write_text
+from synthpipe.io import atomic_dir, atomic_path, file_hash, read_json, read_table, write_json, write_parquet, write_text
 from synthpipe.schema import schema_drift, snapshot
 
 DATASET_FILE = "images.json"  # in data/prepared: classes, label dtype, size, channels
@@ -137,9 +137,11 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
                                str(synthetic_path))
     synthetic = ImageBatch(synthetic.images.to(device), synthetic.targets.to(device), synthetic.classes)
     report = assess_images(train_batch, holdout_batch, synthetic, cfg.validate, seed)
-    figures = summary_path.parent / "figures"
-    report["figures"] = {"samples": str(figures / "samples.png"), "augmentation": str(figures / "augmentation.png")}
-    with atomic_dir(figures) as tmp:
+    plots = summary_path.parent / "plots"
+    report["inputs"] = {name: {"path": str(path), "sha256": file_hash(path)}
+                        for name, path in (("train", prepared_dir / "train.parquet"), ("synthetic", synthetic_path))}
+    report["figures"] = {"samples": str(plots / "samples.png"), "augmentation": str(plots / "augmentation.png")}
+    with atomic_dir(plots) as tmp:
         sample_grid(synthetic.images.cpu().numpy(), synthetic.targets.cpu().numpy(), synthetic.classes,
                     cfg.generate.grid_columns, tmp / "samples.png")
         augmentation_plot(report["augmentation"], tmp / "augmentation.png")

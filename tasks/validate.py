@@ -24,7 +24,7 @@ def validate(train_path: Path, synthetic_path: Path, quality_path: Path, summary
 
 def run(params: Params) -> dict:
     paths = params.paths
-    (paths.summary.parent / "figures").mkdir(parents=True, exist_ok=True)  # a DVC output; image runs draw into it
+    (paths.summary.parent / "plots").mkdir(parents=True, exist_ok=True)  # a DVC output; image runs draw into it
     if params.data.modality == "image":
         from tasks import images  # torch and Pillow load only for image runs
 

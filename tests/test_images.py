@@ -172,7 +172,7 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
 
     from flows.refresh import refresh
     from synthpipe.config import load_params
-    from synthpipe.io import read_json
+    from synthpipe.io import file_hash, read_json
     from synthpipe.summary import format_summary
     from tasks import images, merge
     from tests.conftest import REPO, make_project
@@ -193,9 +193,10 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
     quality = read_json("reports/quality.json")
     assert quality["modality"] == "image" and quality["passed"], quality["reasons"]
     assert quality["fidelity"]["label_agreement"] > 0.3
+    assert quality["inputs"]["synthetic"]["sha256"] == file_hash("data/synthetic/digits.parquet")
     assert quality["counts"] == {"train": 640, "holdout": 160, "synthetic": 300}
-    assert Image.open("reports/figures/samples.png").size[1] == 10 * (48 + 2)  # one row per class
-    assert Path("reports/figures/augmentation.png").exists() and Path("models/digits/weights.safetensors").exists()
+    assert Image.open("reports/plots/samples.png").size[1] == 10 * (48 + 2)  # one row per class
+    assert Path("reports/plots/augmentation.png").exists() and Path("models/digits/weights.safetensors").exists()
     merged = pd.read_parquet("data/merged/train.parquet")
     real = pd.read_parquet("data/prepared/train.parquet")
     assert merged["is_synthetic"].sum() == 300 and summary["merge"]["synthetic"] == 300

@@ -135,5 +135,5 @@ def render_summary(report: dict) -> str:
               f"{p['accuracy_real_plus_synthetic']:.3f} | {p['gain']:+.3f} |" for p in report["augmentation"]]
     lines += ["", "The generator was trained on the whole real train split; the curve shows what its images add when "
               "fewer real labels are used for the classifier.", "",
-              "![samples, one row per class](figures/samples.png)", "", "![augmentation curve](figures/augmentation.png)", ""]
+              "![samples, one row per class](plots/samples.png)", "", "![augmentation curve](plots/augmentation.png)", ""]
     return "\n".join(lines)
