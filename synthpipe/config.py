@@ -23,7 +23,8 @@ class Section(BaseModel):
 
 
 class SourceConfig(Section):
-    format: Literal["example", "csv", "parquet", "jsonl", "sql"] = "example"
+    # folder: images in one sub-folder per class (image modality only)
+    format: Literal["example", "csv", "parquet", "jsonl", "sql", "folder"] = "example"
     example: str | None = "penguins"
     path: str | None = None
     url: str | None = None
@@ -44,6 +45,18 @@ class DataConfig(Section):
     name: str = Field("penguins", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     source: SourceConfig = SourceConfig()
     target: str | None = "species"
+    modality: Literal["table", "image"] = "table"
+
+    @model_validator(mode="after")
+    def _source_fits_the_modality(self) -> DataConfig:
+        if self.modality == "table" and self.source.format == "folder":
+            raise ValueError("source.format 'folder' reads images: set data.modality: image")
+        if self.modality == "image":
+            if self.source.format not in ("example", "folder", "parquet"):
+                raise ValueError(f"images come from 'example', 'folder' or 'parquet' sources, not '{self.source.format}'")
+            if not self.target:
+                raise ValueError("images need a label column: set data.target")
+        return self
 
 
 class IngestConfig(Section):
@@ -138,6 +151,61 @@ class ScheduleConfig(Section):
 warnings.filterwarnings("ignore", message='Field name "validate"', category=UserWarning)
 
 
+class ImageTrainConfig(Section):
+    epochs: int = Field(150, ge=1)
+    batch_size: int = Field(64, ge=2)
+    noise_dim: int = Field(64, ge=1)
+    width: int = Field(32, ge=4)  # channels of the highest-resolution layer; doubled per halving
+    learning_rate: float = Field(2e-4, gt=0)
+    gradient_penalty: float = Field(10.0, ge=0)  # WGAN-GP weight
+    augment: list[Literal["translation", "cutout", "color"]] = ["translation"]
+    ema_decay: float = Field(0.999, ge=0, lt=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    mixed_precision: bool = True  # bfloat16 autocast, on CUDA only
+
+
+class ImageGenerateConfig(Section):
+    per_class: int | None = Field(None, ge=1)  # None: as many as the class has real train images
+    classes: list[int | str] | None = None  # None: every class
+    grid_columns: int = Field(10, ge=1)
+
+
+class ImageValidateConfig(Section):
+    classifier_steps: int = Field(400, ge=1)
+    classifier_batch: int = Field(128, ge=2)
+    neighbours: int = Field(5, ge=1)
+    augmentation_fractions: list[float] = [0.1, 0.25, 0.5, 1.0]
+    min_label_agreement: float = Field(0.8, ge=0, le=1)
+    min_cas_ratio: float = Field(0.7, ge=0)
+    min_class_coverage: float = Field(0.2, ge=0, le=1)
+    max_fid_ratio: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _fractions_are_shares(self) -> ImageValidateConfig:
+        if not self.augmentation_fractions or any(not 0 < f <= 1 for f in self.augmentation_fractions):
+            raise ValueError("augmentation_fractions: each must be in (0, 1]")
+        return self
+
+
+class ImageConfig(Section):
+    """Used when data.modality is image: images are resized to size x size with `channels` channels."""
+
+    size: int = 32
+    channels: Literal[1, 3] = 1
+    cpu_threads: int | None = Field(None, ge=1)  # torch CPU threads for image stages; None: torch's default
+    column: str = "image"  # parquet source: the column holding PNG/JPEG bytes
+    train: ImageTrainConfig = ImageTrainConfig()
+    generate: ImageGenerateConfig = ImageGenerateConfig()
+    validate: ImageValidateConfig = ImageValidateConfig()
+
+    @model_validator(mode="after")
+    def _size_doubles_from_four(self) -> ImageConfig:
+        # The generator starts at 4x4 and doubles; the critic halves back to 4x4.
+        if self.size not in (8, 16, 32, 64, 128):
+            raise ValueError(f"size must be one of 8, 16, 32, 64, 128 (got {self.size})")
+        return self
+
+
 class Params(Section):
     seed: int = Field(42, ge=0)
     data: DataConfig = DataConfig()
@@ -148,6 +216,7 @@ class Params(Section):
     validate: ValidateConfig = ValidateConfig()
     merge: MergeConfig = MergeConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    image: ImageConfig = ImageConfig()
 
     @model_validator(mode="after")
     def _balance_needs_a_target(self) -> Params:

@@ -163,7 +163,7 @@ def gate_checks(report: dict, cfg: ValidateConfig) -> list[dict]:
     """Every thresholded figure as {check, value, limit, passed, reason}; passed is None when not computed."""
     f, d, u, a, p = (report[k] for k in ("fidelity", "diversity", "utility", "augmentation", "privacy"))
     failed = [item for item in report["expectations"]["results"] if not item["success"]]
-    listed = "; ".join(_describe_failure(item) for item in failed[:8])
+    listed = "; ".join(describe_failure(item) for item in failed[:8])
     copy_excess = p["exact_copy_share"] - (p["holdout_exact_copy_share"] or 0.0)
     return [
         _check("expectations failed", len(failed), "<=", cfg.max_failed_expectations, lambda v, t:
@@ -216,7 +216,7 @@ def _check(name: str, value, op: str, limit, reason) -> dict:
             "reason": None if passed else reason(float(value), limit)}
 
 
-def _describe_failure(item: dict) -> str:
+def describe_failure(item: dict) -> str:
     where = f"column '{item['column']}'" if item["column"] else "table"
     name = item["expectation"].removeprefix("expect_").replace("_", " ")
     examples = list(dict.fromkeys(item["unexpected_examples"]))[:3]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from synthpipe.config import Paths
+from synthpipe.images.summary import gate_line, gate_summary
 from synthpipe.io import read_json, table_rows
 
 
@@ -24,6 +25,9 @@ def summarize(paths: Paths) -> dict:
         summary["generate"] = {"rows": table_rows(paths.synthetic), "path": str(paths.synthetic)}
     if paths.quality.exists():
         quality = read_json(paths.quality)
+    if paths.quality.exists() and quality.get("modality") == "image":
+        summary["validate"] = gate_summary(quality, str(paths.summary))
+    elif paths.quality.exists():
         summary["validate"] = {"passed": quality["passed"], "reasons": quality["reasons"],
                                "fidelity": {k: v for k, v in quality["fidelity"].items() if not isinstance(v, dict)},
                                "augmentation": {k: quality["augmentation"].get(k)
@@ -50,7 +54,9 @@ def format_summary(summary: dict) -> str:
         rows.append(("trained", f"{s['epochs']} epochs in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})", s["path"]))
     if "generate" in summary:
         rows.append(("generated", f"{summary['generate']['rows']} rows", summary["generate"]["path"]))
-    if "validate" in summary:
+    if summary.get("validate", {}).get("modality") == "image":
+        rows.append(("gate", gate_line(summary["validate"]), summary["validate"]["path"]))
+    elif "validate" in summary:
         s, f = summary["validate"], summary["validate"]["fidelity"]
         corr = "n/a" if f["correlation_difference"] is None else f"{f['correlation_difference']:.3f}"
         detection = "n/a" if f["detection_auc"] is None else f"{f['detection_auc']:.3f}"

@@ -23,6 +23,10 @@ def generate(model_dir: Path, out_path: Path, cfg: GenerateConfig, seed: int, de
 
 
 def run(params: Params) -> dict:
+    if params.data.modality == "image":
+        from tasks import images  # torch and Pillow load only for image runs
+
+        return images.generate(params.paths.model, params.paths.synthetic, params.image, params.seed)
     return generate(params.paths.model, params.paths.synthetic, params.generate, params.seed, params.train.device)
 
 

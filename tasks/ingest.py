@@ -29,6 +29,11 @@ def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift:
 
 def run(params: Params) -> dict:
     paths = params.paths
+    if params.data.modality == "image":
+        from tasks import images  # torch and Pillow load only for image runs
+
+        return images.ingest(params.data.source, params.data.target, params.image, paths.raw, paths.schema,
+                             params.ingest.allow_schema_drift)
     return ingest(params.data.source, paths.raw, paths.schema, params.ingest.allow_schema_drift)
 
 

@@ -27,6 +27,11 @@ def preprocess(raw_path: Path, out_dir: Path, target: str | None, cfg: Preproces
 
 
 def run(params: Params) -> dict:
+    if params.data.modality == "image":
+        from tasks import images  # torch and Pillow load only for image runs
+
+        return images.preprocess(params.paths.raw, params.paths.prepared, params.data.target, params.preprocess,
+                                 params.seed)
     return preprocess(params.paths.raw, params.paths.prepared, params.data.target, params.preprocess, params.seed)
 
 

@@ -41,6 +41,10 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: TrainConfig,
 
 def run(params: Params) -> dict:
     paths = params.paths
+    if params.data.modality == "image":
+        from tasks import images  # torch and Pillow load only for image runs
+
+        return images.train(paths.prepared, paths.model, paths.train_log, params.image, params.seed)
     return train(paths.prepared, paths.model, paths.train_log, params.train, params.seed)
 
 

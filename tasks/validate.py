@@ -40,6 +40,11 @@ def validate(train_path: Path, synthetic_path: Path, reports_dir: Path, cfg: Val
 
 def run(params: Params) -> dict:
     paths = params.paths
+    if params.data.modality == "image":
+        from tasks import images  # torch and Pillow load only for image runs
+
+        return images.validate(paths.prepared, paths.synthetic, paths.quality, paths.summary, params.image, params.seed,
+                               expectations_dir=Path("gx"))
     return validate(paths.prepared / "train.parquet", paths.synthetic, paths.quality.parent, params.validate,
                     holdout_path=paths.prepared / "holdout.parquet", target=params.data.target, merge=params.merge,
                     seed=params.seed, train_log=paths.train_log, expectations_dir=Path("gx"))
@@ -55,6 +60,10 @@ def run_and_publish(params: Params) -> dict:
 
 
 def _publish(quality_path: Path, summary_path: Path) -> None:
+    if read_json(quality_path).get("modality") == "image":
+        from tasks import images
+
+        return images.publish(quality_path, summary_path)
     report = read_json(quality_path)
     create_markdown_artifact(key="quality-summary", markdown=summary_path.read_text(encoding="utf-8"),
                              description="Quality gate verdict, reasons and what synthetic data did to model accuracy")

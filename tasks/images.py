@@ -1,0 +1,186 @@
+"""The six stages for labelled images (data.modality: image). Each tasks/<stage>.py `run` hands over to the
+function here of the same name; like the tabular stages, they read and write paths only.
+
+Layout: Parquet tables of PNG bytes + label + height + width (raw, prepared train/holdout, synthetic);
+models/<name>/ with safetensors + JSON; reports/quality.json, summary.md and plots/ (sample grid, one row per
+class, and the augmentation curve).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import train_test_split
+from tqdm import tqdm
+
+from synthpipe.config import ImageConfig, Params, PreprocessConfig, SourceConfig, ValidateConfig
+from synthpipe.errors import GateFailed, InputError
+from synthpipe.gan import resolve_device
+from synthpipe.expectations import expectation_specs, run_expectations
+from synthpipe.images.codec import IMAGE_COLUMN, ImageBatch, image_table, sorted_classes, table_to_batch
+from synthpipe.images.figures import augmentation_plot, sample_grid
+from synthpipe.images.folders import load_images
+from synthpipe.images.model import load_image_generator, sample_images, save_image_gan, train_image_gan
+from synthpipe.images.quality import assess_images, render_summary
+from synthpipe.io import atomic_dir, atomic_path, file_hash, read_json, read_table, write_json, write_parquet, write_text
+from synthpipe.quality import describe_failure
+from synthpipe.schema import infer_kinds, schema_drift, snapshot
+
+DATASET_FILE = "images.json"  # in data/prepared: classes, label dtype, size, channels
+
+
+def ingest(source: SourceConfig, label_column: str, cfg: ImageConfig, raw_path: Path, schema_path: Path,
+           allow_drift: bool) -> dict:
+    df = load_images(source, label_column, cfg)
+    current = snapshot(df)
+    if schema_path.exists() and not allow_drift:
+        changes = schema_drift(read_json(schema_path), current)
+        if changes:
+            raise InputError(f"schema drift since the last ingest ({schema_path}): " + "; ".join(changes)
+                             + ". Set ingest.allow_schema_drift: true to accept the new schema.")
+    write_parquet(df, raw_path)
+    write_json(current, schema_path)
+    return {"images": len(df), "classes": int(df[label_column].nunique()), "size": cfg.size}
+
+
+def preprocess(raw_path: Path, out_dir: Path, label_column: str, cfg: PreprocessConfig, seed: int) -> dict:
+    """Split train / holdout, stratified on the label (every class keeps its share on both sides)."""
+    df = read_table(raw_path)
+    counts = df[label_column].value_counts()
+    if cfg.stratify and (counts < 2).any():
+        raise InputError(f"{raw_path}: class(es) {list(counts[counts < 2].index)} have a single image, so the "
+                         "split cannot be stratified; set preprocess.stratify: false or add images")
+    try:
+        train, holdout = train_test_split(df, test_size=cfg.holdout_fraction, random_state=seed,
+                                          stratify=df[label_column] if cfg.stratify else None)
+    except ValueError as exc:
+        raise InputError(f"preprocess.holdout_fraction={cfg.holdout_fraction}: cannot split {len(df)} images: {exc}") from None
+    train, holdout = train.sort_index().reset_index(drop=True), holdout.sort_index().reset_index(drop=True)
+    classes = sorted_classes(df[label_column])
+    dataset = {"label_column": label_column, "label_dtype": str(df[label_column].dtype), "classes": classes,
+               "size": int(df["height"].iloc[0]),
+               "train_per_class": [int((train[label_column] == c).sum()) for c in classes]}
+    with atomic_dir(out_dir) as tmp:
+        write_parquet(train, tmp / "train.parquet")
+        write_parquet(holdout, tmp / "holdout.parquet")
+        write_json(dataset, tmp / DATASET_FILE)
+    return {"train_images": len(train), "holdout_images": len(holdout), "classes": len(classes)}
+
+
+def device_for(cfg: ImageConfig) -> torch.device:
+    if cfg.cpu_threads:
+        torch.set_num_threads(cfg.cpu_threads)
+    return resolve_device(cfg.train.device)
+
+
+def load_split(prepared_dir: Path, name: str, channels: int, device: torch.device) -> tuple[ImageBatch, dict]:
+    dataset = read_json(prepared_dir / DATASET_FILE)
+    path = prepared_dir / f"{name}.parquet"
+    batch = table_to_batch(read_table(path), dataset["label_column"], channels, dataset["classes"], str(path))
+    return ImageBatch(batch.images.to(device), batch.targets.to(device), batch.classes), dataset
+
+
+def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig, seed: int) -> dict:
+    device = device_for(cfg)
+    batch, dataset = load_split(prepared_dir, "train", cfg.channels, device)
+    started = time.perf_counter()
+    with tqdm(total=cfg.train.epochs, desc="train", unit="epoch", disable=None) as bar:
+        def show(record: dict) -> None:
+            bar.set_postfix(g=f"{record['generator_loss']:.3f}", c=f"{record['critic_loss']:.3f}",
+                            img_s=f"{record['images_per_s']:.0f}")
+            bar.update()
+
+        model = train_image_gan(batch.images, batch.targets, len(batch.classes), cfg.train, seed, on_epoch=show)
+    seconds = time.perf_counter() - started
+    extra = {"train": cfg.train.model_dump(), "seed": seed, "images": len(batch.targets), "device": str(device),
+             "seconds": seconds, "dataset": dataset}
+    with atomic_dir(model_dir) as tmp:
+        save_image_gan(model, tmp, extra)
+    with atomic_path(log_path) as tmp:
+        pd.DataFrame(model.history).to_csv(tmp, index=False)
+    return {"epochs": cfg.train.epochs, "seconds": seconds, "device": str(device),
+            "images_per_s": float(np.mean([r["images_per_s"] for r in model.history]))}
+
+
+def generate(model_dir: Path, out_path: Path, cfg: ImageConfig, seed: int) -> dict:
+    generator, shape, config = load_image_generator(model_dir, device_for(cfg))
+    dataset = config["dataset"]
+    targets = requested_labels(dataset, cfg)
+    pixels = sample_images(generator, targets, shape.noise_dim, seed)
+    labels = pd.Series([dataset["classes"][t] for t in targets]).astype(dataset["label_dtype"])
+    write_parquet(image_table(pixels.transpose(0, 2, 3, 1), labels, dataset["label_column"]), out_path)
+    return {"images": len(targets), "classes": len(np.unique(targets))}
+
+
+def requested_labels(dataset: dict, cfg: ImageConfig) -> np.ndarray:
+    """Class indices to generate, interleaved (0, 1, 2, ..., 0, 1, 2, ...), so that any prefix is class-balanced."""
+    classes = dataset["classes"]
+    wanted = classes if cfg.generate.classes is None else cfg.generate.classes
+    unknown = [c for c in wanted if c not in classes and str(c) not in map(str, classes)]
+    if unknown:
+        raise InputError(f"image.generate.classes: {unknown} are not classes of the data (classes: {classes})")
+    index = [i for i, c in enumerate(classes) if c in wanted or str(c) in map(str, wanted)]
+    counts = [cfg.generate.per_class or dataset["train_per_class"][i] for i in index]
+    labels = np.concatenate([np.full(n, i) for i, n in zip(index, counts)])
+    rank = np.concatenate([np.arange(n) for n in counts])
+    return labels[np.argsort(rank, kind="stable")]
+
+
+def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summary_path: Path, cfg: ImageConfig,
+             seed: int, expectations_dir: Path) -> dict:
+    device = device_for(cfg)
+    train_batch, dataset = load_split(prepared_dir, "train", cfg.channels, device)
+    holdout_batch, _ = load_split(prepared_dir, "holdout", cfg.channels, device)
+    synthetic_table = read_table(synthetic_path)
+    synthetic = table_to_batch(synthetic_table, dataset["label_column"], cfg.channels, dataset["classes"],
+                               str(synthetic_path))
+    synthetic = ImageBatch(synthetic.images.to(device), synthetic.targets.to(device), synthetic.classes)
+    report = assess_images(train_batch, holdout_batch, synthetic, cfg.validate, seed)
+    _check_table_expectations(read_table(prepared_dir / "train.parquet"), synthetic_table, report, expectations_dir,
+                              summary_path.parent / "data_docs")
+    plots = summary_path.parent / "plots"
+    report["inputs"] = {name: {"path": str(path), "sha256": file_hash(path)}
+                        for name, path in (("train", prepared_dir / "train.parquet"), ("synthetic", synthetic_path))}
+    report["figures"] = {"samples": str(plots / "samples.png"), "augmentation": str(plots / "augmentation.png")}
+    with atomic_dir(plots) as tmp:
+        sample_grid(synthetic.images.cpu().numpy(), synthetic.targets.cpu().numpy(), synthetic.classes,
+                    cfg.generate.grid_columns, tmp / "samples.png")
+        augmentation_plot(report["augmentation"], tmp / "augmentation.png")
+    # Reports are written whatever the verdict: a failed gate must say why.
+    write_json(report, quality_path)
+    write_text(render_summary(report), summary_path)
+    if not report["passed"]:
+        raise GateFailed(report["reasons"])
+    return {"passed": True}
+
+
+def _check_table_expectations(real: pd.DataFrame, synthetic: pd.DataFrame, report: dict, expectations_dir: Path,
+                              docs_dir: Path) -> None:
+    """The Great Expectations suite on the columns beside the pixels: known labels, the real image size, no nulls."""
+    real, synthetic = real.drop(columns=IMAGE_COLUMN), synthetic.drop(columns=IMAGE_COLUMN)
+    specs = expectation_specs(real, infer_kinds(real), rows=len(synthetic), cfg=ValidateConfig())
+    results = run_expectations(specs, synthetic, expectations_dir, docs_dir)
+    failed = [item for item in results if not item["success"]]
+    report["expectations"] = {"evaluated": len(results), "failed": len(failed), "results": results}
+    if failed:
+        report["reasons"].append(f"{len(failed)} table expectations failed: "
+                                 + "; ".join(describe_failure(item) for item in failed[:5]))
+        report["passed"] = False
+
+
+def publish(quality_path: Path, summary_path: Path) -> None:
+    """The report as Prefect artifacts: the summary as markdown, the headline figures as a table."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    report = read_json(quality_path)
+    create_markdown_artifact(key="quality-summary", markdown=summary_path.read_text(encoding="utf-8"),
+                             description="Image quality gate verdict and figures")
+    table = [{"figure": "passed", "value": report["passed"]}]
+    table += [{"figure": key, "value": value} for key, value in {**report["fidelity"], **report["utility"]}.items()]
+    table += [{"figure": f"accuracy with {p['real_fraction']:.0%} real (+ synthetic)",
+               "value": f"{p['accuracy_real']:.3f} ({p['accuracy_real_plus_synthetic']:.3f})"} for p in report["augmentation"]]
+    create_table_artifact(key="quality-figures", table=table, description="Image quality gate figures")

@@ -1,0 +1,233 @@
+"""Images on real handwritten digits: ingest of both layouts, the conditional GAN, the quality figures, the stages."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from synthpipe.config import ImageConfig, ImageTrainConfig, ImageValidateConfig, SourceConfig
+from synthpipe.errors import GateFailed, InputError
+from synthpipe.images.classifier import accuracy, predict, train_classifier
+from synthpipe.images.codec import ImageBatch, table_to_batch
+from synthpipe.images.folders import load_images
+from synthpipe.images.metrics import frechet_distance, precision_recall_coverage
+from synthpipe.images.model import (Generator, ImageGanShape, load_image_generator, sample_images, save_image_gan,
+                                    train_image_gan)
+from synthpipe.images.quality import assess_images
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Small convolutions on a shared 2-core machine: one thread is many times faster than two that wait on each other.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """The 1,797 real 8x8 digits as uint8 (N, 8, 8) with their labels."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return np.round(bunch.images * (255 / 16)).astype(np.uint8), bunch.target
+
+
+def digit_folder(root, digits, size, per_class):
+    """Real digits, upscaled to size x size, as root/<digit>/<n>.png."""
+    images, labels = digits
+    for label in range(10):
+        (root / str(label)).mkdir(parents=True)
+        for n, index in enumerate(np.flatnonzero(labels == label)[:per_class]):
+            Image.fromarray(images[index]).resize((size, size), Image.Resampling.BICUBIC).save(root / str(label) / f"{n}.png")
+    return root
+
+
+def real_batch(digits, rows=slice(None)) -> ImageBatch:
+    images, labels = digits
+    return ImageBatch(torch.from_numpy(images[rows]).unsqueeze(1), torch.from_numpy(labels[rows]).long(), list(range(10)))
+
+
+@pytest.mark.parametrize("size", [28, 32])
+def test_ingest_class_folders_resizes_and_labels_by_folder(tmp_path, digits, size):
+    root = digit_folder(tmp_path / "digits", digits, size, per_class=6)
+    (root / "notes.txt").write_text("not an image")  # files beside the class folders are ignored
+    table = load_images(SourceConfig(format="folder", path=str(root)), "label", ImageConfig(size=16))
+    assert len(table) == 60 and list(table.columns) == ["image", "label", "height", "width"]
+    assert table["label"].value_counts().to_dict() == {str(d): 6 for d in range(10)}
+    assert (table["height"] == 16).all() and (table["width"] == 16).all()
+    first = Image.open(io.BytesIO(table["image"].iloc[0]))
+    assert first.format == "PNG" and first.size == (16, 16) and first.mode == "L"
+    # Downscaled, the first 0 still matches the real scan upscaled to 16 (same digit, not noise).
+    expected = np.asarray(Image.fromarray(digits[0][0]).resize((16, 16), Image.Resampling.BICUBIC), dtype=float)
+    assert np.abs(np.asarray(first, dtype=float) - expected).mean() < 12
+
+
+def test_ingest_folder_at_its_own_size_is_lossless_and_can_be_rgb(tmp_path, digits):
+    root = digit_folder(tmp_path / "digits", digits, 32, per_class=2)
+    table = load_images(SourceConfig(format="folder", path=str(root)), "label", ImageConfig(size=32))
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(table["image"].iloc[0]))),
+                          np.asarray(Image.open(root / "0" / "0.png")))
+    rgb = load_images(SourceConfig(format="folder", path=str(root)), "label", ImageConfig(size=32, channels=3))
+    batch = table_to_batch(rgb, "label", 3, [str(d) for d in range(10)], "rgb")
+    assert batch.images.shape == (20, 3, 32, 32) and batch.targets.tolist()[:4] == [0, 0, 1, 1]
+
+
+def test_ingest_parquet_table_of_png_bytes(tmp_path, digits):
+    root = digit_folder(tmp_path / "digits", digits, 28, per_class=3)
+    rows = [{"png": (root / d / f"{n}.png").read_bytes(), "digit": int(d)} for d in "0123456789" for n in range(3)]
+    pd.DataFrame(rows).to_parquet(tmp_path / "digits.parquet")
+    source = SourceConfig(format="parquet", path=str(tmp_path / "digits.parquet"))
+    table = load_images(source, "digit", ImageConfig(size=8, column="png"))
+    assert len(table) == 30 and table["digit"].tolist()[:4] == [0, 0, 0, 1] and (table["height"] == 8).all()
+    with pytest.raises(InputError, match=r"digits\.parquet: column\(s\) \['image'\] not found"):
+        load_images(source, "digit", ImageConfig(size=8))
+    pd.DataFrame({"png": [b"not a png"], "digit": [1]}).to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match=r"bad\.parquet column 'png' row 0: not a readable image"):
+        load_images(SourceConfig(format="parquet", path=str(tmp_path / "bad.parquet")), "digit", ImageConfig(size=8, column="png"))
+
+
+@pytest.mark.parametrize("size,channels", [(8, 1), (16, 3), (32, 1)])
+def test_conditional_generator_output_shape_and_range(size, channels):
+    generator = Generator(ImageGanShape(size=size, channels=channels, classes=10, noise_dim=16, width=8)).eval()
+    labels = np.array([3, 1, 4, 1, 5])
+    images = sample_images(generator, labels, noise_dim=16, seed=0)
+    assert images.shape == (5, channels, size, size) and images.dtype == np.uint8
+    # The label changes the image; the same seed and label give the same image, in any chunking.
+    assert not np.array_equal(images[1], sample_images(generator, np.array([3, 2, 4, 1, 5]), 16, seed=0)[1])
+    assert np.array_equal(images, sample_images(generator, labels, noise_dim=16, seed=0, chunk=2))
+
+
+def test_same_seed_same_images_on_cpu(tmp_path, digits):
+    batch = real_batch(digits, slice(0, 256))
+    cfg = ImageTrainConfig(epochs=2, batch_size=64, noise_dim=16, width=8)
+    runs = [train_image_gan(batch.images, batch.targets, 10, cfg, seed=s) for s in (5, 5, 6)]
+    labels = np.arange(10).repeat(3)
+    a, b, c = (sample_images(run.generator, labels, 16, seed=1) for run in runs)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert [r["epoch"] for r in runs[0].history] == [1, 2] and all(np.isfinite(r["critic_loss"]) for r in runs[0].history)
+    save_image_gan(runs[0], tmp_path, {"seed": 5})
+    generator, shape, config = load_image_generator(tmp_path, torch.device("cpu"))
+    assert shape == runs[0].shape and len(config["run_id"]) == 16
+    assert np.array_equal(sample_images(generator, labels, 16, seed=1), a)
+
+
+def test_trained_generator_draws_the_requested_digit(digits):
+    """A short training run on the real digits: a classifier trained on real digits mostly sees the asked-for class."""
+    train, holdout = real_batch(digits, slice(0, 1400)), real_batch(digits, slice(1400, None))
+    cfg = ImageTrainConfig(epochs=8, batch_size=64, noise_dim=32, width=16, learning_rate=1e-3)
+    model = train_image_gan(train.images, train.targets, 10, cfg, seed=0)
+    judge = train_classifier(train.images, train.targets, 10, steps=150, batch=128, seed=0)
+    assert accuracy(judge, holdout.images, holdout.targets) > 0.9
+    labels = np.arange(10).repeat(20)
+    images = torch.from_numpy(sample_images(model.generator, labels, cfg.noise_dim, seed=3))
+    agreement = (predict(judge, images)[1].numpy() == labels).mean()
+    assert agreement > 0.6, agreement  # chance is 0.1
+
+
+def test_feature_metrics_on_real_digits(digits):
+    train, holdout = real_batch(digits, slice(0, 1400)), real_batch(digits, slice(1400, None))
+    judge = train_classifier(train.images, train.targets, 10, steps=150, batch=128, seed=0)
+    train_f, holdout_f = predict(judge, train.images)[0], predict(judge, holdout.images)[0]
+    sevens_f = predict(judge, train.images[train.targets == 7])[0]
+    # Real vs real is close; a set of only sevens is far from the mixed holdout.
+    assert frechet_distance(holdout_f, train_f) < frechet_distance(holdout_f, sevens_f) / 5
+    real_sevens = holdout_f[holdout.targets == 7]
+    fair = precision_recall_coverage(real_sevens, sevens_f[:60], k=5)
+    assert fair["precision"] > 0.7 and fair["recall"] > 0.7 and fair["coverage"] > 0.7
+    # Mode collapse: one seven repeated covers little of the real sevens' variety.
+    collapsed = precision_recall_coverage(real_sevens, sevens_f[:1].repeat(60, 1), k=5)
+    assert collapsed["coverage"] < 0.2 and collapsed["recall"] < 0.2
+
+
+def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
+    """Real train digits as 'synthetic' pass; the same images with shifted labels fail on label agreement and CAS."""
+    train, holdout = real_batch(digits, slice(0, 1000)), real_batch(digits, slice(1400, None))
+    others = real_batch(digits, slice(1000, 1400))
+    cfg = ImageValidateConfig(classifier_steps=80, classifier_batch=64, augmentation_fractions=[0.25])
+    report = assess_images(train, holdout, others, cfg, seed=0)
+    assert report["passed"], report["reasons"]
+    assert report["utility"]["real_accuracy"] > 0.9 and report["utility"]["cas_ratio"] > 0.85
+    assert report["fidelity"]["label_agreement"] > 0.9 and report["fidelity"]["worst_class_coverage"] > 0.4
+    point = report["augmentation"][0]
+    assert point["real_fraction"] == 0.25 and point["real_images"] == pytest.approx(250, abs=5)
+    assert point["accuracy_real"] > 0.8 and point["accuracy_real_plus_synthetic"] > 0.8
+    assert set(report["classes"]) == {str(d) for d in range(10)}
+    wrong = ImageBatch(others.images, (others.targets + 1) % 10, others.classes)
+    failed = assess_images(train, holdout, wrong, cfg, seed=0)
+    assert not failed["passed"] and failed["fidelity"]["label_agreement"] < 0.1
+    assert any("label agreement" in r for r in failed["reasons"]) and any("CAS" in r for r in failed["reasons"])
+
+
+def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_merge(tmp_path, monkeypatch, digits,
+                                                                                      prefect_harness):
+    """The six stages on 28x28 digit scans in class folders, as a flow run that DVC records: every image output
+    is a declared DVC output, so afterwards `dvc repro` has nothing to do."""
+    import yaml
+
+    from flows.refresh import refresh
+    from synthpipe.config import load_params
+    from synthpipe.io import file_hash, read_json
+    from synthpipe.summary import format_summary
+    from tasks import images, merge
+    from tests.conftest import REPO, make_project
+    from tests.test_dvc import dvc, stages_run
+
+    folder = digit_folder(tmp_path / "digits", digits, 28, per_class=80)
+    root = make_project(tmp_path / "project")
+    params = yaml.safe_load((REPO / "params-digits.yaml").read_text())
+    params["data"]["source"] = {"format": "folder", "path": str(folder)}
+    params["image"]["train"] |= {"epochs": 12, "width": 16}
+    params["image"]["generate"]["per_class"] = 30
+    params["image"]["validate"] |= {"classifier_steps": 60, "augmentation_fractions": [0.5, 1.0],
+                                    "min_label_agreement": 0.3, "min_cas_ratio": 0.3, "min_class_coverage": 0.05}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    monkeypatch.chdir(root)
+
+    summary = refresh()
+    quality = read_json("reports/quality.json")
+    assert quality["modality"] == "image" and quality["passed"], quality["reasons"]
+    assert quality["fidelity"]["label_agreement"] > 0.3
+    assert quality["inputs"]["synthetic"]["sha256"] == file_hash("data/synthetic/digits.parquet")
+    assert quality["counts"] == {"train": 640, "holdout": 160, "synthetic": 300}
+    assert Image.open("reports/plots/samples.png").size[1] == 10 * (48 + 2)  # one row per class
+    assert Path("reports/plots/augmentation.png").exists() and Path("models/digits/weights.safetensors").exists()
+    merged = pd.read_parquet("data/merged/train.parquet")
+    real = pd.read_parquet("data/prepared/train.parquet")
+    assert merged["is_synthetic"].sum() == 300 and summary["merge"]["synthetic"] == 300
+    pd.testing.assert_frame_equal(merged[~merged["is_synthetic"]].drop(columns=["is_synthetic", "generator_run"]), real)
+    assert "gate       PASSED: FID" in format_summary(summary)
+    assert stages_run(dvc("repro")) == [] and "label_agreement" in dvc("metrics", "show", "--json").stdout
+
+    # A stricter gate fails: the reports say why, and merge refuses.
+    strict = load_params(overrides=["image.validate.min_label_agreement=1.0"])
+    with pytest.raises(GateFailed, match="label agreement"):
+        images.validate(strict.paths.prepared, strict.paths.synthetic, strict.paths.quality, strict.paths.summary,
+                        strict.image, strict.seed)
+    assert "# Quality gate: FAILED" in Path("reports/summary.md").read_text()
+    with pytest.raises(GateFailed):
+        merge.run(strict)
+
+
+def test_image_settings_are_validated_with_the_key_named(tmp_path):
+    from synthpipe.config import load_params
+    from synthpipe.errors import ConfigError
+    from tests.conftest import REPO
+
+    digits_params = load_params(REPO / "params-digits.yaml")
+    assert digits_params.data.modality == "image" and digits_params.image.size == 8
+    path = tmp_path / "params.yaml"
+    path.write_text("data: {modality: image, target: label, source: {format: folder, path: imgs}}\nimage: {size: 28}\n")
+    with pytest.raises(ConfigError, match=r"image: Value error, size must be one of 8, 16, 32, 64, 128 \(got 28\)"):
+        load_params(path)
+    path.write_text("data: {source: {format: folder, path: imgs}}\n")
+    with pytest.raises(ConfigError, match=r"data: Value error, source.format 'folder' reads images: set data.modality: image"):
+        load_params(path)
+    path.write_text("data: {modality: image, target: label, source: {format: csv, path: x.csv}}\n")
+    with pytest.raises(ConfigError, match=r"images come from 'example', 'folder' or 'parquet' sources, not 'csv'"):
+        load_params(path)
