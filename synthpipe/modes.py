@@ -17,6 +17,7 @@ WEIGHT_PRIOR = 1e-3  # Dirichlet concentration: < 1 drives unneeded components' 
 MIN_WEIGHT = 5e-3  # components lighter than this are dropped after fitting
 MIN_STD = 1e-3  # in standardised units: lets a discrete value be its own narrow mode
 EM_STEPS = 100
+CONVERGED = 1e-4  # stop once no mean moves more than this (standardised units) in one step
 ALPHA_SPAN = 4.0  # a value's position within its mode, in mode standard deviations, mapped to [-1, 1]
 
 
@@ -43,6 +44,7 @@ def _fit_group(z: np.ndarray, max_modes: int) -> list[tuple[np.ndarray, np.ndarr
     stds = np.full((cols, max_modes), 1.0 / max_modes)
     weights = np.full((cols, max_modes), 1.0 / max_modes)
     for _ in range(EM_STEPS):
+        previous = means
         resp = _responsibilities(x, means, stds, weights) * present[:, :, None]  # E-step
         counts = resp.sum(axis=0)  # cols x modes
         means = np.where(counts > 0, (resp * x).sum(axis=0) / np.maximum(counts, 1e-12), means)
@@ -50,6 +52,8 @@ def _fit_group(z: np.ndarray, max_modes: int) -> list[tuple[np.ndarray, np.ndarr
         stds = np.sqrt(np.maximum(var, MIN_STD**2))
         weights = np.maximum(counts + WEIGHT_PRIOR - 1.0, 0.0)  # MAP update under the sparse Dirichlet prior
         weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+        if np.abs(means - previous).max() < CONVERGED:
+            break
     fitted = []
     for c in range(cols):
         keep = weights[c] > MIN_WEIGHT

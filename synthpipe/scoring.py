@@ -19,6 +19,7 @@ from scipy import stats
 from synthpipe.schema import NUMERIC_KINDS, ColumnKind, datetime_nanos, infer_kinds
 
 BINS = 10
+UTILITY_TREES = 50  # boosting rounds: enough to rank candidates, cheap enough to run three times
 MAX_PAIR_COLUMNS = 30  # pairs grow quadratically: wider tables are scored on their first columns
 
 
@@ -100,6 +101,14 @@ def features(df: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
 
 def utility(synthetic: pd.DataFrame, real: pd.DataFrame, target: str, kind: ColumnKind) -> float:
     """Train on synthetic, test on real: accuracy, or R^2 clipped to [0, 1] for a numeric target."""
+    from threadpoolctl import threadpool_limits
+
+    # One thread: on a busy machine OpenMP's spinning threads make a small fit tens of times slower.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return _utility(synthetic, real, target, kind)
+
+
+def _utility(synthetic: pd.DataFrame, real: pd.DataFrame, target: str, kind: ColumnKind) -> float:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     train, test = synthetic.dropna(subset=[target]), real.dropna(subset=[target])
@@ -107,12 +116,12 @@ def utility(synthetic: pd.DataFrame, real: pd.DataFrame, target: str, kind: Colu
         return 0.0
     x_train, x_test = (features(df.drop(columns=target), real) for df in (train, test))
     if kind in NUMERIC_KINDS:
-        model = HistGradientBoostingRegressor(categorical_features="from_dtype", random_state=0)
+        model = HistGradientBoostingRegressor(max_iter=UTILITY_TREES, categorical_features="from_dtype", random_state=0)
         model.fit(x_train, _numbers(train[target]))
         return float(np.clip(model.score(x_test, _numbers(test[target])), 0.0, 1.0))
     labels_train, labels_test = train[target].astype(str), test[target].astype(str)
     if labels_train.nunique() < 2:
         return float((labels_test == labels_train.iloc[0]).mean())
-    model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=0)
+    model = HistGradientBoostingClassifier(max_iter=UTILITY_TREES, categorical_features="from_dtype", random_state=0)
     model.fit(x_train, labels_train)
     return float(model.score(x_test, labels_test))
