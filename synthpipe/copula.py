@@ -104,10 +104,10 @@ def sample_copula(model: GaussianCopula, rows: int, fixed: dict[str, np.ndarray]
     choices: dict[tuple[str, str], np.ndarray] = {}
     for i, dim in enumerate(dims):
         if dim.role == "value":
-            values[dim.column] = np.interp(u[:, i], np.linspace(0.0, 1.0, QUANTILES), model.quantiles[value_i])
+            values[dim.column] = _inverse_cdf(u[:, i], model.quantiles[value_i])
             value_i += 1
         else:
-            slot = (u[:, i, None] > model.cdf[choice_i, : dim.width]).sum(axis=1)
+            slot = np.searchsorted(model.cdf[choice_i, : dim.width], u[:, i])
             choices[(dim.column, dim.role)] = np.minimum(slot, dim.width - 1)
             choice_i += 1
     for codec in model.transformer.codecs:
@@ -117,6 +117,13 @@ def sample_copula(model: GaussianCopula, rows: int, fixed: dict[str, np.ndarray]
         else:
             columns[codec.name] = codec.restore(choices[(codec.name, "slots")], rng)
     return pd.DataFrame(columns)
+
+
+def _inverse_cdf(u: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
+    """Linear interpolation between quantiles at evenly spaced probabilities (np.interp without its search)."""
+    position = u * (len(quantiles) - 1)
+    low = np.minimum(position.astype(np.int64), len(quantiles) - 2)
+    return quantiles[low] + (position - low) * (quantiles[low + 1] - quantiles[low])
 
 
 def _correlated_scores(model: GaussianCopula, dims: list[Dimension], rows: int, fixed: dict[str, np.ndarray],
@@ -142,5 +149,5 @@ def _correlated_scores(model: GaussianCopula, dims: list[Dimension], rows: int, 
         # A square root by eigendecomposition tolerates the singular matrices of tables with few rows.
         eigenvalues, vectors = np.linalg.eigh(cov)
         root = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
-        scores[:, free] = mean + rng.standard_normal((rows, len(free))) @ root.T
+        scores[:, free] = mean + rng.standard_normal((rows, len(free)), dtype=np.float32) @ root.T.astype(np.float32)
     return scores

@@ -85,19 +85,29 @@ def activate(raw: torch.Tensor, spans: tuple[Span, ...], gumbel: torch.Generator
     Training (gumbel=None): soft Gumbel-softmax so gradients flow. Sampling: a hard one-hot drawn
     from each softmax with noise from the given seeded CPU generator, so rows do not depend on the device.
     """
+    if gumbel is not None:
+        return _sample_rows(raw, spans, gumbel)
     parts, start = [], 0
     for span in spans:
         block = raw[:, start : start + span.width].float()
-        if span.activation == "tanh":
-            parts.append(torch.tanh(block))
-        elif gumbel is None:
-            parts.append(F.gumbel_softmax(block, tau=GUMBEL_TAU, hard=False))
-        else:
-            uniform = torch.rand(block.shape, generator=gumbel).to(block.device)
-            choice = (block - torch.log(-torch.log(uniform.clamp_min(1e-12)))).argmax(dim=1)
-            parts.append(F.one_hot(choice, span.width).to(block.dtype))
+        parts.append(torch.tanh(block) if span.activation == "tanh" else F.gumbel_softmax(block, tau=GUMBEL_TAU))
         start += span.width
     return torch.cat(parts, dim=1)
+
+
+def _sample_rows(raw: torch.Tensor, spans: tuple[Span, ...], gumbel: torch.Generator) -> torch.Tensor:
+    """Hard samples written straight into one output tensor (the Gumbel-max trick: argmax of logits + noise)."""
+    out = torch.zeros(raw.shape, dtype=torch.float32, device=raw.device)
+    rows, start = torch.arange(raw.shape[0], device=raw.device), 0
+    for span in spans:
+        block = raw[:, start : start + span.width].float()
+        if span.activation == "tanh":
+            out[:, start : start + span.width] = torch.tanh(block)
+        else:
+            noise = -torch.log(-torch.log(torch.rand(block.shape, generator=gumbel).clamp_min_(1e-12)))
+            out[rows, start + (block + noise.to(block.device)).argmax(dim=1)] = 1.0
+        start += span.width
+    return out
 
 
 def condition_loss(raw: torch.Tensor, layout: CondLayout, column: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
