@@ -20,7 +20,7 @@ from sdmetrics.reports.single_table import QualityReport
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.neighbors import NearestNeighbors
 
-from common import HERE, LARGE_ROWS, LARGE_TABLE, SDV_RUNS, SPEED_ROWS, SYNTHPIPE_RUNS, TABLES, WORK, run_file, split_dir, synthetic_file
+from common import HERE, LARGE_ROWS, LARGE_TABLE, SDV_RUNS, SYNTHPIPE_RUNS, TABLES, WORK, run_file, split_dir, synthetic_file
 
 warnings.filterwarnings("ignore")
 LABELS = {"synthpipe": "**synthpipe (auto)**", "synthpipe-gan": "synthpipe GAN", "ctgan": "SDV CTGAN",

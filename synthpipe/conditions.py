@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from synthpipe.blocks import Blocks
 from synthpipe.transform import CategoricalCodec, TableTransformer
 
 
@@ -39,6 +40,9 @@ class CondLayout:
     def offsets(self) -> tuple[int, ...]:
         """Block start of each column inside the conditional vector."""
         return tuple(sum(self.widths[:i]) for i in range(len(self.widths)))
+
+    def blocks(self, device: torch.device) -> Blocks:
+        return Blocks(list(self.starts), list(self.widths), device)
 
     def vector(self, rows: int, column: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
         """One-hot conditional vectors: row i has column[i]'s block set at slot[i]."""

@@ -3,7 +3,7 @@
 The whole encoded training set is one tensor on the device; batches, conditional vectors and the
 matching real rows are index draws into it (synthpipe.conditions), so the loop has no per-row
 Python. Categorical and mode blocks leave the generator through Gumbel-softmax, numbers through
-tanh; the critic judges `pac` rows at a time, which makes a generator that repeats itself easy to
+tanh (all blocks at once: synthpipe.blocks); the critic judges `pac` rows at a time, which makes a generator that repeats itself easy to
 spot. On CUDA the forward passes run in bfloat16 autocast.
 """
 
@@ -20,6 +20,7 @@ from torch import nn
 from synthpipe.conditions import CondLayout, CondSampler
 from synthpipe.config import TrainConfig
 from synthpipe.errors import InputError
+from synthpipe.blocks import Blocks, SpanIndex, block_cross_entropy, hard_rows, soft_rows
 from synthpipe.transform import Span
 
 GUMBEL_TAU = 0.2  # low temperature: near-one-hot categoricals, still differentiable
@@ -79,45 +80,11 @@ class Critic(nn.Module):
         return self.body(rows.reshape(-1, rows.shape[1] * self.pac))
 
 
-def activate(raw: torch.Tensor, spans: tuple[Span, ...], gumbel: torch.Generator | None = None) -> torch.Tensor:
-    """Turn raw outputs into rows like the encoded data (shared by the GAN and the VAE).
-
-    Training (gumbel=None): soft Gumbel-softmax so gradients flow. Sampling: a hard one-hot drawn
-    from each softmax with noise from the given seeded CPU generator, so rows do not depend on the device.
-    """
-    if gumbel is not None:
-        return _sample_rows(raw, spans, gumbel)
-    parts, start = [], 0
-    for span in spans:
-        block = raw[:, start : start + span.width].float()
-        parts.append(torch.tanh(block) if span.activation == "tanh" else F.gumbel_softmax(block, tau=GUMBEL_TAU))
-        start += span.width
-    return torch.cat(parts, dim=1)
-
-
-def _sample_rows(raw: torch.Tensor, spans: tuple[Span, ...], gumbel: torch.Generator) -> torch.Tensor:
-    """Hard samples written straight into one output tensor (the Gumbel-max trick: argmax of logits + noise)."""
-    out = torch.zeros(raw.shape, dtype=torch.float32, device=raw.device)
-    rows, start = torch.arange(raw.shape[0], device=raw.device), 0
-    for span in spans:
-        block = raw[:, start : start + span.width].float()
-        if span.activation == "tanh":
-            out[:, start : start + span.width] = torch.tanh(block)
-        else:
-            noise = -torch.log(-torch.log(torch.rand(block.shape, generator=gumbel).clamp_min_(1e-12)))
-            out[rows, start + (block + noise.to(block.device)).argmax(dim=1)] = 1.0
-        start += span.width
-    return out
-
-
-def condition_loss(raw: torch.Tensor, layout: CondLayout, column: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
+def condition_loss(raw: torch.Tensor, blocks: Blocks | None, column: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of each row's conditioned block against its conditioned slot (other blocks ignored)."""
-    loss = torch.zeros(raw.shape[0], device=raw.device)
-    for j, (start, width) in enumerate(zip(layout.starts, layout.widths)):
-        chosen = column == j
-        target = torch.where(chosen, slot, torch.zeros_like(slot))
-        loss = loss + F.cross_entropy(raw[:, start : start + width].float(), target, reduction="none") * chosen
-    return loss.mean()
+    if blocks is None:  # no categorical column: nothing to condition on
+        return torch.zeros((), device=raw.device)
+    return block_cross_entropy(raw, blocks, column, slot).mean()
 
 
 def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -173,6 +140,8 @@ def train_gan(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, c
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
     opt_c = torch.optim.Adam(critic.parameters(), lr=cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
     sampler = CondSampler(layout, data)
+    index = SpanIndex(shape.spans, device)
+    cond_blocks = layout.blocks(device) if layout.columns else None
     batch = batch_size_for(rows, cfg)
     steps, history = max(1, rows // batch), []
 
@@ -184,7 +153,7 @@ def train_gan(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, c
 
     def fake_rows(cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raw = generator(torch.randn(batch, cfg.noise_dim, device=device), cond)
-        return raw, torch.cat([activate(raw, shape.spans), cond], dim=1)
+        return raw, torch.cat([soft_rows(raw, index, GUMBEL_TAU), cond], dim=1)
 
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
@@ -204,7 +173,7 @@ def train_gan(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, c
             cond, column, slot, _ = draw()
             with mixed_precision(device):
                 raw, fake = fake_rows(cond)
-                loss_g = -critic(fake).float().mean() + condition_loss(raw, layout, column, slot)
+                loss_g = -critic(fake).float().mean() + condition_loss(raw, cond_blocks, column, slot)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
@@ -227,4 +196,4 @@ def generate_gan(generator: Generator, shape: GanShape, cond: torch.Tensor, rng:
     noise = torch.randn(cond.shape[0], shape.noise_dim, generator=rng).to(device)
     with mixed_precision(device):
         raw = generator(noise, cond.to(device))
-    return activate(raw, shape.spans, gumbel=rng)
+    return hard_rows(raw, SpanIndex(shape.spans, device), rng)

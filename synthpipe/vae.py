@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from synthpipe.blocks import SpanIndex, hard_rows
 from synthpipe.conditions import CondLayout, CondSampler
 from synthpipe.config import TrainConfig
-from synthpipe.gan import activate, mixed_precision
+from synthpipe.gan import mixed_precision
 from synthpipe.transform import Span
 
 
@@ -64,19 +64,15 @@ class Decoder(nn.Module):
         return self.body(torch.cat([latent, cond], dim=1))
 
 
-def reconstruction_loss(raw: torch.Tensor, real: torch.Tensor, spans: tuple[Span, ...], sigma: torch.Tensor) -> torch.Tensor:
-    """Summed over the row's blocks, averaged over rows."""
-    loss, start = torch.zeros((), device=raw.device), 0
-    for span in spans:
-        end = start + span.width
-        if span.activation == "tanh":
-            s = sigma[start:end]
-            loss = loss + (((real[:, start:end] - torch.tanh(raw[:, start:end])) ** 2) / (2 * s**2)).sum() \
-                + torch.log(s).sum() * raw.shape[0]
-        else:
-            loss = loss + F.cross_entropy(raw[:, start:end], real[:, start:end].argmax(dim=1), reduction="sum")
-        start = end
-    return loss / raw.shape[0]
+def reconstruction_loss(raw: torch.Tensor, real: torch.Tensor, index: SpanIndex, sigma: torch.Tensor) -> torch.Tensor:
+    """Gaussian negative log-likelihood of the tanh values plus cross-entropy of every softmax block,
+    summed over a row's blocks and averaged over rows."""
+    s = sigma[index.tanh]
+    values = ((real[:, index.tanh] - torch.tanh(raw[:, index.tanh])) ** 2 / (2 * s**2)).sum() + torch.log(s).sum() * raw.shape[0]
+    blocks = index.softmax
+    log_p = torch.log_softmax(blocks.logits(raw), dim=-1)
+    target = real[:, blocks.gather].masked_fill(~blocks.valid, -1.0).argmax(dim=-1, keepdim=True)
+    return (values - log_p.gather(2, target).sum()) / raw.shape[0]
 
 
 @dataclass
@@ -95,19 +91,20 @@ def train_vae(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, c
     encoder, decoder = Encoder(shape).to(device), Decoder(shape).to(device)
     optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3, weight_decay=1e-5)
     sampler = CondSampler(layout, data) if layout.columns else None
+    spans_index = SpanIndex(shape.spans, device)
     batch = min(cfg.batch_size, rows)
     steps, history = max(1, rows // batch), []
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
         for _ in range(steps):
-            index = torch.randint(rows, (batch,), device=device)
-            cond = sampler.own_rows(index)[0] if sampler else torch.zeros(batch, 0, device=device)
-            real = data[index]
+            picked = torch.randint(rows, (batch,), device=device)
+            cond = sampler.own_rows(picked)[0] if sampler else torch.zeros(batch, 0, device=device)
+            real = data[picked]
             with mixed_precision(device):
                 mu, log_var = encoder(torch.cat([real, cond], dim=1))
                 latent = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
                 raw = decoder(latent, cond).float()
-            recon = reconstruction_loss(raw, real, shape.spans, decoder.sigma)
+            recon = reconstruction_loss(raw, real, spans_index, decoder.sigma)
             kl = -0.5 * torch.sum(1 + log_var.float() - mu.float() ** 2 - log_var.float().exp()) / batch
             loss = cfg.vae_loss_factor * recon + kl
             optimizer.zero_grad(set_to_none=True)
@@ -132,4 +129,4 @@ def generate_vae(decoder: Decoder, shape: VaeShape, cond: torch.Tensor, rng: tor
     latent = torch.randn(cond.shape[0], shape.latent_dim, generator=rng).to(device)
     with mixed_precision(device):
         raw = decoder(latent, cond.to(device))
-    return activate(raw, shape.spans, gumbel=rng)
+    return hard_rows(raw, SpanIndex(shape.spans, device), rng)
