@@ -133,7 +133,7 @@ def _correlated_scores(model: GaussianCopula, dims: list[Dimension], rows: int, 
     names = [(d.column, d.role) for d in dims]
     held = [names.index((column, "slots")) for column in fixed]
     free = [i for i in range(len(dims)) if i not in held]
-    scores = np.empty((rows, len(dims)))
+    scores = np.empty((rows, len(dims)), dtype=np.float32 if not held else np.float64)
     choice_rows = [i for i, d in enumerate(dims) if d.role != "value"]
     for i, slots in zip(held, fixed.values()):
         cdf = model.cdf[choice_rows.index(i)]
@@ -141,13 +141,13 @@ def _correlated_scores(model: GaussianCopula, dims: list[Dimension], rows: int, 
         scores[:, i] = ndtri(np.clip(low + (cdf[slots] - low) * rng.random(rows), EPS, 1 - EPS))
     if held:  # Gaussian conditioning: mean and covariance of the free scores given the held ones
         weights = np.linalg.solve(corr[np.ix_(held, held)], corr[np.ix_(held, free)])
-        mean = scores[:, held] @ weights
         cov = corr[np.ix_(free, free)] - corr[np.ix_(free, held)] @ weights
     else:
-        mean, cov = np.zeros((rows, len(free))), corr
+        cov = corr
     if free:
         # A square root by eigendecomposition tolerates the singular matrices of tables with few rows.
         eigenvalues, vectors = np.linalg.eigh(cov)
-        root = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
-        scores[:, free] = mean + rng.standard_normal((rows, len(free)), dtype=np.float32) @ root.T.astype(np.float32)
+        root = (vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))).T.astype(np.float32)
+        draws = rng.standard_normal((rows, len(free)), dtype=np.float32) @ root  # float32: half the memory traffic
+        scores[:, free] = draws + scores[:, held] @ weights if held else draws
     return scores
