@@ -51,6 +51,7 @@ def _fit_group(z: np.ndarray, max_modes: int) -> list[tuple[np.ndarray, np.ndarr
         var = (resp * (x - means[None]) ** 2).sum(axis=0) / np.maximum(counts, 1e-12)
         stds = np.sqrt(np.maximum(var, MIN_STD**2))
         weights = np.maximum(counts + WEIGHT_PRIOR - 1.0, 0.0)  # MAP update under the sparse Dirichlet prior
+        weights = np.where(weights.sum(axis=1, keepdims=True) > 0, weights, counts)  # a handful of rows: plain EM
         weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
         if np.abs(means - previous).max() < CONVERGED:
             break

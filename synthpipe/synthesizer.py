@@ -149,14 +149,19 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
         # What is left of the budget is shared by the remaining candidates and the final refit.
         stop_at = None if deadline is None else time.monotonic() + (deadline - time.monotonic()) / (len(FAMILIES) - i + 1)
         started = time.perf_counter()
-        candidate = fit_family(family, fit_part, cfg, seed, device, stop_at)
+        try:
+            candidate = fit_family(family, fit_part, cfg, seed, device, stop_at)
+        except InputError as exc:  # e.g. fewer rows than the GAN's pac: the others may still fit
+            scores[family] = {"score": None, "skipped": str(exc)}
+            continue
         synthetic = _sample(candidate, max(len(held_out), SCORING_ROWS), {}, seed)
         scores[family] = {**score(held_out, synthetic, target), "seconds": time.perf_counter() - started,
                           "epochs": len(candidate.history)}
-    best = max(FAMILIES, key=lambda family: scores[family]["score"])
+    fitted = [family for family in FAMILIES if scores[family]["score"] is not None]
+    best = max(fitted, key=lambda family: scores[family]["score"])
     epochs = scores[best]["epochs"] or cfg.epochs  # a budget may have stopped it early: refit as far as it got
     model = fit_family(best, df, cfg.model_copy(update={"epochs": epochs}), seed, device, None, on_epoch)
-    ranking = ", ".join(f"{f} {scores[f]['score']:.3f}" for f in sorted(FAMILIES, key=lambda f: -scores[f]["score"]))
+    ranking = ", ".join(f"{f} {scores[f]['score']:.3f}" for f in sorted(fitted, key=lambda f: -scores[f]["score"]))
     reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows"
               f"{', quality and ' + repr(target) + ' utility' if target else ', quality'}); refitted on all {len(df)} rows")
     return model, {"chosen": best, "reason": reason, "held_out_rows": len(held_out), "scores": scores}

@@ -129,3 +129,11 @@ def test_loading_needs_no_pickle_and_maps_to_cpu(penguins, tmp_path, monkeypatch
     assert {p.device.type for p in generator.parameters()} == {"cpu"}
     assert len(loaded.sample(50)) == 50
 
+
+
+def test_auto_skips_a_family_the_data_is_too_small_for(penguins):
+    tiny = penguins.dropna().iloc[:12]  # 9 rows left after holding out: fewer than the GAN's pac of 10
+    synthesizer = TabularSynthesizer(model="auto", seed=1, **FAST).fit(tiny)
+    scores = synthesizer.info["selection"]["scores"]
+    assert scores["gan"]["score"] is None and "fewer than train.pac=10" in scores["gan"]["skipped"]
+    assert synthesizer.model in ("copula", "vae") and len(synthesizer.sample(7)) == 7
