@@ -7,20 +7,27 @@ slots — then to a normal score; the copula is the correlation of those scores.
 correlated normals and maps them back through the empirical quantiles / frequency intervals.
 Conditioning on categorical levels is exact: the conditioned scores are drawn inside their
 level's interval and the rest from the Gaussian conditional on them — no rejection.
+
+With a categorical target, each class with enough rows gets a copula of its own (its own marginals
+and correlations, the correlations shrunk towards the pooled ones), so relations that differ by
+class — what a classifier trained on the synthetic rows needs — survive; rarer classes are drawn
+from the pooled copula conditioned on the class.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from synthpipe.transform import NumericCodec, TableTransformer
+from synthpipe.transform import CategoricalCodec, NumericCodec, TableTransformer
 
 QUANTILES = 1025  # points of each numeric marginal's inverse CDF
 EPS = 1e-6  # keeps uniform scores off 0 and 1, where normal scores are infinite
+MIN_CLASS_ROWS = 30  # a target class with fewer rows is drawn from the pooled copula
+MAX_CLASSES = 50  # more classes than this: one pooled copula
 
 
 @dataclass(frozen=True)
@@ -48,21 +55,49 @@ class GaussianCopula:
     correlation: np.ndarray  # dims x dims
     quantiles: np.ndarray  # value dims x QUANTILES: standardised values at evenly spaced probabilities
     cdf: np.ndarray  # choice dims x max width: cumulative shares of each slot
+    class_column: str | None = None
+    classes: dict[int, GaussianCopula] = field(default_factory=dict)  # target slot -> that class's copula
 
     @property
     def dims(self) -> list[Dimension]:
         return dimensions(self.transformer)
 
+    @property
+    def shape(self) -> dict:
+        return {"class_column": self.class_column, "class_slots": sorted(self.classes)}
+
     def tensors(self) -> dict[str, np.ndarray]:
-        return {"correlation": self.correlation, "quantiles": self.quantiles, "cdf": self.cdf}
+        own = {"correlation": self.correlation, "quantiles": self.quantiles, "cdf": self.cdf}
+        return own | {f"class{slot}.{key}": value for slot, copula in self.classes.items()
+                      for key, value in copula.tensors().items()}
 
     @classmethod
-    def from_tensors(cls, transformer: TableTransformer, tensors: dict[str, np.ndarray]) -> GaussianCopula:
-        return cls(transformer, tensors["correlation"], tensors["quantiles"], tensors["cdf"])
+    def from_tensors(cls, transformer: TableTransformer, tensors: dict[str, np.ndarray], shape: dict) -> GaussianCopula:
+        def one(prefix: str) -> GaussianCopula:
+            return cls(transformer, *(tensors[f"{prefix}{key}"] for key in ("correlation", "quantiles", "cdf")))
+
+        pooled = one("")
+        pooled.class_column = shape["class_column"]
+        pooled.classes = {slot: one(f"class{slot}.") for slot in shape["class_slots"]}
+        return pooled
 
 
-def fit_copula(df: pd.DataFrame, transformer: TableTransformer, seed: int) -> GaussianCopula:
+def fit_copula(df: pd.DataFrame, transformer: TableTransformer, seed: int, target: str | None = None) -> GaussianCopula:
+    """A pooled copula, plus one per target class with at least MIN_CLASS_ROWS rows (categorical targets)."""
     rng = np.random.default_rng(seed)
+    pooled = _fit_one(df, transformer, rng, None)
+    if target is None or not isinstance(transformer.codec(target), CategoricalCodec):
+        return pooled
+    slots = transformer.codec(target).slots(df[target])
+    large = np.flatnonzero(np.bincount(slots) >= MIN_CLASS_ROWS)
+    if 2 <= len(large) <= MAX_CLASSES:
+        pooled.class_column = target
+        pooled.classes = {int(s): _fit_one(df[slots == s], transformer, rng, pooled) for s in large}
+    return pooled
+
+
+def _fit_one(df: pd.DataFrame, transformer: TableTransformer, rng: np.random.Generator,
+             pooled: GaussianCopula | None) -> GaussianCopula:
     dims = dimensions(transformer)
     rows = len(df)
     scores, quantiles, cdfs = [], [], []
@@ -71,7 +106,8 @@ def fit_copula(df: pd.DataFrame, transformer: TableTransformer, seed: int) -> Ga
         codec = transformer.codec(dim.column)
         if dim.role == "value":
             z, nulls = codec.standardise(df[dim.column])
-            quantiles.append(np.quantile(z[~nulls], probs))
+            # A class whose values are all null borrows the pooled marginal (it is never used unnulled anyway).
+            quantiles.append(np.quantile(z[~nulls], probs) if (~nulls).any() else pooled.quantiles[len(quantiles)])
             order = np.lexsort((rng.random(rows), np.where(nulls, np.inf, z)))  # random tie-breaking
             u = np.empty(rows)
             u[order[: (~nulls).sum()]] = (np.arange((~nulls).sum()) + 0.5) / max((~nulls).sum(), 1)
@@ -86,6 +122,9 @@ def fit_copula(df: pd.DataFrame, transformer: TableTransformer, seed: int) -> Ga
         scores.append(ndtri(np.clip(u, EPS, 1 - EPS)))
     correlation = np.corrcoef(np.column_stack(scores), rowvar=False) if len(dims) > 1 else np.ones((1, 1))
     correlation = np.nan_to_num(np.atleast_2d(correlation))
+    if pooled is not None:  # few rows estimate many correlations poorly: shrink towards the pooled ones
+        weight = rows / (rows + 2 * len(dims))
+        correlation = weight * correlation + (1 - weight) * pooled.correlation
     np.fill_diagonal(correlation, 1.0)
     width = max((len(c) for c in cdfs), default=1)
     cdf = np.ones((len(cdfs), width))
@@ -96,6 +135,25 @@ def fit_copula(df: pd.DataFrame, transformer: TableTransformer, seed: int) -> Ga
 
 def sample_copula(model: GaussianCopula, rows: int, fixed: dict[str, np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
     """`rows` rows; `fixed` maps categorical columns to the slot each row must have."""
+    if not model.classes:
+        return _sample_one(model, rows, fixed, rng)
+    target = model.class_column
+    if target in fixed:
+        slots = fixed[target]
+    else:  # classes at their real frequencies
+        choice = [i for i, d in enumerate(model.dims) if d.role != "value"].index(
+            [(d.column, d.role) for d in model.dims].index((target, "slots")))
+        slots = np.searchsorted(model.cdf[choice], rng.random(rows))
+    parts = []
+    for slot in np.unique(slots):
+        where = np.flatnonzero(slots == slot)
+        part_fixed = {name: values[where] for name, values in fixed.items()} | {target: slots[where]}
+        part = _sample_one(model.classes.get(int(slot), model), len(where), part_fixed, rng)
+        parts.append(part.set_axis(where))
+    return pd.concat(parts).sort_index().reset_index(drop=True)
+
+
+def _sample_one(model: GaussianCopula, rows: int, fixed: dict[str, np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
     dims = model.dims
     scores = _correlated_scores(model, dims, rows, fixed, rng)
     u = ndtr(scores)

@@ -102,8 +102,8 @@ class CopulaModel:
         return self.copula.transformer
 
     @property
-    def shape(self) -> None:
-        return None
+    def shape(self) -> dict:
+        return self.copula.shape
 
     def sample_frame(self, rows: int, fixed: dict[str, np.ndarray], torch_rng: torch.Generator,
                      np_rng: np.random.Generator) -> pd.DataFrame:
@@ -119,13 +119,13 @@ class CopulaModel:
 Model = NeuralModel | CopulaModel
 
 
-def fit_family(family: str, df: pd.DataFrame, cfg: TrainConfig, seed: int, device: torch.device,
+def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: int, device: torch.device,
                stop_at: float | None = None, on_epoch: Callable[[dict], None] | None = None) -> Model:
-    """Fit one model family on `df` (the transformer too)."""
+    """Fit one model family on `df` (the transformer too); the copula models each target class apart."""
     transformer = TableTransformer.fit(df, max_modes=1 if family == "copula" else cfg.max_modes,
                                        max_categories=cfg.max_categories, mode_fit_rows=cfg.mode_fit_rows, seed=seed)
     if family == "copula":
-        return CopulaModel(fit_copula(df, transformer, seed))
+        return CopulaModel(fit_copula(df, transformer, seed, target))
     # The whole encoded training set is one tensor on the device; batches are index draws into it.
     data = torch.from_numpy(transformer.encode(df)).to(device)
     layout = CondLayout.of(transformer)
@@ -150,7 +150,7 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
         stop_at = None if deadline is None else time.monotonic() + (deadline - time.monotonic()) / (len(FAMILIES) - i + 1)
         started = time.perf_counter()
         try:
-            candidate = fit_family(family, fit_part, cfg, seed, device, stop_at)
+            candidate = fit_family(family, fit_part, target, cfg, seed, device, stop_at)
         except InputError as exc:  # e.g. fewer rows than the GAN's pac: the others may still fit
             scores[family] = {"score": None, "skipped": str(exc)}
             continue
@@ -160,7 +160,7 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
     fitted = [family for family in FAMILIES if scores[family]["score"] is not None]
     best = max(fitted, key=lambda family: scores[family]["score"])
     epochs = scores[best]["epochs"] or cfg.epochs  # a budget may have stopped it early: refit as far as it got
-    model = fit_family(best, df, cfg.model_copy(update={"epochs": epochs}), seed, device, None, on_epoch)
+    model = fit_family(best, df, target, cfg.model_copy(update={"epochs": epochs}), seed, device, None, on_epoch)
     ranking = ", ".join(f"{f} {scores[f]['score']:.3f}" for f in sorted(fitted, key=lambda f: -scores[f]["score"]))
     reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows"
               f"{', quality and ' + repr(target) + ' utility' if target else ', quality'}); refitted on all {len(df)} rows")
@@ -228,7 +228,8 @@ class TabularSynthesizer:
         if self.config.model == "auto":
             self._model, selection = select_model(df, target, self.config, self.seed, device, on_epoch)
         else:
-            self._model, selection = fit_family(self.config.model, df, self.config, self.seed, device, None, on_epoch), None
+            self._model = fit_family(self.config.model, df, target, self.config, self.seed, device, None, on_epoch)
+            selection = None
         self.info = {"model": self._model.family, "target": target, "rows": len(df), "columns": list(map(str, df.columns)),
                      "device": str(device), "seconds": time.perf_counter() - started,
                      "epochs_run": len(self._model.history), "selection": selection}
@@ -297,7 +298,7 @@ class TabularSynthesizer:
             # The run id names the exact weights: merged rows carry it as provenance.
             write_json({"format": FORMAT, "model": model.family, "run_id": file_hash(tmp / WEIGHTS_FILE)[:16],
                         "seed": self.seed, "train": self.config.model_dump(), **self.info,
-                        "shape": asdict(model.shape) if model.shape else None}, tmp / CONFIG_FILE)
+                        "shape": model.shape if isinstance(model, CopulaModel) else asdict(model.shape)}, tmp / CONFIG_FILE)
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "auto") -> TabularSynthesizer:
@@ -310,7 +311,7 @@ class TabularSynthesizer:
         tensors = load_file(str(directory / WEIGHTS_FILE), device="cpu")
         if config["model"] == "copula":
             model: Model = CopulaModel(GaussianCopula.from_tensors(
-                transformer, {k.removeprefix("copula."): v.numpy() for k, v in tensors.items()}))
+                transformer, {k.removeprefix("copula."): v.numpy() for k, v in tensors.items()}, config["shape"]))
         else:
             model = NeuralModel.from_tensors(config["model"], transformer, config["shape"], tensors)
         synthesizer = cls.from_config(TrainConfig(**{**config["train"], "device": device}), config["seed"])

@@ -137,3 +137,17 @@ def test_auto_skips_a_family_the_data_is_too_small_for(penguins):
     scores = synthesizer.info["selection"]["scores"]
     assert scores["gan"]["score"] is None and "fewer than train.pac=10" in scores["gan"]["skipped"]
     assert synthesizer.model in ("copula", "vae") and len(synthesizer.sample(7)) == 7
+
+
+def test_copula_models_each_target_class_apart(penguins, tmp_path):
+    synthesizer = TabularSynthesizer(model="copula", seed=0).fit(penguins, target="species")
+    copula = synthesizer._fitted().copula
+    assert copula.class_column == "species" and len(copula.classes) == 3  # every species has >= 30 rows
+    synthesizer.save(tmp_path / "m")
+    rows = TabularSynthesizer.load(tmp_path / "m").sample(3000, seed=0)
+    # Gentoo are the heavy penguins in the real data and must stay so: per-class marginals keep that.
+    real = penguins.groupby("species")["body_mass_g"].mean()
+    fake = rows.groupby("species")["body_mass_g"].mean()
+    assert (fake - real).abs().max() < 150 and fake.idxmax() == "Gentoo"
+    shares = rows["species"].value_counts(normalize=True) - penguins["species"].value_counts(normalize=True)
+    assert shares.abs().max() < 0.04
