@@ -78,8 +78,11 @@ def privacy(synthetic: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame)
     dcr = {name: float(np.median(index.kneighbors(scaled(frame.sample(n=min(len(frame), DCR_ROWS), random_state=0), train))[0]))
            for name, frame in (("synthetic", synthetic), ("holdout", holdout))}
     keys = lambda frame: pd.util.hash_pandas_object(frame.astype(str), index=False)  # noqa: E731
-    copies = float(keys(synthetic).isin(set(keys(train))).mean())
-    return {"dcr_synthetic": dcr["synthetic"], "dcr_holdout": dcr["holdout"], "exact_copies": copies}
+    train_keys = set(keys(train))
+    # Tables of small integer codes repeat real rows by chance: the holdout's share is the baseline.
+    return {"dcr_synthetic": dcr["synthetic"], "dcr_holdout": dcr["holdout"],
+            "exact_copies": float(keys(synthetic).isin(train_keys).mean()),
+            "exact_copies_holdout": float(keys(holdout).isin(train_keys).mean())}
 
 
 def score_table(table: str, spec: dict) -> list[dict]:
@@ -113,14 +116,14 @@ def tables_markdown(results: dict[str, list[dict]]) -> list[str]:
         train_rows = len(pd.read_parquet(split_dir(table) / "train.parquet"))
         lines += [f"### {table} ({train_rows} train rows; target `{spec['target']}`, TSTR {metric}; "
                   f"{spec['epochs']} epochs for every neural model)", "",
-                  "| model | quality | column shapes | pair trends | TSTR (TRTR) | DCR synth / holdout | exact copies "
+                  "| model | quality | column shapes | pair trends | TSTR (TRTR) | DCR synth / holdout | exact copies (holdout) "
                   "| fit s | s/epoch | sampling rows/s (1M) | peak MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
             label = LABELS[r["run"]] + (f" → {r['model']}" if r["run"] == "synthpipe" else "")
             lines.append(f"| {label} | {fmt(r['quality'])} | {fmt(r['shapes'])} | {fmt(r['pairs'])} | "
                          f"{fmt(r['tstr'])} ({fmt(r['trtr'])}) | {fmt(r['dcr_synthetic'])} / {fmt(r['dcr_holdout'])} | "
-                         f"{100 * r['exact_copies']:.1f}% | {fmt(r['fit_s'], 1)} | {fmt(r['s_per_epoch'], 3)} | "
-                         f"{fmt(r['sample_rows_per_s'])} | {fmt(r['peak_rss_mb'])} |")
+                         f"{100 * r['exact_copies']:.1f}% ({100 * r['exact_copies_holdout']:.1f}%) | {fmt(r['fit_s'], 1)} | "
+                         f"{fmt(r['s_per_epoch'], 3)} | {fmt(r['sample_rows_per_s'])} | {fmt(r['peak_rss_mb'], 0)} |")
         lines.append("")
     return lines
 
