@@ -18,7 +18,9 @@ def summarize(paths: Paths) -> dict:
                                  "path": str(paths.prepared)}
     if (paths.model / "config.json").exists():
         config = read_json(paths.model / "config.json")
-        summary["train"] = {"model": config["model"], "chosen_by": config["train"]["model"], "epochs": config["epochs_run"],
+        # Model directories of other kinds (older ones, other modalities) may lack the synthesizer's keys.
+        summary["train"] = {"model": config.get("model", "gan"), "chosen_by": config["train"].get("model"),
+                            "epochs": config.get("epochs_run", config["train"].get("epochs")),
                             "seconds": config["seconds"], "device": config["device"], "run_id": config["run_id"],
                             "path": str(paths.model)}
     if paths.synthetic.exists():
