@@ -69,8 +69,10 @@ class PreprocessConfig(Section):
 
 
 class TrainConfig(Section):
+    model: Literal["auto", "gan", "vae", "copula"] = "auto"  # auto: fit each, keep the best on held-out rows
     epochs: int = Field(300, ge=1)
     batch_size: int = Field(500, ge=2)
+    # GAN
     noise_dim: int = Field(128, ge=1)
     generator_dims: list[int] = [256, 256]
     critic_dims: list[int] = [256, 256]
@@ -78,6 +80,17 @@ class TrainConfig(Section):
     critic_steps: int = Field(1, ge=1)
     gradient_penalty: float = Field(10.0, ge=0)
     pac: int = Field(10, ge=1)
+    # VAE
+    latent_dim: int = Field(128, ge=1)
+    vae_dims: list[int] = [128, 128]
+    vae_loss_factor: float = Field(2.0, gt=0)
+    # Transformer
+    max_modes: int = Field(10, ge=1)
+    max_categories: int = Field(100, ge=1)
+    mode_fit_rows: int = Field(20_000, ge=100)
+    # Model selection (model: auto)
+    time_budget: float | None = Field(None, gt=0)
+    validation_fraction: float = Field(0.2, gt=0, lt=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
 

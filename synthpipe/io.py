@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,40 @@ def exclusive_lock(path: str | Path, holder: str) -> Iterator[None]:
 def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
+
+
+def write_parquet_chunks(chunks: Iterable[pd.DataFrame], path: str | Path) -> int:
+    """Write DataFrames one after another as one Parquet file (row group by row group); returns the row count.
+
+    Only one chunk is in memory at a time, and the file appears only once complete.
+    """
+    import pyarrow.parquet as pq
+
+    rows, writer = 0, None
+    with atomic_path(path) as tmp:
+        try:
+            for chunk in chunks:
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                elif table.schema != writer.schema:  # e.g. an object column that is all null in this chunk
+                    table = table.cast(writer.schema)
+                writer.write_table(table)
+                rows += len(chunk)
+        finally:
+            if writer is not None:
+                writer.close()
+    return rows
+
+
+def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: str | Path) -> int:
+    """Like write_parquet_chunks, as CSV with one header line."""
+    rows = 0
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        for chunk in chunks:
+            chunk.to_csv(handle, index=False, header=rows == 0)
+            rows += len(chunk)
+    return rows
 
 
 def write_json(obj: Any, path: str | Path) -> None:

@@ -19,8 +19,11 @@ def summarize(paths: Paths) -> dict:
                                  "path": str(paths.prepared)}
     if (paths.model / "config.json").exists():
         config = read_json(paths.model / "config.json")
-        summary["train"] = {"epochs": config["train"]["epochs"], "seconds": config["seconds"],
-                            "device": config["device"], "run_id": config["run_id"], "path": str(paths.model)}
+        # Model directories of other kinds (older ones, other modalities) may lack the synthesizer's keys.
+        summary["train"] = {"model": config.get("model", "gan"), "chosen_by": config["train"].get("model"),
+                            "epochs": config.get("epochs_run", config["train"].get("epochs")),
+                            "seconds": config["seconds"], "device": config["device"], "run_id": config["run_id"],
+                            "path": str(paths.model)}
     if paths.synthetic.exists():
         summary["generate"] = {"rows": table_rows(paths.synthetic), "path": str(paths.synthetic)}
     if paths.quality.exists():
@@ -51,7 +54,9 @@ def format_summary(summary: dict) -> str:
         rows.append(("split", f"{s['train_rows']} train / {s['holdout_rows']} holdout", s["path"]))
     if "train" in summary:
         s = summary["train"]
-        rows.append(("trained", f"{s['epochs']} epochs in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})", s["path"]))
+        model = f"{s['model']} (auto)" if s["chosen_by"] == "auto" else s["model"]
+        epochs = f", {s['epochs']} epochs" if s["epochs"] else ""
+        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})", s["path"]))
     if "generate" in summary:
         rows.append(("generated", f"{summary['generate']['rows']} rows", summary["generate"]["path"]))
     if summary.get("validate", {}).get("modality") == "image":

@@ -1,14 +1,20 @@
-"""A reversible table transformer: DataFrame <-> float matrix the generator learns.
+"""A reversible table transformer: DataFrame <-> float matrix the generative models learn.
 
 Each column gets a codec that encodes it into a block of the matrix and decodes a block back
-to the original values and dtype. Nulls are a state of their own (a two-way softmax beside
-numbers, an extra category for categoricals), so the null pattern is learned and restored.
+to the original values and dtype.
+- Numbers (continuous, discrete, datetime) use mode-specific normalisation (synthpipe.modes):
+  a tanh-scaled position within a mixture component plus a softmax over components. Nulls are a
+  state of their own: one more slot beside the components, so the null pattern is learned.
+- Categoricals and booleans are one-hot, with a slot for null. Only the `max_categories` most
+  frequent levels get a slot; the rest share an "other" slot that decoding resolves by drawing
+  from their observed frequencies, so a 100k-level column costs max_categories + 2 columns.
 Everything a codec knows is plain JSON: no pickle.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +23,7 @@ import pandas as pd
 
 from synthpipe.errors import InputError
 from synthpipe.io import read_json, write_json
+from synthpipe.modes import assign_modes, fit_modes, values_from_modes
 from synthpipe.schema import ColumnKind, datetime_nanos, infer_kinds
 
 # Datetime resolutions tried from coarsest to finest, in nanoseconds: day, second, ms, us, ns.
@@ -25,89 +32,146 @@ _DATETIME_STEPS = (86_400 * 10**9, 10**9, 10**6, 10**3, 1)
 
 @dataclass(frozen=True)
 class Span:
-    """A block of generator outputs: `linear` numbers or a `softmax` over `width` choices."""
+    """A block of model outputs: one `tanh` number or a `softmax` over `width` choices."""
 
-    activation: Literal["linear", "softmax"]
+    activation: Literal["tanh", "softmax"]
     width: int
 
 
 @dataclass
 class NumericCodec:
-    """Continuous, discrete and datetime columns: standardised number plus an optional null flag."""
+    """Continuous, discrete and datetime columns: mode-specific normalisation plus a null slot.
+
+    Values are first standardised, z = (x - origin - mean) / std; datetimes count integer
+    nanoseconds from `origin` (their minimum) so that restoring them is exact integer arithmetic.
+    """
 
     name: str
     kind: ColumnKind
     dtype: str
-    offset: float
-    scale: float
+    origin: int
+    mean: float
+    std: float
     low: float
     high: float
     has_nulls: bool
     decimals: int | None = None  # floats: round decoded values to the precision seen in the data
     step_ns: int | None = None  # datetimes: the coarsest resolution every value respects
     timezone: str | None = None
+    modes: dict[str, list[float]] = field(default_factory=lambda: {"means": [0.0], "stds": [1.0], "weights": [1.0]})
 
     @classmethod
     def fit(cls, name: str, kind: ColumnKind, series: pd.Series) -> NumericCodec:
-        values, nulls = _to_numbers(series, kind)
+        nanos = datetime_nanos(series) if kind == "datetime" else None
+        origin = int(nanos[series.notna().to_numpy()].min()) if kind == "datetime" and series.notna().any() else 0
+        values, nulls = _to_numbers(series, kind, origin, nanos)
         present = values[~nulls]
         if len(present) == 0:
             raise InputError(f"column '{name}': every value is null, nothing to learn")
-        offset = float(present.min()) if kind == "datetime" else float(present.mean())
-        scale = float(present.std()) or 1.0
         timezone = str(series.dt.tz) if kind == "datetime" and series.dt.tz is not None else None
-        return cls(name, kind, str(series.dtype), offset, scale, float(present.min()), float(present.max()),
-                   bool(nulls.any()), _decimals(present) if kind == "continuous" else None,
+        return cls(name, kind, str(series.dtype), origin, float(present.mean()), float(present.std()) or 1.0,
+                   float(present.min()), float(present.max()), bool(nulls.any()),
+                   _decimals(present) if kind == "continuous" else None,
                    _step_ns(present) if kind == "datetime" else None, timezone)
+
+    @cached_property
+    def _mixture(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(np.asarray(self.modes[key], dtype=np.float64) for key in ("means", "stds", "weights"))
+
+    @property
+    def n_modes(self) -> int:
+        return len(self.modes["means"])
 
     @property
     def spans(self) -> list[Span]:
-        return [Span("linear", 1)] + ([Span("softmax", 2)] if self.has_nulls else [])
+        return [Span("tanh", 1), Span("softmax", self.n_modes + int(self.has_nulls))]
 
     @property
     def output_names(self) -> list[str]:
-        return [f"{self.name}#value"] + ([f"{self.name}#present", f"{self.name}#null"] if self.has_nulls else [])
+        names = [f"{self.name}#value"] + [f"{self.name}#mode{i}" for i in range(self.n_modes)]
+        return names + ([f"{self.name}#null"] if self.has_nulls else [])
+
+    def standardise(self, series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised values (0 where null) and the null mask."""
+        values, nulls = _to_numbers(series, self.kind, self.origin)
+        return np.where(nulls, 0.0, (values - self.mean) / self.std), nulls
 
     def encode(self, series: pd.Series) -> np.ndarray:
-        values, nulls = _to_numbers(series, self.kind)
-        scaled = np.where(nulls, 0.0, (values - self.offset) / self.scale)
-        if not self.has_nulls:
-            return scaled[:, None]
-        return np.column_stack([scaled, ~nulls, nulls]).astype(np.float64)
+        z, nulls = self.standardise(series)
+        mode, alpha = assign_modes(z, *self._mixture)
+        slot = np.where(nulls, self.n_modes, mode)  # null: the slot after the modes
+        block = np.zeros((len(z), 1 + self.spans[1].width), dtype=np.float32)
+        block[:, 0] = np.where(nulls, 0.0, alpha)
+        block[np.arange(len(z)), 1 + slot] = 1.0
+        return block
 
-    def decode(self, block: np.ndarray) -> pd.Series:
-        values = np.clip(block[:, 0].astype(np.float64) * self.scale + self.offset, self.low, self.high)
+    def decode(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        slot = block[:, 1:].argmax(axis=1)
+        nulls = slot == self.n_modes
+        means, stds, _ = self._mixture
+        z = values_from_modes(block[:, 0].astype(np.float64), np.minimum(slot, self.n_modes - 1), means, stds)
+        return self.restore(z, nulls)
+
+    def restore(self, z: np.ndarray, nulls: np.ndarray) -> pd.Series:
+        """Standardised values back to the column: clipped to the seen range, rounded, original dtype."""
+        values = np.clip(z * self.std + self.mean, self.low, self.high)
         if self.kind == "datetime":
-            values = np.round(values / self.step_ns) * self.step_ns
-        elif self.kind == "discrete":
+            steps = np.round(values / self.step_ns).astype(np.int64)
+            nanos = np.where(nulls, 0, steps * self.step_ns + self.origin)  # exact integer nanoseconds
+            stamps = pd.Series(nanos.view("datetime64[ns]"), name=self.name).mask(nulls)
+            if self.timezone:
+                stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(self.timezone)
+            return stamps.astype(self.dtype)
+        if self.kind == "discrete":
             values = np.round(values)
         elif self.decimals is not None:
             values = np.round(values, self.decimals)
-        nulls = block[:, 2] > block[:, 1] if self.has_nulls else np.zeros(len(block), bool)
-        return _from_numbers(values, nulls, self)
+        series = pd.Series(values, name=self.name).mask(nulls)
+        if self.kind == "discrete" and nulls.any() and self.dtype.startswith("int"):
+            return series.astype(self.dtype.replace("int", "Int"))  # a null forces the nullable dtype
+        return series.astype(self.dtype)
 
 
 @dataclass
 class CategoricalCodec:
-    """Categorical and boolean columns: one-hot over the categories, plus one slot for null."""
+    """Categorical and boolean columns: one slot per frequent level, one "other", one null."""
 
     name: str
     kind: ColumnKind
     dtype: str
-    categories: list[Any]
+    categories: list[Any]  # every level, in declared (categorical dtype) or sorted order
+    counts: list[int]  # how often each level was seen when fitting
+    kept: list[int]  # indices of the levels with a slot of their own, in slot order
     has_nulls: bool
 
     @classmethod
-    def fit(cls, name: str, kind: ColumnKind, series: pd.Series) -> CategoricalCodec:
+    def fit(cls, name: str, kind: ColumnKind, series: pd.Series, max_categories: int) -> CategoricalCodec:
         if isinstance(series.dtype, pd.CategoricalDtype):
             categories = series.cat.categories.tolist()  # keep declared order and unused levels
         else:
             categories = sorted(series.dropna().unique().tolist(), key=lambda v: (str(type(v)), str(v)))
-        return cls(name, kind, str(series.dtype), categories, bool(series.isna().any()))
+        codes = pd.Categorical(series, categories=categories).codes
+        counts = np.bincount(codes[codes >= 0], minlength=len(categories))
+        kept = np.arange(len(categories))
+        if len(categories) > max_categories:  # the most frequent levels; ties broken by level order
+            kept = np.sort(np.argsort(-counts, kind="stable")[:max_categories])
+        return cls(name, kind, str(series.dtype), categories, counts.tolist(), kept.tolist(), bool(series.isna().any()))
+
+    @property
+    def has_other(self) -> bool:
+        return len(self.kept) < len(self.categories)
+
+    @property
+    def other_slot(self) -> int:
+        return len(self.kept)
+
+    @property
+    def null_slot(self) -> int:
+        return len(self.kept) + int(self.has_other)
 
     @property
     def width(self) -> int:
-        return len(self.categories) + int(self.has_nulls)
+        return self.null_slot + int(self.has_nulls)
 
     @property
     def spans(self) -> list[Span]:
@@ -117,40 +181,94 @@ class CategoricalCodec:
     def output_names(self) -> list[str]:
         return [f"{self.name}#{i}" for i in range(self.width)]
 
-    def encode(self, series: pd.Series) -> np.ndarray:
+    @cached_property
+    def _slot_of_level(self) -> np.ndarray:
+        slots = np.full(len(self.categories), self.other_slot, dtype=np.int64)
+        slots[self.kept] = np.arange(len(self.kept))
+        return slots
+
+    @cached_property
+    def _rare(self) -> tuple[np.ndarray, np.ndarray]:
+        """Levels folded into "other" and their observed shares (uniform if none was seen)."""
+        rare = np.setdiff1d(np.arange(len(self.categories)), self.kept)
+        counts = np.asarray(self.counts, dtype=np.float64)[rare]
+        return rare, (counts / counts.sum() if counts.sum() > 0 else np.full(len(rare), 1.0 / max(len(rare), 1)))
+
+    def level_codes(self, values: list[Any]) -> np.ndarray:
+        """Index of each given level in `categories` (-1: null); an unknown level is an error naming the column."""
+        codes = pd.Categorical(values, categories=self.categories).codes.astype(np.int64)
+        nulls = pd.isna(pd.Series(values, dtype=object)).to_numpy()
+        bad = [v for v, c, null in zip(values, codes, nulls) if (c < 0 and not null) or (null and not self.has_nulls)]
+        if bad:
+            raise InputError(f"column '{self.name}': value {bad[0]!r} was not seen when the model was fitted")
+        return codes
+
+    def slots_of_codes(self, codes: np.ndarray) -> np.ndarray:
+        return np.where(codes < 0, self.null_slot, self._slot_of_level[np.maximum(codes, 0)])
+
+    def slots(self, series: pd.Series) -> np.ndarray:
         codes = pd.Categorical(series, categories=self.categories).codes.astype(np.int64)
         unknown = (codes < 0) & series.notna().to_numpy()
         if unknown.any():
             value = series[unknown].iloc[0]
             raise InputError(f"column '{self.name}': value {value!r} was not seen when the transformer was fitted")
-        codes = np.where(codes < 0, len(self.categories), codes)  # null -> its own slot
-        return np.eye(self.width, dtype=np.float64)[codes]
+        return self.slots_of_codes(codes)
 
-    def decode(self, block: np.ndarray) -> pd.Series:
-        lookup = np.array(self.categories + [None], dtype=object)
-        values = pd.Series(lookup[block.argmax(axis=1)], name=self.name, dtype=object)
+    def encode(self, series: pd.Series) -> np.ndarray:
+        slots = self.slots(series)
+        block = np.zeros((len(slots), self.width), dtype=np.float32)
+        block[np.arange(len(slots)), slots] = 1.0
+        return block
+
+    def decode(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        return self.restore(block.argmax(axis=1), rng)
+
+    def restore(self, slots: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        """Slots back to levels; "other" draws a rare level by its observed frequency."""
+        level_of_slot = np.asarray(self.kept + [-1, -1], dtype=np.int64)
+        codes = level_of_slot[np.minimum(slots, len(self.kept) + 1)]
+        if self.has_other:
+            other = slots == self.other_slot
+            rare, shares = self._rare
+            codes[other] = rare[rng.choice(len(rare), size=int(other.sum()), p=shares)]
+        return self.from_codes(codes)
+
+    def from_codes(self, codes: np.ndarray) -> pd.Series:
+        """Level indices (-1: null) to the column in its original dtype."""
         if self.dtype == "category":
-            return values.astype(pd.CategoricalDtype(self.categories))
-        return values.astype(self.dtype)
+            return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(self.categories)), name=self.name)
+        values = pd.Categorical.from_codes(codes, categories=pd.Index(self.categories, dtype=object))
+        return pd.Series(np.asarray(values, dtype=object), name=self.name).astype(self.dtype)
 
 
 Codec = NumericCodec | CategoricalCodec
 
 
 class TableTransformer:
-    """Encodes a DataFrame column by column and decodes generator output back into one."""
+    """Encodes a DataFrame column by column and decodes model output back into one."""
 
     def __init__(self, codecs: list[Codec]):
         self.codecs = codecs
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, kinds: dict[str, ColumnKind] | None = None) -> TableTransformer:
+    def fit(cls, df: pd.DataFrame, kinds: dict[str, ColumnKind] | None = None, max_modes: int = 10,
+            max_categories: int = 100, mode_fit_rows: int = 20_000, seed: int = 0) -> TableTransformer:
+        """Fit every codec; the mixtures are fitted together on at most `mode_fit_rows` random rows."""
         kinds = kinds or infer_kinds(df)
         codecs: list[Codec] = []
         for name in df.columns:
             kind = kinds[str(name)]
-            codec_cls = CategoricalCodec if kind in ("categorical", "boolean") else NumericCodec
-            codecs.append(codec_cls.fit(str(name), kind, df[name]))
+            if kind in ("categorical", "boolean"):
+                codecs.append(CategoricalCodec.fit(str(name), kind, df[name], max_categories))
+            else:
+                codecs.append(NumericCodec.fit(str(name), kind, df[name]))
+        numeric = [codec for codec in codecs if isinstance(codec, NumericCodec)]
+        if numeric and max_modes > 1:
+            subset = df.sample(n=min(len(df), mode_fit_rows), random_state=seed) if len(df) > mode_fit_rows else df
+            z = np.column_stack([np.where(nulls, np.nan, values) for values, nulls in
+                                 (codec.standardise(subset[codec.name]) for codec in numeric)])
+            for codec, (means, stds, weights) in zip(numeric, fit_modes(z, max_modes)):
+                codec.modes = {"means": means.tolist(), "stds": stds.tolist(), "weights": weights.tolist()}
         return cls(codecs)
 
     @property
@@ -165,18 +283,32 @@ class TableTransformer:
     def output_names(self) -> list[str]:
         return [name for codec in self.codecs for name in codec.output_names]
 
+    def codec(self, name: str) -> Codec:
+        for codec in self.codecs:
+            if codec.name == name:
+                return codec
+        raise InputError(f"column '{name}' is not in the model's columns {self.columns}")
+
+    def block_start(self, name: str) -> int:
+        """Where a column's block begins in the encoded matrix."""
+        start = 0
+        for codec in self.codecs:
+            if codec.name == name:
+                return start
+            start += sum(span.width for span in codec.spans)
+        raise InputError(f"column '{name}' is not in the model's columns {self.columns}")
+
     def encode(self, df: pd.DataFrame) -> np.ndarray:
         missing = [name for name in self.columns if name not in df.columns]
         if missing:
             raise InputError(f"columns {missing} are missing from the data to encode")
-        blocks = [codec.encode(df[codec.name]) for codec in self.codecs]
-        return np.concatenate(blocks, axis=1)
+        return np.concatenate([codec.encode(df[codec.name]) for codec in self.codecs], axis=1)
 
-    def decode(self, matrix: np.ndarray) -> pd.DataFrame:
+    def decode(self, matrix: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
         columns, start = {}, 0
         for codec in self.codecs:
             width = sum(span.width for span in codec.spans)
-            columns[codec.name] = codec.decode(matrix[:, start : start + width]).reset_index(drop=True)
+            columns[codec.name] = codec.decode(matrix[:, start : start + width], rng)
             start += width
         return pd.DataFrame(columns)
 
@@ -196,28 +328,17 @@ class TableTransformer:
         return cls.from_dict(read_json(path))
 
 
-def _to_numbers(series: pd.Series, kind: ColumnKind) -> tuple[np.ndarray, np.ndarray]:
-    """Float values and a null mask; datetimes become nanoseconds since the epoch (UTC)."""
+def _to_numbers(series: pd.Series, kind: ColumnKind, origin: int, nanos: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Float values and a null mask; datetimes become nanoseconds after `origin` (UTC)."""
     nulls = series.isna().to_numpy()
     if kind == "datetime":
-        return np.where(nulls, 0, datetime_nanos(series)).astype(np.float64), nulls
+        nanos = datetime_nanos(series) if nanos is None else nanos
+        return np.where(nulls, 0, nanos - origin).astype(np.float64), nulls
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~nulls & ~np.isfinite(values)
     if bad.any():
         raise InputError(f"column '{series.name}': {int(bad.sum())} non-finite values (inf); clean them first")
     return values, nulls
-
-
-def _from_numbers(values: np.ndarray, nulls: np.ndarray, codec: NumericCodec) -> pd.Series:
-    if codec.kind == "datetime":
-        stamps = pd.Series(values.astype(np.int64).view("datetime64[ns]")).mask(nulls)
-        if codec.timezone:
-            stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(codec.timezone)
-        return stamps.astype(codec.dtype).rename(codec.name)
-    series = pd.Series(values, name=codec.name).mask(nulls)
-    if codec.kind == "discrete" and nulls.any() and codec.dtype.startswith("int"):
-        return series.astype(codec.dtype.replace("int", "Int"))  # a null forces the nullable dtype
-    return series.astype(codec.dtype)
 
 
 def _decimals(values: np.ndarray) -> int | None:

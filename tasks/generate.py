@@ -1,25 +1,20 @@
-"""Stage 4: sample rows from the trained model and decode them to the original columns and dtypes."""
+"""Stage 4: sample rows from the trained model, streaming them chunk by chunk into one Parquet file."""
 
 from pathlib import Path
 
-import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from synthpipe.config import GenerateConfig, Params
-from synthpipe.gan import load_generator, resolve_device, sample_encoded
-from synthpipe.io import write_parquet
-from synthpipe.transform import TableTransformer
+from synthpipe.io import write_parquet_chunks
+from synthpipe.synthesizer import TabularSynthesizer
 
 
 def generate(model_dir: Path, out_path: Path, cfg: GenerateConfig, seed: int, device: str = "auto") -> dict:
-    generator, shape, config = load_generator(model_dir, resolve_device(device))
-    transformer = TableTransformer.load(model_dir / "transformer.json")
-    rows = cfg.rows or config["rows"]
-    chunks = sample_encoded(generator, shape, rows, seed, cfg.chunk_rows)
-    synthetic = pd.concat([transformer.decode(chunk) for chunk in chunks], ignore_index=True)
-    write_parquet(synthetic, out_path)
-    return {"rows": len(synthetic)}
+    synthesizer = TabularSynthesizer.load(model_dir, device=device)
+    rows = cfg.rows or synthesizer.info["rows"]
+    written = write_parquet_chunks(synthesizer.sample_chunks(rows, seed=seed, chunk_rows=cfg.chunk_rows), out_path)
+    return {"rows": written}
 
 
 def run(params: Params) -> dict:

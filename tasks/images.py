@@ -90,7 +90,7 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
     started = time.perf_counter()
     with tqdm(total=cfg.train.epochs, desc="train", unit="epoch", disable=None) as bar:
         def show(record: dict) -> None:
-            bar.set_postfix(g=f"{record['generator_loss']:.3f}", c=f"{record['critic_loss']:.3f}",
+            bar.set_postfix(g=f"{record['loss']:.3f}", c=f"{record['critic_loss']:.3f}",
                             img_s=f"{record['images_per_s']:.0f}")
             bar.update()
 

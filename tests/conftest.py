@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["dvc.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "synthpipe", "tasks", "flows"]
 
 # Small, fast settings for end-to-end runs; the gate thresholds stay at their defaults unless a test says so.
-FAST_PARAMS = {"train": {"epochs": 150, "batch_size": 30, "generator_dims": [128, 128], "critic_dims": [128, 128]},
+FAST_PARAMS = {"train": {"model": "vae", "epochs": 150, "batch_size": 30, "vae_dims": [64, 64], "latent_dim": 32},
                "generate": {"chunk_rows": 100}}
 # A short training run does not reach the default fidelity: loosen the gate for plumbing tests.
 LOOSE_GATE = {"validate": {"min_column_shape": 0.7, "min_worst_column_shape": 0.4, "max_correlation_diff": 0.35,

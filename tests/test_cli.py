@@ -57,3 +57,36 @@ def test_ci_mode_prints_only_json_with_the_status(project):
     assert report["status"] == "gate_failed" and report["reasons"]
     assert report["summary"]["validate"]["passed"] is False and "merge" not in report["summary"]
     assert not (project / "data/merged").exists()
+
+
+def test_fit_then_sample_with_conditions_parquet_and_csv(tmp_path, penguins):
+    penguins.to_csv(tmp_path / "p.csv", index=False)
+    result = run_cli("fit", "--data", "p.csv", "--out", "model", "--model", "copula", "--target", "species",
+                     "--seed", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "fit: copula" in result.stdout and (tmp_path / "model" / "weights.safetensors").exists()
+    result = run_cli("sample", "--model", "model", "--rows", "1234", "--out", "s.parquet", "--chunk-rows", "500",
+                     "--condition", "island=Dream", "--condition", "sex=female", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = pd.read_parquet(tmp_path / "s.parquet")
+    assert len(rows) == 1234 and (rows["island"] == "Dream").all() and (rows["sex"] == "female").all()
+    assert run_cli("sample", "--model", "model", "--rows", "90", "--out", "b.csv", "--balance", "target",
+                   cwd=tmp_path).returncode == 0
+    assert pd.read_csv(tmp_path / "b.csv")["species"].value_counts().tolist() == [30, 30, 30]
+
+
+def test_fit_and_sample_errors_exit_2(tmp_path, penguins):
+    result = run_cli("fit", "--data", "missing.parquet", "--out", "m", cwd=tmp_path)
+    assert result.returncode == 2 and "missing.parquet: file not found" in result.stderr
+    penguins.to_parquet(tmp_path / "p.parquet")
+    result = run_cli("fit", "--data", "p.parquet", "--out", "m", "--model", "copula", "--target", "label", cwd=tmp_path)
+    assert result.returncode == 2 and "target: column 'label' is not in the data" in result.stderr
+    assert run_cli("fit", "--data", "p.parquet", "--out", "m", "--model", "copula", cwd=tmp_path).returncode == 0
+    result = run_cli("sample", "--model", "m", "--rows", "10", "--out", "s.parquet", "--condition", "island=Atlantis",
+                     cwd=tmp_path)
+    assert result.returncode == 2 and "column 'island' has no value 'Atlantis'" in result.stderr
+    assert not (tmp_path / "s.parquet").exists()
+    result = run_cli("sample", "--model", "m", "--rows", "10", "--out", "s.xlsx", cwd=tmp_path)
+    assert result.returncode == 2 and "expected a .parquet or .csv file" in result.stderr
+    result = run_cli("sample", "--model", "nowhere", "--rows", "10", "--out", "s.csv", cwd=tmp_path)
+    assert result.returncode == 2 and "nowhere/config.json: file not found" in result.stderr

@@ -140,7 +140,7 @@ def test_regression_target_is_scored_by_r2(tables):
 def test_validate_writes_reports_plots_suite_and_docs(tmp_path, tables):
     for name in ("train", "fresh", "holdout"):
         tables[name].to_parquet(tmp_path / f"{name}.parquet", index=False)
-    (tmp_path / "log.csv").write_text("epoch,generator_loss,critic_loss\n1,0.5,-0.2\n2,0.4,-0.1\n")
+    (tmp_path / "log.csv").write_text("epoch,loss,critic_loss\n1,0.5,-0.2\n2,0.4,-0.1\n")
     out = tmp_path / "reports"
     validate(tmp_path / "train.parquet", tmp_path / "fresh.parquet", out, ValidateConfig(),
              holdout_path=tmp_path / "holdout.parquet", target="species", train_log=tmp_path / "log.csv")

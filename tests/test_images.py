@@ -203,12 +203,13 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
     pd.testing.assert_frame_equal(merged[~merged["is_synthetic"]].drop(columns=["is_synthetic", "generator_run"]), real)
     assert "gate       PASSED: FID" in format_summary(summary)
     assert stages_run(dvc("repro")) == [] and "label_agreement" in dvc("metrics", "show", "--json").stdout
+    assert quality["expectations"]["failed"] == 0 and Path("reports/data_docs/index.html").exists()
 
     # A stricter gate fails: the reports say why, and merge refuses.
     strict = load_params(overrides=["image.validate.min_label_agreement=1.0"])
     with pytest.raises(GateFailed, match="label agreement"):
         images.validate(strict.paths.prepared, strict.paths.synthetic, strict.paths.quality, strict.paths.summary,
-                        strict.image, strict.seed)
+                        strict.image, strict.seed, expectations_dir=Path("gx"))
     assert "# Quality gate: FAILED" in Path("reports/summary.md").read_text()
     with pytest.raises(GateFailed):
         merge.run(strict)

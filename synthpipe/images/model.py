@@ -199,7 +199,7 @@ def train_image_gan(images: torch.Tensor, targets: torch.Tensor, classes: int, c
             step += 1
             update_average(average, generator, min(cfg.ema_decay, (1 + step) / (10 + step)))
         seconds = time.perf_counter() - started
-        record = {"epoch": epoch, "generator_loss": loss_g.item(), "critic_loss": loss_c.item(),
+        record = {"epoch": epoch, "loss": loss_g.item(), "critic_loss": loss_c.item(),
                   "wasserstein": wasserstein.item(),
                   "seconds": seconds, "images_per_s": steps * batch / seconds}
         history.append(record)

@@ -1,7 +1,7 @@
 """How the quality gate scales: seconds per section on a large mixed-type table.
 
 Real, synthetic and holdout rows are drawn from the penguins table with small numeric noise (so rows are not
-exact copies), at the sizes given. Run: .venv/bin/python benchmarks/gate_large.py [ROWS]
+exact copies), at the sizes given. Run: .venv/bin/python bench/gate_large.py [ROWS]
 """
 
 import sys

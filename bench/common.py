@@ -1,0 +1,38 @@
+"""What the benchmark runs: tables, targets, epochs and where everything is written.
+
+Imported by scripts in both environments (the project's .venv and bench/.venv): standard library only.
+"""
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "work"  # git-ignored: splits, synthetic tables, per-run JSON
+SPLIT_SEED = 0
+HOLDOUT_FRACTION = 0.3
+SPEED_ROWS = 1_000_000  # rows sampled to measure sampling throughput
+LARGE_TABLE, LARGE_ROWS = "diamonds", 500_000  # the largest table, resampled, for preprocessing time
+
+# epochs: the same for CTGAN, TVAE and synthpipe's neural models on a table. SDV's default (300) on the
+# small tables; fewer on the larger ones so that the whole run fits a 2-core machine (CTGAN needs ~30 s
+# per epoch on diamonds there).
+TABLES = {
+    "penguins": {"target": "species", "task": "classification", "epochs": 300},
+    "breast_cancer": {"target": "diagnosis", "task": "classification", "epochs": 300},
+    "fair": {"target": "affair", "task": "classification", "epochs": 100},
+    "diamonds": {"target": "price", "task": "regression", "epochs": 10},
+}
+# Each run is one process (so its peak memory is its own): ours in the project's .venv, SDV's in bench/.venv.
+SYNTHPIPE_RUNS = ("synthpipe", "synthpipe-gan")  # model="auto" (the default), and the GAN alone
+SDV_RUNS = ("ctgan", "tvae", "gaussiancopula")
+
+
+def split_dir(table: str) -> Path:
+    return WORK / "data" / table
+
+
+def run_file(table: str, run: str) -> Path:
+    return WORK / "runs" / table / f"{run}.json"
+
+
+def synthetic_file(table: str, run: str) -> Path:
+    return WORK / "synthetic" / table / f"{run}.parquet"

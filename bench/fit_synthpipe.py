@@ -1,0 +1,64 @@
+"""One synthpipe run of the benchmark, in the project's .venv: fit, sample, time, measure memory.
+
+    python bench/fit_synthpipe.py TABLE synthpipe|synthpipe-gan
+    python bench/fit_synthpipe.py --preprocess        # transformer fit+encode seconds, incl. the 500k table
+"""
+
+import json
+import resource
+import sys
+import time
+
+import pandas as pd
+
+from common import LARGE_ROWS, LARGE_TABLE, SPEED_ROWS, TABLES, WORK, run_file, split_dir, synthetic_file
+from synthpipe import TabularSynthesizer
+from synthpipe.transform import TableTransformer
+
+
+def fit_and_sample(table: str, run: str) -> dict:
+    spec = TABLES[table]
+    train = pd.read_parquet(split_dir(table) / "train.parquet")
+    model = "auto" if run == "synthpipe" else "gan"
+    synthesizer = TabularSynthesizer(model=model, epochs=spec["epochs"], seed=0)
+    started = time.perf_counter()
+    synthesizer.fit(train, target=spec["target"])
+    fit_s = time.perf_counter() - started
+    synthetic_file(table, run).parent.mkdir(parents=True, exist_ok=True)
+    synthesizer.sample(len(train), seed=1).to_parquet(synthetic_file(table, run), index=False)
+    started = time.perf_counter()
+    rows = sum(len(chunk) for chunk in synthesizer.sample_chunks(SPEED_ROWS, seed=2))
+    sample_s = time.perf_counter() - started
+    info = synthesizer.info
+    history = synthesizer.history
+    return {"table": table, "run": run, "model": info["model"], "epochs": info["epochs_run"], "fit_s": fit_s,
+            "s_per_epoch": sum(r["seconds"] for r in history) / len(history) if history else None,
+            "sample_rows_per_s": rows / sample_s, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "selection": info["selection"]}
+
+
+def preprocess_times() -> dict:
+    times = {}
+    sources = {table: split_dir(table) / "train.parquet" for table in TABLES}
+    sources[f"{LARGE_TABLE}_{LARGE_ROWS}"] = WORK / "data" / f"{LARGE_TABLE}_{LARGE_ROWS}.parquet"
+    for name, path in sources.items():
+        frame = pd.read_parquet(path)
+        started = time.perf_counter()
+        TableTransformer.fit(frame).encode(frame)
+        times[name] = time.perf_counter() - started
+        print(f"synthpipe preprocess {name}: {times[name]:.2f} s", flush=True)
+    return times
+
+
+def main() -> None:
+    if sys.argv[1] == "--preprocess":
+        result, out = {"run": "synthpipe", "preprocess_s": preprocess_times()}, WORK / "runs" / "preprocess-synthpipe.json"
+    else:
+        result, out = fit_and_sample(sys.argv[1], sys.argv[2]), run_file(sys.argv[1], sys.argv[2])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, default=str))
+    print(json.dumps({k: v for k, v in result.items() if k != "selection"}, default=str))
+
+
+if __name__ == "__main__":
+    main()

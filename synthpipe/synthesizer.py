@@ -1,0 +1,331 @@
+"""TabularSynthesizer: the public API over the three model families.
+
+    s = TabularSynthesizer(model="auto", epochs=300, seed=0)   # or "gan", "vae", "copula"
+    s.fit(df, target="label")
+    s.sample(1000, conditions={"label": "rare"})              # exactly 1000 rows, all label == "rare"
+    s.sample(1000, balance="target")                          # equal rows per class of the target
+    s.save("models/x");  TabularSynthesizer.load("models/x")
+
+A model directory holds weights.safetensors, config.json and transformer.json: no pickle, and
+weights are stored on the CPU, so a model trained on a GPU loads on a machine without one.
+`model="auto"` fits every family on part of the data, scores each on the held-out rest
+(synthpipe.scoring), refits the best on all rows and records the scores and the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import ValidationError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from synthpipe.conditions import CondLayout, empirical_vectors, encoded_slots, fixed_vectors, force_slots, slot_counts
+from synthpipe.config import TrainConfig
+from synthpipe.copula import GaussianCopula, fit_copula, sample_copula
+from synthpipe.errors import ConfigError, InputError
+from synthpipe.gan import Critic, GanShape, Generator, generate_gan, resolve_device, train_gan
+from synthpipe.io import atomic_dir, file_hash, read_json, write_json
+from synthpipe.scoring import score
+from synthpipe.split import split_train_holdout
+from synthpipe.transform import CategoricalCodec, Span, TableTransformer
+from synthpipe.vae import Decoder, Encoder, VaeShape, generate_vae, train_vae
+
+FAMILIES = ("copula", "gan", "vae")
+FORMAT = "synthpipe.tabular/1"
+WEIGHTS_FILE, CONFIG_FILE, TRANSFORMER_FILE = "weights.safetensors", "config.json", "transformer.json"
+SCORING_ROWS = 5000  # synthetic rows drawn to score a candidate (at least the held-out row count)
+
+
+@dataclass
+class NeuralModel:
+    """A trained GAN or VAE with what sampling needs: networks, transformer, level counts."""
+
+    family: str
+    transformer: TableTransformer
+    shape: GanShape | VaeShape
+    modules: dict[str, nn.Module]
+    counts: torch.Tensor  # rows per slot of each categorical column: unconditional sampling follows them
+    history: list[dict] = field(default_factory=list)
+
+    def sample_frame(self, rows: int, fixed: dict[str, np.ndarray], torch_rng: torch.Generator,
+                     np_rng: np.random.Generator) -> pd.DataFrame:
+        layout = CondLayout.of(self.transformer)
+        cond = fixed_vectors(layout, fixed) if fixed else empirical_vectors(layout, self.counts.cpu(), rows, torch_rng)
+        if self.family == "gan":
+            encoded = generate_gan(self.modules["generator"], self.shape, cond, torch_rng)
+        else:
+            encoded = generate_vae(self.modules["decoder"], self.shape, cond, torch_rng)
+        return self.transformer.decode(force_slots(encoded, layout, fixed).cpu().numpy(), np_rng)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {f"{name}.{key}": value for name, module in self.modules.items()
+                   for key, value in module.state_dict().items()}
+        return tensors | {"cond.counts": self.counts}
+
+    @classmethod
+    def from_tensors(cls, family: str, transformer: TableTransformer, raw_shape: dict,
+                     tensors: dict[str, torch.Tensor]) -> NeuralModel:
+        spans = tuple(Span(**s) for s in raw_shape["spans"])
+        if family == "gan":
+            shape = GanShape(spans, raw_shape["cond_width"], raw_shape["noise_dim"], tuple(raw_shape["generator_dims"]),
+                             tuple(raw_shape["critic_dims"]), raw_shape["pac"])
+            modules = {"generator": Generator(shape), "critic": Critic(shape)}
+        else:
+            shape = VaeShape(spans, raw_shape["cond_width"], raw_shape["latent_dim"], tuple(raw_shape["dims"]))
+            modules = {"encoder": Encoder(shape), "decoder": Decoder(shape)}
+        for name, module in modules.items():
+            module.load_state_dict({k.removeprefix(f"{name}."): v for k, v in tensors.items() if k.startswith(f"{name}.")})
+        return cls(family, transformer, shape, modules, tensors["cond.counts"])
+
+    def to(self, device: torch.device) -> NeuralModel:
+        for module in self.modules.values():
+            module.to(device)
+        return self
+
+
+@dataclass
+class CopulaModel:
+    copula: GaussianCopula
+    family: str = "copula"
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def transformer(self) -> TableTransformer:
+        return self.copula.transformer
+
+    @property
+    def shape(self) -> dict:
+        return self.copula.shape
+
+    def sample_frame(self, rows: int, fixed: dict[str, np.ndarray], torch_rng: torch.Generator,
+                     np_rng: np.random.Generator) -> pd.DataFrame:
+        return sample_copula(self.copula, rows, fixed, np_rng)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {f"copula.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.copula.tensors().items()}
+
+    def to(self, device: torch.device) -> CopulaModel:
+        return self  # numpy on the CPU: nothing to move
+
+
+Model = NeuralModel | CopulaModel
+
+
+def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: int, device: torch.device,
+               stop_at: float | None = None, on_epoch: Callable[[dict], None] | None = None) -> Model:
+    """Fit one model family on `df` (the transformer too); the copula models each target class apart."""
+    transformer = TableTransformer.fit(df, max_modes=1 if family == "copula" else cfg.max_modes,
+                                       max_categories=cfg.max_categories, mode_fit_rows=cfg.mode_fit_rows, seed=seed)
+    if family == "copula":
+        return CopulaModel(fit_copula(df, transformer, seed, target))
+    # The whole encoded training set is one tensor on the device; batches are index draws into it.
+    data = torch.from_numpy(transformer.encode(df)).to(device)
+    layout = CondLayout.of(transformer)
+    counts = slot_counts(layout, encoded_slots(layout, data)).cpu()
+    if family == "gan":
+        trained = train_gan(data, tuple(transformer.spans), layout, cfg, seed, stop_at, on_epoch)
+        modules = {"generator": trained.generator, "critic": trained.critic}
+    else:
+        trained = train_vae(data, tuple(transformer.spans), layout, cfg, seed, stop_at, on_epoch)
+        modules = {"encoder": trained.encoder, "decoder": trained.decoder}
+    return NeuralModel(family, transformer, trained.shape, modules, counts, trained.history)
+
+
+def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: int, device: torch.device,
+                 on_epoch: Callable[[dict], None] | None = None) -> tuple[Model, dict]:
+    """Fit each family on part of `df`, score it on the rest, refit the best on all of `df`."""
+    deadline = time.monotonic() + cfg.time_budget if cfg.time_budget else None
+    fit_part, held_out = _validation_split(df, target, cfg.validation_fraction, seed)
+    scores = {}
+    for i, family in enumerate(FAMILIES):
+        # What is left of the budget is shared by the remaining candidates and the final refit.
+        stop_at = None if deadline is None else time.monotonic() + (deadline - time.monotonic()) / (len(FAMILIES) - i + 1)
+        started = time.perf_counter()
+        try:
+            candidate = fit_family(family, fit_part, target, cfg, seed, device, stop_at)
+        except InputError as exc:  # e.g. fewer rows than the GAN's pac: the others may still fit
+            scores[family] = {"score": None, "skipped": str(exc)}
+            continue
+        synthetic = _sample(candidate, max(len(held_out), SCORING_ROWS), {}, seed)
+        scores[family] = {**score(held_out, synthetic, target), "seconds": time.perf_counter() - started,
+                          "epochs": len(candidate.history)}
+    fitted = [family for family in FAMILIES if scores[family]["score"] is not None]
+    best = max(fitted, key=lambda family: scores[family]["score"])
+    epochs = scores[best]["epochs"] or cfg.epochs  # a budget may have stopped it early: refit as far as it got
+    model = fit_family(best, df, target, cfg.model_copy(update={"epochs": epochs}), seed, device, None, on_epoch)
+    ranking = ", ".join(f"{f} {scores[f]['score']:.3f}" for f in sorted(fitted, key=lambda f: -scores[f]["score"]))
+    reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows"
+              f"{', quality and ' + repr(target) + ' utility' if target else ', quality'}); refitted on all {len(df)} rows")
+    return model, {"chosen": best, "reason": reason, "held_out_rows": len(held_out), "scores": scores}
+
+
+def _validation_split(df: pd.DataFrame, target: str | None, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    try:
+        return split_train_holdout(df, target, fraction, stratify=True, seed=seed)
+    except InputError:  # a class too rare to stratify on: a plain random split
+        return split_train_holdout(df, target, fraction, stratify=False, seed=seed)
+
+
+def _sample(model: Model, rows: int, plans: dict[str, Callable[[int, int], np.ndarray]], seed: int,
+            chunk_rows: int = 100_000) -> pd.DataFrame:
+    return pd.concat(list(_sample_chunks(model, rows, plans, seed, chunk_rows)), ignore_index=True)
+
+
+def _sample_chunks(model: Model, rows: int, plans: dict[str, Callable[[int, int], np.ndarray]], seed: int,
+                   chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """Chunks of decoded rows. `plans` give, per conditioned column, the level codes of rows [start, start+count)."""
+    torch_rng, np_rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
+    codecs = {name: model.transformer.codec(name) for name in plans}
+    for start in range(0, rows, chunk_rows):
+        count = min(chunk_rows, rows - start)
+        codes = {name: plan(start, count) for name, plan in plans.items()}
+        fixed = {name: codecs[name].slots_of_codes(c) for name, c in codes.items()}
+        frame = model.sample_frame(count, fixed, torch_rng, np_rng)
+        for name, c in codes.items():  # exact values, including rare levels that share the "other" slot
+            frame[name] = codecs[name].from_codes(c)
+        yield frame
+
+
+class TabularSynthesizer:
+    """Fit a generative model to a table and sample new rows like it."""
+
+    def __init__(self, model: str = "auto", epochs: int = 300, seed: int = 0, device: str = "auto", **options: Any):
+        try:
+            self.config = TrainConfig(model=model, epochs=epochs, device=device, **options)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"TabularSynthesizer: {problems}") from None
+        self.seed = seed
+        self.info: dict = {}
+        self._model: Model | None = None
+
+    @classmethod
+    def from_config(cls, config: TrainConfig, seed: int) -> TabularSynthesizer:
+        return cls(seed=seed, **config.model_dump())
+
+    @property
+    def model(self) -> str | None:
+        """The fitted family: "gan", "vae" or "copula" (None before fitting)."""
+        return self._model.family if self._model else None
+
+    @property
+    def history(self) -> list[dict]:
+        return self._fitted().history
+
+    def fit(self, df: pd.DataFrame, target: str | None = None,
+            on_epoch: Callable[[dict], None] | None = None) -> TabularSynthesizer:
+        _check_table(df, target)
+        device = resolve_device(self.config.device)
+        started = time.perf_counter()
+        if self.config.model == "auto":
+            self._model, selection = select_model(df, target, self.config, self.seed, device, on_epoch)
+        else:
+            self._model = fit_family(self.config.model, df, target, self.config, self.seed, device, None, on_epoch)
+            selection = None
+        self.info = {"model": self._model.family, "target": target, "rows": len(df), "columns": list(map(str, df.columns)),
+                     "device": str(device), "seconds": time.perf_counter() - started,
+                     "epochs_run": len(self._model.history), "selection": selection}
+        return self
+
+    def sample(self, n: int, conditions: dict[str, Any] | None = None, balance: str | None = None,
+               seed: int | None = None, chunk_rows: int = 100_000) -> pd.DataFrame:
+        """Exactly `n` rows. `conditions` fixes categorical columns to a value; `balance` names a categorical
+        column (or "target") whose observed classes get equal shares of the rows."""
+        return pd.concat(list(self.sample_chunks(n, conditions, balance, seed, chunk_rows)), ignore_index=True)
+
+    def sample_chunks(self, n: int, conditions: dict[str, Any] | None = None, balance: str | None = None,
+                      seed: int | None = None, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """`sample` as a stream of DataFrames of at most `chunk_rows` rows: large n needs no n-sized copies."""
+        model = self._fitted()
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise InputError(f"rows: expected a positive whole number of rows, got {n!r}")
+        if chunk_rows < 1:
+            raise InputError(f"chunk_rows: expected a positive number, got {chunk_rows!r}")
+        plans = self._plans(conditions or {}, balance)
+        return _sample_chunks(model, int(n), plans, self.seed if seed is None else seed, chunk_rows)
+
+    def _plans(self, conditions: dict[str, Any], balance: str | None) -> dict[str, Callable[[int, int], np.ndarray]]:
+        plans = {}
+        for name, value in conditions.items():
+            code = self._categorical(name, "conditions").level_codes([value])[0]
+            plans[name] = lambda start, count, code=code: np.full(count, code, dtype=np.int64)
+        if balance is not None:
+            name = self.info.get("target") if balance == "target" and "target" not in self.info["columns"] else balance
+            if name is None:
+                raise InputError("balance='target': the model was fitted without a target; name a column instead")
+            if name in plans:
+                raise InputError(f"balance: column '{name}' is already fixed by conditions")
+            codec = self._categorical(name, "balance")
+            classes = np.flatnonzero(np.asarray(codec.counts) > 0)
+            plans[name] = lambda start, count: classes[(start + np.arange(count)) % len(classes)]
+        return plans
+
+    def level_from_text(self, column: str, text: str) -> Any:
+        """The level of a categorical column written as `text` (command-line conditions are text)."""
+        codec = self._categorical(column, "conditions")
+        matches = [level for level in codec.categories if str(level) == text]
+        if not matches:
+            shown = ", ".join(map(str, codec.categories[:10])) + (", ..." if len(codec.categories) > 10 else "")
+            raise InputError(f"conditions: column '{column}' has no value {text!r} (values: {shown})")
+        return matches[0]
+
+    def _categorical(self, name: str, argument: str) -> CategoricalCodec:
+        codec = self._fitted().transformer.codec(name)
+        if not isinstance(codec, CategoricalCodec):
+            raise InputError(f"{argument}: column '{name}' is {codec.kind}; only categorical and boolean columns "
+                             "can be fixed exactly")
+        return codec
+
+    def _fitted(self) -> Model:
+        if self._model is None:
+            raise InputError("the synthesizer is not fitted yet: call fit(df) or TabularSynthesizer.load(dir)")
+        return self._model
+
+    def save(self, directory: str | Path) -> None:
+        """Weights (safetensors, on the CPU), config and transformer (JSON); replaces `directory` atomically."""
+        model = self._fitted()
+        with atomic_dir(directory) as tmp:
+            save_file({k: v.detach().cpu().contiguous() for k, v in model.tensors().items()}, str(tmp / WEIGHTS_FILE))
+            model.transformer.save(tmp / TRANSFORMER_FILE)
+            # The run id names the exact weights: merged rows carry it as provenance.
+            write_json({"format": FORMAT, "model": model.family, "run_id": file_hash(tmp / WEIGHTS_FILE)[:16],
+                        "seed": self.seed, "train": self.config.model_dump(), **self.info,
+                        "shape": model.shape if isinstance(model, CopulaModel) else asdict(model.shape)}, tmp / CONFIG_FILE)
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str = "auto") -> TabularSynthesizer:
+        """Rebuild a saved synthesizer on `device`, whatever device trained it."""
+        directory = Path(directory)
+        config = read_json(directory / CONFIG_FILE)
+        if config.get("format") != FORMAT:
+            raise InputError(f"{directory / CONFIG_FILE}: not a synthpipe tabular model (format {config.get('format')!r})")
+        transformer = TableTransformer.load(directory / TRANSFORMER_FILE)
+        tensors = load_file(str(directory / WEIGHTS_FILE), device="cpu")
+        if config["model"] == "copula":
+            model: Model = CopulaModel(GaussianCopula.from_tensors(
+                transformer, {k.removeprefix("copula."): v.numpy() for k, v in tensors.items()}, config["shape"]))
+        else:
+            model = NeuralModel.from_tensors(config["model"], transformer, config["shape"], tensors)
+        synthesizer = cls.from_config(TrainConfig(**{**config["train"], "device": device}), config["seed"])
+        synthesizer._model = model.to(resolve_device(device))
+        synthesizer.info = {key: config[key] for key in ("model", "target", "rows", "columns", "device", "seconds",
+                                                          "epochs_run", "selection", "run_id")}
+        return synthesizer
+
+
+def _check_table(df: pd.DataFrame, target: str | None) -> None:
+    if not isinstance(df, pd.DataFrame) or df.empty or len(df.columns) == 0:
+        raise InputError("fit: expected a non-empty DataFrame")
+    if target is not None and target not in df.columns:
+        raise InputError(f"target: column '{target}' is not in the data (columns: {list(df.columns)})")
+    duplicated = df.columns[df.columns.duplicated()].tolist()
+    if duplicated:
+        raise InputError(f"fit: duplicated column names {duplicated}")

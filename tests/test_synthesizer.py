@@ -1,0 +1,153 @@
+"""The public TabularSynthesizer API on real data: round trips, exact conditions, balance, seeds, odd columns."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from synthpipe import TabularSynthesizer
+from synthpipe.errors import ConfigError, InputError
+
+FAST = {"epochs": 3, "batch_size": 100, "generator_dims": [32, 32], "critic_dims": [32, 32], "noise_dim": 16,
+        "vae_dims": [32, 32], "latent_dim": 16}
+
+
+@pytest.fixture(scope="module", params=["gan", "vae", "copula"])
+def fitted(request, penguins):
+    return TabularSynthesizer(model=request.param, seed=5, **FAST).fit(penguins, target="species")
+
+
+def test_round_trip_fit_save_load_sample(fitted, penguins, tmp_path):
+    fitted.save(tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "transformer.json", "weights.safetensors"]
+    loaded = TabularSynthesizer.load(tmp_path / "model")
+    assert loaded.model == fitted.model and loaded.info["target"] == "species"
+    rows = loaded.sample(300, seed=1)
+    pd.testing.assert_frame_equal(rows, fitted.sample(300, seed=1))  # the loaded model is the same model
+    assert len(rows) == 300 and list(rows.columns) == list(penguins.columns)
+    assert (rows.dtypes == penguins.dtypes).all()
+    assert set(rows["island"].dropna()) <= set(penguins["island"])
+    assert rows["body_mass_g"].dropna().between(penguins["body_mass_g"].min(), penguins["body_mass_g"].max()).all()
+
+
+def test_conditions_are_exact(fitted):
+    rows = fitted.sample(257, conditions={"species": "Chinstrap", "island": "Dream"}, chunk_rows=100)
+    assert len(rows) == 257 and (rows["species"] == "Chinstrap").all() and (rows["island"] == "Dream").all()
+    assert fitted.sample(5, conditions={"sex": None})["sex"].isna().all()  # null is a state like any other
+
+
+def test_balance_gives_equal_classes(fitted):
+    counts = fitted.sample(300, balance="target")["species"].value_counts()
+    assert sorted(counts.to_dict().items()) == [("Adelie", 100), ("Chinstrap", 100), ("Gentoo", 100)]
+
+
+def test_same_seed_same_rows_other_seed_differs(fitted, penguins):
+    again = TabularSynthesizer(model=fitted.model, seed=5, **FAST).fit(penguins, target="species")
+    pd.testing.assert_frame_equal(again.sample(200, seed=3), fitted.sample(200, seed=3))
+    assert not fitted.sample(200, seed=3).equals(fitted.sample(200, seed=4))
+
+
+def test_bad_requests_name_the_problem(fitted):
+    with pytest.raises(InputError, match="column 'island' has no value 'Atlantis'|value 'Atlantis' was not seen"):
+        fitted.sample(10, conditions={"island": "Atlantis"})
+    with pytest.raises(InputError, match="column 'body_mass_g' is continuous; only categorical"):
+        fitted.sample(10, conditions={"body_mass_g": 4000.0})
+    with pytest.raises(InputError, match="positive whole number"):
+        fitted.sample(0)
+
+
+def test_unknown_option_is_a_config_error():
+    with pytest.raises(ConfigError, match="epochs"):
+        TabularSynthesizer(model="gan", epochs=0)
+    with pytest.raises(ConfigError, match="model"):
+        TabularSynthesizer(model="diffusion")
+
+
+def test_auto_selects_by_held_out_score_and_records_why(penguins, tmp_path):
+    synthesizer = TabularSynthesizer(model="auto", seed=1, **FAST).fit(penguins, target="species")
+    selection = synthesizer.info["selection"]
+    assert set(selection["scores"]) == {"copula", "gan", "vae"}
+    best = max(selection["scores"], key=lambda f: selection["scores"][f]["score"])
+    assert synthesizer.model == selection["chosen"] == best
+    assert selection["held_out_rows"] == 69 and "utility" in selection["scores"]["gan"]
+    assert selection["reason"].startswith(f"{best} had the best held-out score")
+    synthesizer.save(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["selection"]["chosen"] == best
+
+
+@pytest.fixture(scope="module")
+def awkward():
+    """Nulls in every kind, datetimes with a timezone, a 5000-level categorical and a boolean."""
+    rng = np.random.default_rng(0)
+    n = 6000
+    frame = pd.DataFrame({
+        "amount": np.where(rng.random(n) < 0.1, np.nan, rng.lognormal(3, 1, n).round(2)),
+        "count": pd.array(np.where(rng.random(n) < 0.05, None, rng.integers(0, 20, n)), dtype="Int64"),
+        "when": pd.Series(pd.to_datetime("2023-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"))
+        .dt.tz_localize("Asia/Tokyo"),
+        "customer": pd.Series([f"c{i}" for i in rng.zipf(1.3, n) % 5000], dtype="str"),
+        "flag": rng.random(n) < 0.2,
+        "kind": pd.Series(rng.choice(["x", "y", None], n, p=[0.6, 0.3, 0.1]), dtype="str"),
+    })
+    frame.loc[rng.random(n) < 0.05, "when"] = pd.NaT
+    return frame
+
+
+@pytest.mark.parametrize("model", ["gan", "vae", "copula"])
+def test_nulls_datetimes_and_high_cardinality(awkward, model, tmp_path):
+    synthesizer = TabularSynthesizer(model=model, seed=2, max_categories=50, **FAST).fit(awkward)
+    synthesizer.save(tmp_path / "m")
+    encoded_width = sum(span.width for span in synthesizer._fitted().transformer.spans)
+    assert encoded_width < 100  # 5000 customers cost 50 slots + "other", not 5000 columns
+    rows = TabularSynthesizer.load(tmp_path / "m").sample(3000)
+    assert (rows.dtypes == awkward.dtypes).all()
+    assert str(rows["when"].dt.tz) == "Asia/Tokyo" and (rows["when"].dropna().dt.hour == 0).all()
+    for column in ("amount", "count", "when", "kind"):
+        assert 0 < rows[column].isna().mean() < 0.35, column
+    assert set(rows["customer"]) <= set(awkward["customer"])
+    kept = synthesizer._fitted().transformer.codec("customer")
+    assert rows["customer"].nunique() > len(kept.kept)  # rare customers come back through "other"
+    rare = awkward["customer"].value_counts().index[-1]
+    assert (synthesizer.sample(20, conditions={"customer": rare})["customer"] == rare).all()
+
+
+def test_loading_needs_no_pickle_and_maps_to_cpu(penguins, tmp_path, monkeypatch):
+    TabularSynthesizer(model="gan", seed=1, **FAST).fit(penguins).save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["device"] = "cuda:0"  # as written by a GPU training run: weights are stored from the CPU either way
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    assert not (tmp_path / "m" / "weights.safetensors").read_bytes().startswith(b"\x80")  # no pickle header
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.load (pickle) must not be used")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    loaded = TabularSynthesizer.load(tmp_path / "m", device="cpu")
+    generator = loaded._fitted().modules["generator"]
+    assert {p.device.type for p in generator.parameters()} == {"cpu"}
+    assert len(loaded.sample(50)) == 50
+
+
+
+def test_auto_skips_a_family_the_data_is_too_small_for(penguins):
+    tiny = penguins.dropna().iloc[:12]  # 9 rows left after holding out: fewer than the GAN's pac of 10
+    synthesizer = TabularSynthesizer(model="auto", seed=1, **FAST).fit(tiny)
+    scores = synthesizer.info["selection"]["scores"]
+    assert scores["gan"]["score"] is None and "fewer than train.pac=10" in scores["gan"]["skipped"]
+    assert synthesizer.model in ("copula", "vae") and len(synthesizer.sample(7)) == 7
+
+
+def test_copula_models_each_target_class_apart(penguins, tmp_path):
+    synthesizer = TabularSynthesizer(model="copula", seed=0).fit(penguins, target="species")
+    copula = synthesizer._fitted().copula
+    assert copula.class_column == "species" and len(copula.classes) == 3  # every species has >= 30 rows
+    synthesizer.save(tmp_path / "m")
+    rows = TabularSynthesizer.load(tmp_path / "m").sample(3000, seed=0)
+    # Gentoo are the heavy penguins in the real data and must stay so: per-class marginals keep that.
+    real = penguins.groupby("species")["body_mass_g"].mean()
+    fake = rows.groupby("species")["body_mass_g"].mean()
+    assert (fake - real).abs().max() < 150 and fake.idxmax() == "Gentoo"
+    shares = rows["species"].value_counts(normalize=True) - penguins["species"].value_counts(normalize=True)
+    assert shares.abs().max() < 0.04
