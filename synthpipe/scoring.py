@@ -14,9 +14,9 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from synthpipe.schema import NUMERIC_KINDS, ColumnKind, datetime_nanos, infer_kinds
+from synthpipe.metrics import as_numbers, column_shape
+from synthpipe.schema import NUMERIC_KINDS, ColumnKind, infer_kinds
 
 BINS = 10
 UTILITY_TREES = 50  # boosting rounds: enough to rank candidates, cheap enough to run three times
@@ -25,7 +25,7 @@ MAX_PAIR_COLUMNS = 30  # pairs grow quadratically: wider tables are scored on th
 
 def score(real: pd.DataFrame, synthetic: pd.DataFrame, target: str | None) -> dict:
     kinds = infer_kinds(real)
-    shapes = float(np.mean([_shape(real[c], synthetic[c], kinds[c]) for c in real.columns]))
+    shapes = float(np.mean([column_shape(real[c], synthetic[c], kinds[c]) for c in real.columns]))
     pairs = _pairs(real, synthetic, kinds)
     quality = (shapes + pairs) / 2 if pairs is not None else shapes
     result = {"shapes": shapes, "pairs": pairs, "quality": quality}
@@ -37,27 +37,14 @@ def score(real: pd.DataFrame, synthetic: pd.DataFrame, target: str | None) -> di
     return result
 
 
-def _numbers(series: pd.Series) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return np.where(series.isna(), np.nan, datetime_nanos(series).astype(np.float64))
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _shape(real: pd.Series, synthetic: pd.Series, kind: ColumnKind) -> float:
-    if kind in NUMERIC_KINDS:
-        a, b = _numbers(real), _numbers(synthetic)
-        a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-        return float(len(a) == len(b)) if len(a) == 0 or len(b) == 0 else 1.0 - float(stats.ks_2samp(a, b).statistic)
-    p = real.astype(object).fillna("<null>").value_counts(normalize=True)
-    q = synthetic.astype(object).fillna("<null>").value_counts(normalize=True)
-    p, q = p.align(q, fill_value=0.0)
-    return 1.0 - 0.5 * float(np.abs(p - q).sum())
+def _numbers_of(series: pd.Series) -> np.ndarray:
+    return as_numbers(series).to_numpy(dtype=np.float64)
 
 
 def _bins(real: pd.Series, synthetic: pd.Series, kind: ColumnKind) -> tuple[np.ndarray, np.ndarray, int]:
     """Both columns as small integer bins defined by the real data; the last bin is null / unseen."""
     if kind in NUMERIC_KINDS:
-        a, b = _numbers(real), _numbers(synthetic)
+        a, b = _numbers_of(real), _numbers_of(synthetic)
         edges = np.unique(np.nanquantile(a, np.linspace(0, 1, BINS + 1)[1:-1])) if np.isfinite(a).any() else np.array([])
         width = len(edges) + 2
         return [np.where(np.isnan(x), width - 1, np.searchsorted(edges, x, side="right")) for x in (a, b)] + [width]
@@ -75,7 +62,7 @@ def _pairs(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, ColumnK
     scores = []
     for x, y in itertools.combinations(columns, 2):
         if kinds[x] in NUMERIC_KINDS and kinds[y] in NUMERIC_KINDS:
-            r = [pd.Series(_numbers(df[x])).corr(pd.Series(_numbers(df[y]))) for df in (real, synthetic)]
+            r = [pd.Series(_numbers_of(df[x])).corr(pd.Series(_numbers_of(df[y]))) for df in (real, synthetic)]
             scores.append(1.0 - abs(np.nan_to_num(r[0]) - np.nan_to_num(r[1])) / 2)
             continue
         (ax, bx, wx), (ay, by, wy) = binned[x], binned[y]
@@ -91,7 +78,7 @@ def features(df: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     for name in df.columns:
         kind = infer_kinds(reference[[name]])[name]
         if kind in NUMERIC_KINDS:
-            out[name] = _numbers(df[name])
+            out[name] = _numbers_of(df[name])
         else:
             levels = pd.Index(reference[name].dropna().astype(str).unique())
             text = df[name].astype(object).astype(str).where(df[name].notna().to_numpy())
@@ -117,8 +104,8 @@ def _utility(synthetic: pd.DataFrame, real: pd.DataFrame, target: str, kind: Col
     x_train, x_test = (features(df.drop(columns=target), real) for df in (train, test))
     if kind in NUMERIC_KINDS:
         model = HistGradientBoostingRegressor(max_iter=UTILITY_TREES, categorical_features="from_dtype", random_state=0)
-        model.fit(x_train, _numbers(train[target]))
-        return float(np.clip(model.score(x_test, _numbers(test[target])), 0.0, 1.0))
+        model.fit(x_train, _numbers_of(train[target]))
+        return float(np.clip(model.score(x_test, _numbers_of(test[target])), 0.0, 1.0))
     labels_train, labels_test = train[target].astype(str), test[target].astype(str)
     if labels_train.nunique() < 2:
         return float((labels_test == labels_train.iloc[0]).mean())

@@ -28,7 +28,8 @@ from synthpipe.images.model import load_image_generator, sample_images, save_ima
 from synthpipe.images.quality import assess_images, render_summary
 from synthpipe.io import atomic_dir, atomic_path, file_hash, read_json, read_table, write_json, write_parquet, write_text
 from synthpipe.quality import describe_failure
-from synthpipe.schema import infer_kinds, schema_drift, snapshot
+from synthpipe.schema import infer_kinds
+from tasks.ingest import write_raw
 
 DATASET_FILE = "images.json"  # in data/prepared: classes, label dtype, size, channels
 
@@ -36,14 +37,7 @@ DATASET_FILE = "images.json"  # in data/prepared: classes, label dtype, size, ch
 def ingest(source: SourceConfig, label_column: str, cfg: ImageConfig, raw_path: Path, schema_path: Path,
            allow_drift: bool) -> dict:
     df = load_images(source, label_column, cfg)
-    current = snapshot(df)
-    if schema_path.exists() and not allow_drift:
-        changes = schema_drift(read_json(schema_path), current)
-        if changes:
-            raise InputError(f"schema drift since the last ingest ({schema_path}): " + "; ".join(changes)
-                             + ". Set ingest.allow_schema_drift: true to accept the new schema.")
-    write_parquet(df, raw_path)
-    write_json(current, schema_path)
+    write_raw(df, raw_path, schema_path, allow_drift)
     return {"images": len(df), "classes": int(df[label_column].nunique()), "size": cfg.size}
 
 

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -16,6 +17,12 @@ def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift:
     df = load_source(source)
     if df.empty or len(df.columns) == 0:
         raise InputError(f"source {source.path or source.url or source.example}: no rows or no columns to ingest")
+    current = write_raw(df, raw_path, schema_path, allow_drift)
+    return {"rows": current["rows"], "columns": len(current["columns"])}
+
+
+def write_raw(df: pd.DataFrame, raw_path: Path, schema_path: Path, allow_drift: bool) -> dict:
+    """Write the ingested table and its schema snapshot, unless its schema drifted from the last ingest's."""
     current = snapshot(df)
     if schema_path.exists() and not allow_drift:
         changes = schema_drift(read_json(schema_path), current)
@@ -24,7 +31,7 @@ def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift:
                              + ". Set ingest.allow_schema_drift: true to accept the new schema.")
     write_parquet(df, raw_path)
     write_json(current, schema_path)
-    return {"rows": current["rows"], "columns": len(current["columns"])}
+    return current
 
 
 def run(params: Params) -> dict:
