@@ -23,7 +23,7 @@ def column_shape(real: pd.Series, synthetic: pd.Series, kind: ColumnKind) -> flo
         a, b = as_numbers(real).dropna(), as_numbers(synthetic).dropna()
         if len(a) == 0 or len(b) == 0:
             return float(len(a) == len(b))
-        return 1.0 - float(stats.ks_2samp(a, b).statistic)
+        return 1.0 - float(stats.ks_2samp(a, b, method="asymp").statistic)
     p = real.astype(object).fillna("<null>").value_counts(normalize=True)
     q = synthetic.astype(object).fillna("<null>").value_counts(normalize=True)
     p, q = p.align(q, fill_value=0.0)
