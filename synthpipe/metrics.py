@@ -55,9 +55,13 @@ def correlation_matrices(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dic
     return numeric, corr_real, corr_syn
 
 
-def pair_codes(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, ColumnKind], bins: int = 5) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+def pair_codes(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, ColumnKind], bins: int = 5,
+               levels_kept: int = 10) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
     """Every column as small integer codes for contingency tables: numbers binned at the real quintiles,
-    categories by the real levels; null and (for synthetic data) unseen values get codes of their own."""
+    categories by their `levels_kept` most frequent real levels; null has a code of its own and every
+    other value (rarer real levels, values real data never had) shares one, so a column of near-unique
+    names does not make even two real samples look unrelated (invented values are the column shape
+    and expectation checks' concern, not this one's)."""
     codes = {}
     for name, kind in kinds.items():
         if kind in NUMERIC_KINDS:
@@ -67,8 +71,8 @@ def pair_codes(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, Col
             size = len(edges) + 2  # bins + null
             codes[name] = (_binned(a, edges), _binned(b, edges), size)
         else:
-            levels = real[name].astype(object).dropna().unique()
-            size = len(levels) + 2  # levels, null, unseen
+            levels = real[name].astype(object).dropna().value_counts(sort=True).index[:levels_kept]
+            size = len(levels) + 2  # kept levels, null, any other value
             codes[name] = (_levelled(real[name], levels), _levelled(synthetic[name], levels), size)
     return codes
 
@@ -77,10 +81,10 @@ def _binned(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(values), len(edges) + 1, np.searchsorted(edges, values, side="right"))
 
 
-def _levelled(series: pd.Series, levels: np.ndarray) -> np.ndarray:
+def _levelled(series: pd.Series, levels: pd.Index) -> np.ndarray:
     codes = pd.Categorical(series.astype(object), categories=levels).codes.astype(np.int64)
-    unseen = series.notna().to_numpy() & (codes < 0)
-    return np.where(unseen, len(levels) + 1, np.where(codes < 0, len(levels), codes))
+    other = series.notna().to_numpy() & (codes < 0)
+    return np.where(other, len(levels) + 1, np.where(codes < 0, len(levels), codes))
 
 
 def contingency_similarities(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, ColumnKind], max_pairs: int) -> dict[str, float]:

@@ -233,3 +233,21 @@ def test_standalone_validate_command_exit_codes(tmp_path, tables):
     assert bad_target.returncode == 2 and "target column 'label' is not in the real data" in bad_target.stderr
     usage = run_cli("validate", "--real", "train.csv", cwd=tmp_path)
     assert usage.returncode == 2 and "--synthetic" in usage.stderr
+
+
+def test_contingency_of_a_near_unique_column_compares_like_with_like():
+    """Two samples of one population score high even when a column names almost every row uniquely,
+    while a synthetic table that breaks the frequent levels' link to a number scores lower."""
+    from synthpipe.metrics import contingency_similarities
+    from synthpipe.schema import infer_kinds
+
+    rng = np.random.default_rng(0)
+    group = rng.choice(["a", "b", "c"], size=1200)
+    population = pd.DataFrame({"name": [f"item {i}" for i in range(1200)], "group": group,
+                               "size": np.where(group == "a", 10.0, 0.0) + rng.normal(size=1200)})
+    real, other = population.iloc[:600], population.iloc[600:].reset_index(drop=True)
+    kinds = infer_kinds(real)
+    same = contingency_similarities(real, other, kinds, max_pairs=10)
+    assert min(same.values()) > 0.85
+    broken = other.assign(size=rng.permutation(other["size"].to_numpy()))
+    assert contingency_similarities(real, broken, kinds, max_pairs=10)["group & size"] < 0.7
