@@ -26,7 +26,7 @@ from synthpipe.transform import CategoricalCodec, NumericCodec, TableTransformer
 
 QUANTILES = 1025  # points of each numeric marginal's inverse CDF
 EPS = 1e-6  # keeps uniform scores off 0 and 1, where normal scores are infinite
-MIN_CLASS_ROWS = 30  # a target class with fewer rows is drawn from the pooled copula
+MIN_CLASS_ROWS = 10  # a target class with fewer rows is drawn from the pooled copula
 MAX_CLASSES = 50  # more classes than this: one pooled copula
 
 
