@@ -31,8 +31,10 @@ from synthpipe.conditions import CondLayout, empirical_vectors, encoded_slots, f
 from synthpipe.config import TrainConfig
 from synthpipe.copula import GaussianCopula, fit_copula, sample_copula
 from synthpipe.errors import ConfigError, InputError
+from synthpipe.evaluation import task_for
 from synthpipe.gan import Critic, GanShape, Generator, generate_gan, resolve_device, train_gan
 from synthpipe.io import atomic_dir, file_hash, read_json, write_json
+from synthpipe.schema import ColumnKind, infer_kinds
 from synthpipe.scoring import score
 from synthpipe.split import split_train_holdout
 from synthpipe.transform import CategoricalCodec, Span, TableTransformer
@@ -122,7 +124,7 @@ Model = NeuralModel | CopulaModel
 def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: int, device: torch.device,
                stop_at: float | None = None, on_epoch: Callable[[dict], None] | None = None) -> Model:
     """Fit one model family on `df` (the transformer too); the copula models each target class apart."""
-    transformer = TableTransformer.fit(df, max_modes=1 if family == "copula" else cfg.max_modes,
+    transformer = TableTransformer.fit(df, modelled_kinds(df, target), max_modes=1 if family == "copula" else cfg.max_modes,
                                        max_categories=cfg.max_categories, mode_fit_rows=cfg.mode_fit_rows, seed=seed)
     if family == "copula":
         return CopulaModel(fit_copula(df, transformer, seed, target))
@@ -137,6 +139,15 @@ def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConf
         trained = train_vae(data, tuple(transformer.spans), layout, cfg, seed, stop_at, on_epoch)
         modules = {"encoder": trained.encoder, "decoder": trained.decoder}
     return NeuralModel(family, transformer, trained.shape, modules, counts, trained.history)
+
+
+def modelled_kinds(df: pd.DataFrame, target: str | None) -> dict[str, ColumnKind]:
+    """Column kinds as inferred, except that a whole-number target with few values (0/1, grades 1-5) is a
+    label, as the gate scores it: modelled as a category, it can be conditioned on and balanced exactly."""
+    kinds = infer_kinds(df)
+    if target is not None and kinds[target] == "discrete" and task_for(df[target], "discrete") == "classification":
+        kinds[target] = "categorical"
+    return kinds
 
 
 def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: int, device: torch.device,
