@@ -36,6 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     stage.set_defaults(handler=_stage)
 
+    train = commands.add_parser("train", help="run the train stage, optionally as N data-parallel processes (torchrun)")
+    train.add_argument("--nproc", type=int, help="processes (one per GPU; gloo on CPU); default: train.nproc")
+    train.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a parameter, e.g. --set train.epochs=50 (repeatable)")
+    train.set_defaults(handler=_train)
+
     check = commands.add_parser("validate", help="run the quality gate on synthetic data from any generator")
     check.add_argument("--real", required=True, help="real train rows the generator learned from (Parquet or CSV)")
     check.add_argument("--synthetic", required=True, help="synthetic rows to judge (Parquet or CSV)")
@@ -110,6 +117,15 @@ def _stage(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"tasks.{args.name}")
     result = module.run(params)
     print(f"{args.name}: {result}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tasks.train import run
+
+    nproc = [f"train.nproc={args.nproc}"] if args.nproc is not None else []
+    result = run(load_params(args.params, [*args.overrides, *nproc]))
+    print(f"train: {result}")
     return 0
 
 
