@@ -90,24 +90,27 @@ def train(trainee: Trainee, cfg: TrainConfig, seed: int, options: LoopOptions | 
     options = options or LoopOptions()
     torch.manual_seed(seed + rank())  # weights are already built from `seed`; each rank draws its own batches
     epoch, history = resume(trainee, options.checkpoints)
-    good, retries = snapshot(trainee), 0
+    good = anchor = (epoch, snapshot(trainee))
+    retries, failures = len(history) - epochs_run(history), 0
     while epoch < cfg.epochs:
         epoch += 1
         record = run_epoch(trainee, epoch)
-        if record is None:  # NaN or inf somewhere: go back to the last good state, gentler
-            retries += 1
+        if record is None:  # NaN or inf somewhere: back to a good state, with a lower learning rate
+            retries, failures = retries + 1, failures + 1
             check_retries(trainee, cfg, epoch, retries)
-            restore(trainee, good)
-            history.append(lower_learning_rate(trainee, cfg.divergence_lr_factor, epoch, retries))
-            epoch -= 1
+            # If the last good epoch fails again, its weights may already be ruined: go back to the anchor.
+            epoch, history = back_off(trainee, good if failures == 1 else anchor, history, cfg, epoch, retries)
             continue
+        failures = 0
         history.append(record)
         if options.on_epoch:
             options.on_epoch(record)
         average_buffers(trainee)
-        good = snapshot(trainee)
-        if options.checkpoints and epoch % options.checkpoints.every == 0 and epoch < cfg.epochs:
-            save_checkpoint(trainee, options.checkpoints, epoch, history)
+        good = (epoch, snapshot(trainee))
+        if epoch % cfg.checkpoint_every == 0:
+            anchor = good
+            if options.checkpoints and epoch < cfg.epochs:
+                save_checkpoint(trainee, options.checkpoints, epoch, history)
         if options.stop_at is not None and any_rank(time.monotonic() > options.stop_at):
             break
     replicas = check_replicas_agree(trainee)
@@ -131,6 +134,11 @@ def run_epoch(trainee: Trainee, epoch: int) -> dict | None:
     seconds = time.perf_counter() - started
     return {"epoch": epoch, **{name: value.item() for name, value in losses.items()}, "seconds": seconds,
             "rows_per_s": trainee.steps_per_epoch * trainee.batch * world_size() / seconds}
+
+
+def epochs_run(history: list[dict]) -> int:
+    """Epochs completed (divergence events are records too, but no epoch)."""
+    return sum("event" not in record for record in history)
 
 
 def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
@@ -159,14 +167,19 @@ def check_retries(trainee: Trainee, cfg: TrainConfig, epoch: int, retries: int) 
                        f"check the data for extreme values, or raise train.max_divergence_retries")
 
 
-def lower_learning_rate(trainee: Trainee, factor: float, epoch: int, retry: int) -> dict:
-    for optimizer in trainee.optimizers.values():
-        for group in optimizer.param_groups:
-            group["lr"] *= factor
-    lr = learning_rates(trainee)[0]
-    log.warning("%s: epoch %d diverged; retry %d from the last good state at learning rate %.3g",
-                trainee.family, epoch, retry, lr)
-    return {"epoch": epoch, "event": "diverged", "retry": retry, "lr": lr}
+def back_off(trainee: Trainee, to: tuple[int, State], history: list[dict], cfg: TrainConfig, epoch: int,
+             retry: int) -> tuple[int, list[dict]]:
+    """Restore the state after epoch `to[0]`, multiply every learning rate by the factor, forget later epochs."""
+    start, state = to
+    rates = [lr * cfg.divergence_lr_factor for lr in learning_rates(trainee)]  # before restore() resets them
+    restore(trainee, state)
+    groups = [group for optimizer in trainee.optimizers.values() for group in optimizer.param_groups]
+    for group, rate in zip(groups, rates, strict=True):
+        group["lr"] = rate
+    log.warning("%s: epoch %d diverged; retry %d from the state after epoch %d at learning rate %.3g",
+                trainee.family, epoch, retry, start, rates[0])
+    kept = [record for record in history if "event" in record or record["epoch"] <= start]
+    return start, [*kept, {"epoch": epoch, "event": "diverged", "retry": retry, "from_epoch": start, "lr": rates[0]}]
 
 
 def learning_rates(trainee: Trainee) -> list[float]:
@@ -339,7 +352,3 @@ def check_replicas_agree(trainee: Trainee) -> dict | None:
         raise SynthpipeError(f"{trainee.family}: the {world_size()} training replicas ended with different weights")
     return {"world_size": world_size(), "backend": dist.get_backend(), "digests": digests}
 
-
-def epochs_run(history: list[dict]) -> int:
-    """Epochs completed (divergence events are records too, but no epoch)."""
-    return sum("event" not in record for record in history)

@@ -115,3 +115,37 @@ def test_two_gloo_processes_train_identical_replicas_and_a_model_that_samples_va
     for column in ["species", "island", "sex"]:
         assert set(rows[column].dropna()) <= set(penguins[column].dropna())
     assert np.isfinite(rows.select_dtypes("number").to_numpy(dtype=float, na_value=0.0)).all()
+
+
+def test_an_absurd_learning_rate_diverges_and_recovers_at_lower_rates(penguins):
+    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=20, **TINY)
+    history = synthesizer.fit(penguins).history
+    events = [r for r in history if r.get("event") == "diverged"]
+    assert events, "a learning rate of 1e6 should have produced NaN or inf"
+    assert [e["lr"] for e in events] == [1e6 * 0.5 ** (i + 1) for i in range(len(events))]  # halved each retry
+    assert [r["epoch"] for r in history if "event" not in r] == [1, 2, 3, 4, 5]
+    assert synthesizer.info["epochs_run"] == 5
+    assert all(torch.isfinite(t).all() for t in synthesizer._model.tensors().values())
+    rows = synthesizer.sample(300, seed=0)
+    assert np.isfinite(rows.select_dtypes("number").to_numpy(dtype=float, na_value=0.0)).all()
+    assert rows[["species", "island", "year"]].notna().all().all()
+
+
+def test_without_retries_divergence_is_an_error_naming_model_epoch_and_setting(penguins):
+    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=0, **TINY)
+    with pytest.raises(Diverged, match=r"gan: training diverged .* in epoch 1 .*train\.learning_rate"):
+        synthesizer.fit(penguins)
+    assert Diverged.exit_code == 1
+
+
+def test_sampling_refuses_a_model_whose_output_is_not_finite(penguins, tmp_path):
+    from flows.cli import main
+
+    synthesizer = TabularSynthesizer(model="gan", epochs=1, seed=0, **TINY).fit(penguins)
+    with torch.no_grad():
+        synthesizer._model.modules["generator"].body[-1].bias.fill_(float("nan"))
+    with pytest.raises(Diverged, match="NaN or infinite"):
+        synthesizer.sample(10)
+    synthesizer.save(tmp_path / "broken")
+    assert main(["sample", "--model", str(tmp_path / "broken"), "--rows", "10", "--out", str(tmp_path / "x.parquet")]) == 1
+    assert not (tmp_path / "x.parquet").exists()
