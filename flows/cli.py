@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     fit.add_argument("--time-budget", type=float, help="model=auto: seconds for fitting every candidate")
+    fit.add_argument("--checkpoint-dir", help="GAN/VAE: checkpoint here and resume an interrupted fit from it")
+    fit.add_argument("--checkpoint-every", type=int, default=10, metavar="K", help="epochs between checkpoints")
     fit.add_argument("--parse-dates", action="append", default=[], metavar="COL", help="CSV/JSON: parse COL as dates")
     fit.set_defaults(handler=_fit)
 
@@ -154,8 +156,8 @@ def _fit(args: argparse.Namespace) -> int:
 
     df = read_table(args.data, parse_dates=args.parse_dates)
     synthesizer = TabularSynthesizer(model=args.model, epochs=args.epochs, seed=args.seed, device=args.device,
-                                     time_budget=args.time_budget)
-    synthesizer.fit(df, target=args.target)
+                                     time_budget=args.time_budget, checkpoint_every=args.checkpoint_every)
+    synthesizer.fit(df, target=args.target, checkpoint_dir=args.checkpoint_dir)
     synthesizer.save(args.out)
     info = synthesizer.info
     chosen = f" ({info['selection']['reason']})" if info["selection"] else ""

@@ -115,7 +115,7 @@ def train(trainee: Trainee, cfg: TrainConfig, seed: int, options: LoopOptions | 
             break
     replicas = check_replicas_agree(trainee)
     if options.checkpoints and rank() == 0:
-        shutil.rmtree(options.checkpoints.path, ignore_errors=True)
+        remove_checkpoint(options.checkpoints)
     return TrainResult(history, replicas)
 
 
@@ -260,6 +260,12 @@ def resume(trainee: Trainee, checkpoints: Checkpoints | None) -> tuple[int, list
     restore(trainee, State(tensors, meta["optimizers"]))
     log.warning("%s: resuming from checkpoint %s after epoch %d", trainee.family, checkpoints.path, meta["epoch"])
     return meta["epoch"], meta["history"]
+
+
+def remove_checkpoint(checkpoints: Checkpoints) -> None:
+    shutil.rmtree(checkpoints.path, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the folder too, once no other fit keeps a checkpoint there
+        checkpoints.directory.rmdir()
 
 
 def fingerprint(*parts: object) -> str:
