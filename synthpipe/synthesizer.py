@@ -141,7 +141,7 @@ def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConf
     counts = slot_counts(layout, encoded_slots(layout, data)).cpu()
     checkpoints = None
     if checkpoint_dir is not None:
-        checkpoints = Checkpoints(Path(checkpoint_dir), checkpoint_name or family, cfg.checkpoint_every,
+        checkpoints = Checkpoints(Path(checkpoint_dir), checkpoint_name or family,
                                   _trajectory_fingerprint(family, df, cfg, seed, device))
     options = LoopOptions(stop_at, on_epoch, checkpoints)
     if family == "gan":

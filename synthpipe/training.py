@@ -58,11 +58,10 @@ class Trainee:
 
 @dataclass(frozen=True)
 class Checkpoints:
-    """Where one fit keeps its checkpoint, how often, and the fingerprint that says what it belongs to."""
+    """Where one fit keeps its checkpoint, and the fingerprint of the config and data it belongs to."""
 
     directory: Path
     name: str
-    every: int
     fingerprint: str
 
     @property
