@@ -89,25 +89,25 @@ def train(trainee: Trainee, cfg: TrainConfig, seed: int, options: LoopOptions | 
     options = options or LoopOptions()
     torch.manual_seed(seed + rank())  # weights are already built from `seed`; each rank draws its own batches
     epoch, history = resume(trainee, options.checkpoints)
-    good = anchor = (epoch, snapshot(trainee))
-    retries, failures = len(history) - epochs_run(history), 0
+    # The last good state, kept in memory every checkpoint_every epochs (checkpointed or not): divergence goes
+    # back there rather than to the previous epoch, whose weights a too-high learning rate may already have ruined.
+    good = (epoch, snapshot(trainee))
+    retries = len(history) - epochs_run(history)
     while epoch < cfg.epochs:
         epoch += 1
-        record = run_epoch(trainee, epoch)
-        if record is None:  # NaN or inf somewhere: back to a good state, with a lower learning rate
-            retries, failures = retries + 1, failures + 1
+        at_boundary = epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs
+        record = run_epoch(trainee, epoch, check_weights=at_boundary)
+        if record is None:  # NaN or inf somewhere: back to the good state, with a lower learning rate
+            retries += 1
             check_retries(trainee, cfg, epoch, retries)
-            # If the last good epoch fails again, its weights may already be ruined: go back to the anchor.
-            epoch, history = back_off(trainee, good if failures == 1 else anchor, history, cfg, epoch, retries)
+            epoch, history = back_off(trainee, good, history, cfg, epoch, retries)
             continue
-        failures = 0
         history.append(record)
         if options.on_epoch:
             options.on_epoch(record)
         average_buffers(trainee)
-        good = (epoch, snapshot(trainee))
-        if epoch % cfg.checkpoint_every == 0:
-            anchor = good
+        if at_boundary:
+            good = (epoch, snapshot(trainee))
             if options.checkpoints and epoch < cfg.epochs:
                 save_checkpoint(trainee, options.checkpoints, epoch, history)
         if options.stop_at is not None and any_rank(time.monotonic() > options.stop_at):
@@ -118,16 +118,19 @@ def train(trainee: Trainee, cfg: TrainConfig, seed: int, options: LoopOptions | 
     return TrainResult(history, replicas)
 
 
-def run_epoch(trainee: Trainee, epoch: int) -> dict | None:
-    """One pass of steps; None when a loss or a weight stopped being finite (on any rank)."""
+def run_epoch(trainee: Trainee, epoch: int, check_weights: bool) -> dict | None:
+    """One pass of steps; None when a loss (or, checked before a snapshot, a weight) is not finite on any rank.
+
+    Weights that turn NaN show in the next step's losses, so checking them only before they are kept suffices."""
     started = time.perf_counter()
-    params = [p for module in trainee.modules.values() for p in module.parameters()]
-    finite = torch.ones((), dtype=torch.bool, device=params[0].device)
+    finite = torch.ones((), dtype=torch.bool)
     for _ in range(trainee.steps_per_epoch):
         losses = trainee.step()
         # Accumulated on the device: one host sync per epoch, not one per step.
-        finite &= torch.isfinite(torch.stack(list(losses.values()))).all()
-    finite &= torch.stack([torch.isfinite(p).all() for p in params]).all()
+        finite = torch.isfinite(torch.stack(list(losses.values()))).all() & finite.to(losses["loss"].device)
+    if check_weights:
+        params = [p.detach().reshape(-1) for module in trainee.modules.values() for p in module.parameters()]
+        finite &= torch.isfinite(torch.cat(params)).all()
     if any_rank(not bool(finite)):
         return None
     seconds = time.perf_counter() - started
@@ -168,7 +171,7 @@ def check_retries(trainee: Trainee, cfg: TrainConfig, epoch: int, retries: int) 
 
 def back_off(trainee: Trainee, to: tuple[int, State], history: list[dict], cfg: TrainConfig, epoch: int,
              retry: int) -> tuple[int, list[dict]]:
-    """Restore the state after epoch `to[0]`, multiply every learning rate by the factor, forget later epochs."""
+    """Restore the state after epoch `to[0]` with every learning rate times the factor; forget later epochs."""
     start, state = to
     rates = [lr * cfg.divergence_lr_factor for lr in learning_rates(trainee)]  # before restore() resets them
     restore(trainee, state)
