@@ -166,7 +166,8 @@ def gan_trainee(data: torch.Tensor, shape: GanShape, layout: CondLayout, cfg: Tr
             cond, _, _, real_rows = draw()
             with mixed_precision(device):
                 real = torch.cat([data[real_rows], cond], dim=1)
-                fake = fake_rows(cond)[1].detach()
+                with torch.no_grad():  # the critic's step needs no graph through the generator
+                    fake = fake_rows(cond)[1]
                 wasserstein = critic(fake).float().mean() - critic(real).float().mean()
                 loss_c = wasserstein + cfg.gradient_penalty * gradient_penalty(critic, real, fake).float()
             update(opt_c, loss_c)
