@@ -36,6 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     stage.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     stage.set_defaults(handler=_stage)
 
+    train = commands.add_parser("train", help="run the train stage, optionally as N data-parallel processes (torchrun)")
+    train.add_argument("--nproc", type=int, help="processes (one per GPU; gloo on CPU); default: train.nproc")
+    train.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a parameter, e.g. --set train.epochs=50 (repeatable)")
+    train.set_defaults(handler=_train)
+
     check = commands.add_parser("validate", help="run the quality gate on synthetic data from any generator")
     check.add_argument("--real", required=True, help="real train rows the generator learned from (Parquet or CSV)")
     check.add_argument("--synthetic", required=True, help="synthetic rows to judge (Parquet or CSV)")
@@ -56,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     fit.add_argument("--time-budget", type=float, help="model=auto: seconds for fitting every candidate")
+    fit.add_argument("--checkpoint-dir", help="GAN/VAE: checkpoint here and resume an interrupted fit from it")
+    fit.add_argument("--checkpoint-every", type=int, default=10, metavar="K", help="epochs between checkpoints")
     fit.add_argument("--parse-dates", action="append", default=[], metavar="COL", help="CSV/JSON: parse COL as dates")
     fit.set_defaults(handler=_fit)
 
@@ -113,6 +122,15 @@ def _stage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from tasks.train import run
+
+    nproc = [f"train.nproc={args.nproc}"] if args.nproc is not None else []
+    result = run(load_params(args.params, [*args.overrides, *nproc]))
+    print(f"train: {result}")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -138,8 +156,8 @@ def _fit(args: argparse.Namespace) -> int:
 
     df = read_table(args.data, parse_dates=args.parse_dates)
     synthesizer = TabularSynthesizer(model=args.model, epochs=args.epochs, seed=args.seed, device=args.device,
-                                     time_budget=args.time_budget)
-    synthesizer.fit(df, target=args.target)
+                                     time_budget=args.time_budget, checkpoint_every=args.checkpoint_every)
+    synthesizer.fit(df, target=args.target, checkpoint_dir=args.checkpoint_dir)
     synthesizer.save(args.out)
     info = synthesizer.info
     chosen = f" ({info['selection']['reason']})" if info["selection"] else ""

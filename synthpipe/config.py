@@ -92,6 +92,11 @@ class TrainConfig(Section):
     time_budget: float | None = Field(None, gt=0)
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Resumable, divergence-safe, distributed training (synthpipe.training)
+    checkpoint_every: int = Field(10, ge=1)  # epochs between checkpoints (the train stage keeps them in models/<name>.ckpt)
+    max_divergence_retries: int = Field(3, ge=0)  # NaN/inf: restarts from the last good epoch before giving up
+    divergence_lr_factor: float = Field(0.5, gt=0, lt=1)  # learning rate multiplier for each such restart
+    nproc: int = Field(1, ge=1)  # train stage: >1 launches torchrun with this many data-parallel processes
 
 
 class GenerateConfig(Section):
@@ -250,6 +255,7 @@ class Paths:
     schema: Path
     prepared: Path
     model: Path
+    checkpoints: Path
     train_log: Path
     synthetic: Path
     quality: Path
@@ -263,6 +269,8 @@ class Paths:
             schema=Path("data/raw") / f"{name}.schema.json",
             prepared=Path("data/prepared"),
             model=Path("models") / name,
+            # beside the model directory, not in it: that one is replaced whole when training ends
+            checkpoints=Path("models") / f"{name}.ckpt",
             train_log=Path("reports/train_log.csv"),
             synthetic=Path("data/synthetic") / f"{name}.parquet",
             quality=Path("reports/quality.json"),

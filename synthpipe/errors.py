@@ -32,3 +32,7 @@ class GateFailed(SynthpipeError):
     def __init__(self, reasons: list[str]):
         self.reasons = list(reasons)
         super().__init__("quality gate failed:\n  - " + "\n  - ".join(self.reasons))
+
+
+class Diverged(SynthpipeError):
+    """Training kept producing NaN or infinite values, or a model would sample them (exit code 1)."""

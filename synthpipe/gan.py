@@ -9,8 +9,6 @@ spot. On CUDA the forward passes run in bfloat16 autocast.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +19,7 @@ from synthpipe.conditions import CondLayout, CondSampler
 from synthpipe.config import TrainConfig
 from synthpipe.errors import InputError
 from synthpipe.blocks import Blocks, SpanIndex, block_cross_entropy, hard_rows, soft_rows
+from synthpipe.training import LoopOptions, Trainee, train, update
 from synthpipe.transform import Span
 
 GUMBEL_TAU = 0.2  # low temperature: near-one-hot categoricals, still differentiable
@@ -124,18 +123,25 @@ class TrainedGan:
     generator: Generator
     critic: Critic
     history: list[dict]
+    replicas: dict | None = None
 
 
 def train_gan(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, cfg: TrainConfig, seed: int,
-              stop_at: float | None = None, on_epoch: Callable[[dict], None] | None = None) -> TrainedGan:
-    """Train on `data` (already on its device) until cfg.epochs or the `stop_at` monotonic deadline.
+              options: LoopOptions | None = None) -> TrainedGan:
+    """Train on `data` (already on its device) with the shared loop (synthpipe.training).
 
     Same data, config and seed -> same weights on CPU.
     """
-    torch.manual_seed(seed)
-    device, rows = data.device, data.shape[0]
+    torch.manual_seed(seed)  # the networks' initial weights
     shape = GanShape(tuple(spans), layout.width, cfg.noise_dim, tuple(cfg.generator_dims), tuple(cfg.critic_dims), cfg.pac)
-    generator, critic = Generator(shape).to(device), Critic(shape).to(device)
+    generator, critic = Generator(shape).to(data.device), Critic(shape).to(data.device)
+    result = train(gan_trainee(data, shape, layout, cfg, generator, critic), cfg, seed, options)
+    return TrainedGan(shape, generator, critic, result.history, result.replicas)
+
+
+def gan_trainee(data: torch.Tensor, shape: GanShape, layout: CondLayout, cfg: TrainConfig,
+                generator: Generator, critic: Critic) -> Trainee:
+    device, rows = data.device, data.shape[0]
     # Betas (0.5, 0.9) are the usual WGAN-GP choice: less momentum keeps the two players from oscillating.
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
     opt_c = torch.optim.Adam(critic.parameters(), lr=cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
@@ -143,7 +149,6 @@ def train_gan(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, c
     index = SpanIndex(shape.spans, device)
     cond_blocks = layout.blocks(device) if layout.columns else None
     batch = batch_size_for(rows, cfg)
-    steps, history = max(1, rows // batch), []
 
     def draw() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         if layout.columns:
@@ -155,37 +160,27 @@ def train_gan(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, c
         raw = generator(torch.randn(batch, cfg.noise_dim, device=device), cond)
         return raw, torch.cat([soft_rows(raw, index, GUMBEL_TAU), cond], dim=1)
 
-    for epoch in range(1, cfg.epochs + 1):
-        started = time.perf_counter()
-        for _ in range(steps):
-            # Critic: tell real from fake (each with its conditional vector); the penalty keeps it 1-Lipschitz.
-            for _ in range(cfg.critic_steps):
-                cond, _, _, real_rows = draw()
-                with mixed_precision(device):
-                    real = torch.cat([data[real_rows], cond], dim=1)
-                    fake = fake_rows(cond)[1].detach()
-                    wasserstein = critic(fake).float().mean() - critic(real).float().mean()
-                    loss_c = wasserstein + cfg.gradient_penalty * gradient_penalty(critic, real, fake).float()
-                opt_c.zero_grad(set_to_none=True)
-                loss_c.backward()
-                opt_c.step()
-            # Generator: fool the critic and honour the conditional vector.
-            cond, column, slot, _ = draw()
+    def step() -> dict[str, torch.Tensor]:
+        # Critic: tell real from fake (each with its conditional vector); the penalty keeps it 1-Lipschitz.
+        for _ in range(cfg.critic_steps):
+            cond, _, _, real_rows = draw()
             with mixed_precision(device):
-                raw, fake = fake_rows(cond)
-                loss_g = -critic(fake).float().mean() + condition_loss(raw, cond_blocks, column, slot)
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-        seconds = time.perf_counter() - started
-        record = {"epoch": epoch, "loss": loss_g.item(), "critic_loss": loss_c.item(),
-                  "wasserstein": -wasserstein.item(), "seconds": seconds, "rows_per_s": steps * batch / seconds}
-        history.append(record)
-        if on_epoch:
-            on_epoch(record)
-        if stop_at is not None and time.monotonic() > stop_at:
-            break
-    return TrainedGan(shape, generator, critic, history)
+                real = torch.cat([data[real_rows], cond], dim=1)
+                with torch.no_grad():  # the critic's step needs no graph through the generator
+                    fake = fake_rows(cond)[1]
+                wasserstein = critic(fake).float().mean() - critic(real).float().mean()
+                loss_c = wasserstein + cfg.gradient_penalty * gradient_penalty(critic, real, fake).float()
+            update(opt_c, loss_c)
+        # Generator: fool the critic and honour the conditional vector.
+        cond, column, slot, _ = draw()
+        with mixed_precision(device):
+            raw, fake = fake_rows(cond)
+            loss_g = -critic(fake).float().mean() + condition_loss(raw, cond_blocks, column, slot)
+        update(opt_g, loss_g)
+        return {"loss": loss_g.detach(), "critic_loss": loss_c.detach(), "wasserstein": -wasserstein.detach()}
+
+    return Trainee("gan", {"generator": generator, "critic": critic}, {"generator": opt_g, "critic": opt_c},
+                   step, steps_per_epoch=max(1, rows // batch), batch=batch)
 
 
 @torch.no_grad()

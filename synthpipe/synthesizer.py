@@ -30,13 +30,14 @@ from torch import nn
 from synthpipe.conditions import CondLayout, empirical_vectors, encoded_slots, fixed_vectors, force_slots, slot_counts
 from synthpipe.config import TrainConfig
 from synthpipe.copula import GaussianCopula, fit_copula, sample_copula
-from synthpipe.errors import ConfigError, InputError
+from synthpipe.errors import ConfigError, Diverged, InputError
 from synthpipe.evaluation import task_for
 from synthpipe.gan import Critic, GanShape, Generator, generate_gan, resolve_device, train_gan
-from synthpipe.io import atomic_dir, file_hash, read_json, write_json
+from synthpipe.io import atomic_dir, file_hash, frame_hash, read_json, write_json
 from synthpipe.schema import ColumnKind, infer_kinds
 from synthpipe.scoring import score
 from synthpipe.split import split_train_holdout
+from synthpipe.training import Checkpoints, LoopOptions, epochs_run, fingerprint, world_size
 from synthpipe.transform import CategoricalCodec, Span, TableTransformer
 from synthpipe.vae import Decoder, Encoder, VaeShape, generate_vae, train_vae
 
@@ -56,6 +57,7 @@ class NeuralModel:
     modules: dict[str, nn.Module]
     counts: torch.Tensor  # rows per slot of each categorical column: unconditional sampling follows them
     history: list[dict] = field(default_factory=list)
+    replicas: dict | None = None  # distributed training: world size and every rank's final weight digest
 
     def sample_frame(self, rows: int, fixed: dict[str, np.ndarray], torch_rng: torch.Generator,
                      np_rng: np.random.Generator) -> pd.DataFrame:
@@ -65,6 +67,9 @@ class NeuralModel:
             encoded = generate_gan(self.modules["generator"], self.shape, cond, torch_rng)
         else:
             encoded = generate_vae(self.modules["decoder"], self.shape, cond, torch_rng)
+        if not torch.isfinite(encoded).all():  # decoded, a NaN would pass for a null: refuse instead
+            raise Diverged(f"the {self.family} model generates NaN or infinite values: its weights are broken; "
+                           "retrain it (a lower learning rate helps)")
         return self.transformer.decode(force_slots(encoded, layout, fixed).cpu().numpy(), np_rng)
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -122,8 +127,12 @@ Model = NeuralModel | CopulaModel
 
 
 def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: int, device: torch.device,
-               stop_at: float | None = None, on_epoch: Callable[[dict], None] | None = None) -> Model:
-    """Fit one model family on `df` (the transformer too); the copula models each target class apart."""
+               stop_at: float | None = None, on_epoch: Callable[[dict], None] | None = None,
+               checkpoint_dir: Path | None = None, checkpoint_name: str | None = None) -> Model:
+    """Fit one model family on `df` (the transformer too); the copula models each target class apart.
+
+    With `checkpoint_dir` the GAN and VAE checkpoint there (as `checkpoint_name`, default the family) and resume
+    from a checkpoint made for the same config, data and seed."""
     transformer = TableTransformer.fit(df, modelled_kinds(df, target), max_modes=1 if family == "copula" else cfg.max_modes,
                                        max_categories=cfg.max_categories, mode_fit_rows=cfg.mode_fit_rows, seed=seed)
     if family == "copula":
@@ -132,13 +141,24 @@ def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConf
     data = torch.from_numpy(transformer.encode(df)).to(device)
     layout = CondLayout.of(transformer)
     counts = slot_counts(layout, encoded_slots(layout, data)).cpu()
+    checkpoints = None
+    if checkpoint_dir is not None:
+        checkpoints = Checkpoints(Path(checkpoint_dir), checkpoint_name or family,
+                                  _trajectory_fingerprint(family, df, cfg, seed, device))
+    options = LoopOptions(stop_at, on_epoch, checkpoints)
     if family == "gan":
-        trained = train_gan(data, tuple(transformer.spans), layout, cfg, seed, stop_at, on_epoch)
+        trained = train_gan(data, tuple(transformer.spans), layout, cfg, seed, options)
         modules = {"generator": trained.generator, "critic": trained.critic}
     else:
-        trained = train_vae(data, tuple(transformer.spans), layout, cfg, seed, stop_at, on_epoch)
+        trained = train_vae(data, tuple(transformer.spans), layout, cfg, seed, options)
         modules = {"encoder": trained.encoder, "decoder": trained.decoder}
-    return NeuralModel(family, transformer, trained.shape, modules, counts, trained.history)
+    return NeuralModel(family, transformer, trained.shape, modules, counts, trained.history, trained.replicas)
+
+
+def _trajectory_fingerprint(family: str, df: pd.DataFrame, cfg: TrainConfig, seed: int, device: torch.device) -> str:
+    """What the weights after epoch k depend on; settings that only say when to save or stop are left out."""
+    settings = cfg.model_dump(exclude={"checkpoint_every", "max_divergence_retries", "time_budget", "nproc", "device"})
+    return fingerprint(family, settings, seed, frame_hash(df), device.type, world_size())
 
 
 def modelled_kinds(df: pd.DataFrame, target: str | None) -> dict[str, ColumnKind]:
@@ -151,7 +171,8 @@ def modelled_kinds(df: pd.DataFrame, target: str | None) -> dict[str, ColumnKind
 
 
 def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: int, device: torch.device,
-                 on_epoch: Callable[[dict], None] | None = None) -> tuple[Model, dict]:
+                 on_epoch: Callable[[dict], None] | None = None,
+                 checkpoint_dir: Path | None = None) -> tuple[Model, dict]:
     """Fit each family on part of `df`, score it on the rest, refit the best on all of `df`."""
     deadline = time.monotonic() + cfg.time_budget if cfg.time_budget else None
     fit_part, held_out = _validation_split(df, target, cfg.validation_fraction, seed)
@@ -161,17 +182,19 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
         stop_at = None if deadline is None else time.monotonic() + (deadline - time.monotonic()) / (len(FAMILIES) - i + 1)
         started = time.perf_counter()
         try:
-            candidate = fit_family(family, fit_part, target, cfg, seed, device, stop_at)
+            candidate = fit_family(family, fit_part, target, cfg, seed, device, stop_at, None, checkpoint_dir,
+                                   f"candidate-{family}")
         except InputError as exc:  # e.g. fewer rows than the GAN's pac: the others may still fit
             scores[family] = {"score": None, "skipped": str(exc)}
             continue
         synthetic = _sample(candidate, max(len(held_out), SCORING_ROWS), {}, seed)
         scores[family] = {**score(held_out, synthetic, target), "seconds": time.perf_counter() - started,
-                          "epochs": len(candidate.history)}
+                          "epochs": epochs_run(candidate.history)}
     fitted = [family for family in FAMILIES if scores[family]["score"] is not None]
     best = max(fitted, key=lambda family: scores[family]["score"])
     epochs = scores[best]["epochs"] or cfg.epochs  # a budget may have stopped it early: refit as far as it got
-    model = fit_family(best, df, target, cfg.model_copy(update={"epochs": epochs}), seed, device, None, on_epoch)
+    model = fit_family(best, df, target, cfg.model_copy(update={"epochs": epochs}), seed, device, None, on_epoch,
+                       checkpoint_dir)
     ranking = ", ".join(f"{f} {scores[f]['score']:.3f}" for f in sorted(fitted, key=lambda f: -scores[f]["score"]))
     reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows"
               f"{', quality and ' + repr(target) + ' utility' if target else ', quality'}); refitted on all {len(df)} rows")
@@ -200,6 +223,8 @@ def _sample_chunks(model: Model, rows: int, plans: dict[str, Callable[[int, int]
         codes = {name: plan(start, count) for name, plan in plans.items()}
         fixed = {name: codecs[name].slots_of_codes(c) for name, c in codes.items()}
         frame = model.sample_frame(count, fixed, torch_rng, np_rng)
+        if np.isinf(frame.select_dtypes("number").to_numpy(dtype=float, na_value=np.nan)).any():
+            raise Diverged(f"the {model.family} model generates infinite numbers; retrain it")
         for name, c in codes.items():  # exact values, including rare levels that share the "other" slot
             frame[name] = codecs[name].from_codes(c)
         yield frame
@@ -231,19 +256,23 @@ class TabularSynthesizer:
     def history(self) -> list[dict]:
         return self._fitted().history
 
-    def fit(self, df: pd.DataFrame, target: str | None = None,
-            on_epoch: Callable[[dict], None] | None = None) -> TabularSynthesizer:
+    def fit(self, df: pd.DataFrame, target: str | None = None, on_epoch: Callable[[dict], None] | None = None,
+            checkpoint_dir: str | Path | None = None) -> TabularSynthesizer:
+        """Fit to `df`. With `checkpoint_dir`, the GAN and VAE save their state there every
+        `checkpoint_every` epochs, and a fit interrupted before resumes where it left off."""
         _check_table(df, target)
         device = resolve_device(self.config.device)
         started = time.perf_counter()
         if self.config.model == "auto":
-            self._model, selection = select_model(df, target, self.config, self.seed, device, on_epoch)
+            self._model, selection = select_model(df, target, self.config, self.seed, device, on_epoch, checkpoint_dir)
         else:
-            self._model = fit_family(self.config.model, df, target, self.config, self.seed, device, None, on_epoch)
+            self._model = fit_family(self.config.model, df, target, self.config, self.seed, device, None, on_epoch,
+                                     checkpoint_dir)
             selection = None
         self.info = {"model": self._model.family, "target": target, "rows": len(df), "columns": list(map(str, df.columns)),
                      "device": str(device), "seconds": time.perf_counter() - started,
-                     "epochs_run": len(self._model.history), "selection": selection}
+                     "epochs_run": epochs_run(self._model.history), "selection": selection,
+                     "replicas": getattr(self._model, "replicas", None)}
         return self
 
     def sample(self, n: int, conditions: dict[str, Any] | None = None, balance: str | None = None,
@@ -327,8 +356,8 @@ class TabularSynthesizer:
             model = NeuralModel.from_tensors(config["model"], transformer, config["shape"], tensors)
         synthesizer = cls.from_config(TrainConfig(**{**config["train"], "device": device}), config["seed"])
         synthesizer._model = model.to(resolve_device(device))
-        synthesizer.info = {key: config[key] for key in ("model", "target", "rows", "columns", "device", "seconds",
-                                                          "epochs_run", "selection", "run_id")}
+        synthesizer.info = {key: config.get(key) for key in ("model", "target", "rows", "columns", "device", "seconds",
+                                                              "epochs_run", "selection", "replicas", "run_id")}
         return synthesizer
 
 

@@ -8,8 +8,6 @@ each softmax block, as in TVAE. Batches are index draws into the on-device train
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +17,10 @@ from synthpipe.blocks import SpanIndex, hard_rows
 from synthpipe.conditions import CondLayout, CondSampler
 from synthpipe.config import TrainConfig
 from synthpipe.gan import mixed_precision
+from synthpipe.training import LoopOptions, Trainee, train, update
 from synthpipe.transform import Span
+
+VAE_LEARNING_RATE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -81,45 +82,43 @@ class TrainedVae:
     encoder: Encoder
     decoder: Decoder
     history: list[dict]
+    replicas: dict | None = None
 
 
 def train_vae(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, cfg: TrainConfig, seed: int,
-              stop_at: float | None = None, on_epoch: Callable[[dict], None] | None = None) -> TrainedVae:
-    torch.manual_seed(seed)
-    device, rows = data.device, data.shape[0]
+              options: LoopOptions | None = None) -> TrainedVae:
+    torch.manual_seed(seed)  # the networks' initial weights
     shape = VaeShape(tuple(spans), layout.width, cfg.latent_dim, tuple(cfg.vae_dims))
-    encoder, decoder = Encoder(shape).to(device), Decoder(shape).to(device)
-    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-3, weight_decay=1e-5)
+    encoder, decoder = Encoder(shape).to(data.device), Decoder(shape).to(data.device)
+    result = train(vae_trainee(data, shape, layout, cfg, encoder, decoder), cfg, seed, options)
+    return TrainedVae(shape, encoder, decoder, result.history, result.replicas)
+
+
+def vae_trainee(data: torch.Tensor, shape: VaeShape, layout: CondLayout, cfg: TrainConfig,
+                encoder: Encoder, decoder: Decoder) -> Trainee:
+    device, rows = data.device, data.shape[0]
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=VAE_LEARNING_RATE, weight_decay=1e-5)
     sampler = CondSampler(layout, data) if layout.columns else None
     spans_index = SpanIndex(shape.spans, device)
     batch = min(cfg.batch_size, rows)
-    steps, history = max(1, rows // batch), []
-    for epoch in range(1, cfg.epochs + 1):
-        started = time.perf_counter()
-        for _ in range(steps):
-            picked = torch.randint(rows, (batch,), device=device)
-            cond = sampler.own_rows(picked)[0] if sampler else torch.zeros(batch, 0, device=device)
-            real = data[picked]
-            with mixed_precision(device):
-                mu, log_var = encoder(torch.cat([real, cond], dim=1))
-                latent = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
-                raw = decoder(latent, cond).float()
-            recon = reconstruction_loss(raw, real, spans_index, decoder.sigma)
-            kl = -0.5 * torch.sum(1 + log_var.float() - mu.float() ** 2 - log_var.float().exp()) / batch
-            loss = cfg.vae_loss_factor * recon + kl
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            decoder.sigma.data.clamp_(0.01, 1.0)
-        seconds = time.perf_counter() - started
-        record = {"epoch": epoch, "loss": loss.item(), "reconstruction": recon.item(), "kl": kl.item(),
-                  "seconds": seconds, "rows_per_s": steps * batch / seconds}
-        history.append(record)
-        if on_epoch:
-            on_epoch(record)
-        if stop_at is not None and time.monotonic() > stop_at:
-            break
-    return TrainedVae(shape, encoder, decoder, history)
+
+    def step() -> dict[str, torch.Tensor]:
+        picked = torch.randint(rows, (batch,), device=device)
+        cond = sampler.own_rows(picked)[0] if sampler else torch.zeros(batch, 0, device=device)
+        real = data[picked]
+        with mixed_precision(device):
+            mu, log_var = encoder(torch.cat([real, cond], dim=1))
+            latent = mu + torch.randn_like(mu) * torch.exp(0.5 * log_var)
+            raw = decoder(latent, cond).float()
+        recon = reconstruction_loss(raw, real, spans_index, decoder.sigma)
+        kl = -0.5 * torch.sum(1 + log_var.float() - mu.float() ** 2 - log_var.float().exp()) / batch
+        loss = cfg.vae_loss_factor * recon + kl
+        update(optimizer, loss)
+        decoder.sigma.data.clamp_(0.01, 1.0)
+        return {"loss": loss.detach(), "reconstruction": recon.detach(), "kl": kl.detach()}
+
+    return Trainee("vae", {"encoder": encoder, "decoder": decoder}, {"vae": optimizer}, step,
+                   steps_per_epoch=max(1, rows // batch), batch=batch)
 
 
 @torch.no_grad()

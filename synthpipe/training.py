@@ -1,0 +1,362 @@
+"""The one epoch loop of the tabular GAN and VAE: history, deadline, checkpoints, resume, divergence, replicas.
+
+A model family hands over a `Trainee`: its networks, its optimisers and `step()`, which trains on one batch
+(calling `update` for each optimiser) and returns that batch's losses. Everything around the steps lives here:
+
+    resume from a matching checkpoint  ->  for each epoch: steps, then
+        losses or weights not finite?  ->  back to the last good state, learning rate x factor, same epoch again
+        else                           ->  record, callback, good state, checkpoint every K epochs, deadline
+    ->  replicas agree on the weights  ->  checkpoint removed
+
+A checkpoint is a directory holding state.safetensors (every module and optimiser tensor, the RNG states) and
+state.json (epoch, history, optimiser settings, the fingerprint of the config and data it belongs to); it is
+replaced atomically. Every random draw of a step comes from the global torch RNG, which is saved too, so a
+resumed run ends with the same weights, bit for bit, as one that was never stopped.
+
+Under torchrun (WORLD_SIZE > 1) every rank holds a full replica: weights start equal (same seed), each rank
+draws its own batches (seed + rank), gradients are averaged across ranks before each optimiser step and
+BatchNorm statistics at each epoch end, so the replicas stay identical; rank 0 alone writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from synthpipe.config import TrainConfig
+from synthpipe.errors import Diverged, SynthpipeError
+from synthpipe.io import atomic_dir, read_json, write_json
+
+log = logging.getLogger(__name__)
+STATE_TENSORS, STATE_META = "state.safetensors", "state.json"
+
+
+@dataclass
+class Trainee:
+    """What a model family gives the loop: `step()` trains on one batch and returns its losses."""
+
+    family: str
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    step: Callable[[], dict[str, torch.Tensor]]
+    steps_per_epoch: int
+    batch: int
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where one fit keeps its checkpoint, and the fingerprint of the config and data it belongs to."""
+
+    directory: Path
+    name: str
+    fingerprint: str
+
+    @property
+    def path(self) -> Path:
+        return self.directory / self.name
+
+
+@dataclass
+class LoopOptions:
+    stop_at: float | None = None  # time.monotonic() deadline
+    on_epoch: Callable[[dict], None] | None = None
+    checkpoints: Checkpoints | None = None
+
+
+@dataclass
+class TrainResult:
+    history: list[dict]  # one record per epoch, plus {"event": "diverged", "lr": ...} records
+    replicas: dict | None = None  # distributed runs: world size and every rank's final weight digest
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+
+def train(trainee: Trainee, cfg: TrainConfig, seed: int, options: LoopOptions | None = None) -> TrainResult:
+    """Run `trainee` for cfg.epochs epochs, or to the deadline."""
+    options = options or LoopOptions()
+    torch.manual_seed(seed + rank())  # weights are already built from `seed`; each rank draws its own batches
+    epoch, history = resume(trainee, options.checkpoints)
+    # The last good state, kept in memory every checkpoint_every epochs (checkpointed or not): divergence goes
+    # back there rather than to the previous epoch, whose weights a too-high learning rate may already have ruined.
+    good = (epoch, snapshot(trainee))
+    retries = len(history) - epochs_run(history)
+    while epoch < cfg.epochs:
+        epoch += 1
+        at_boundary = epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs
+        record = run_epoch(trainee, epoch, check_weights=at_boundary)
+        if record is None:  # NaN or inf somewhere: back to the good state, with a lower learning rate
+            retries += 1
+            check_retries(trainee, cfg, epoch, retries)
+            epoch, history = back_off(trainee, good, history, cfg, epoch, retries)
+            continue
+        history.append(record)
+        if options.on_epoch:
+            options.on_epoch(record)
+        average_buffers(trainee)
+        if at_boundary:
+            good = (epoch, snapshot(trainee))
+            if options.checkpoints and epoch < cfg.epochs:
+                save_checkpoint(trainee, options.checkpoints, epoch, history)
+        if options.stop_at is not None and any_rank(time.monotonic() > options.stop_at):
+            break
+    replicas = check_replicas_agree(trainee)
+    if options.checkpoints and rank() == 0:
+        remove_checkpoint(options.checkpoints)
+    return TrainResult(history, replicas)
+
+
+def run_epoch(trainee: Trainee, epoch: int, check_weights: bool) -> dict | None:
+    """One pass of steps; None when a loss (or, checked before a snapshot, a weight) is not finite on any rank.
+
+    Weights that turn NaN show in the next step's losses, so checking them only before they are kept suffices."""
+    started = time.perf_counter()
+    finite = torch.ones((), dtype=torch.bool)
+    for _ in range(trainee.steps_per_epoch):
+        losses = trainee.step()
+        # Accumulated on the device: one host sync per epoch, not one per step.
+        finite = torch.isfinite(torch.stack(list(losses.values()))).all() & finite.to(losses["loss"].device)
+    if check_weights:
+        params = [p.detach().reshape(-1) for module in trainee.modules.values() for p in module.parameters()]
+        finite &= torch.isfinite(torch.cat(params)).all()
+    if any_rank(not bool(finite)):
+        return None
+    seconds = time.perf_counter() - started
+    return {"epoch": epoch, **{name: value.item() for name, value in losses.items()}, "seconds": seconds,
+            "rows_per_s": trainee.steps_per_epoch * trainee.batch * world_size() / seconds}
+
+
+def epochs_run(history: list[dict]) -> int:
+    """Epochs completed (divergence events are records too, but no epoch)."""
+    return sum("event" not in record for record in history)
+
+
+def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One optimiser step on `loss`; across replicas the gradients are averaged first (as DDP does)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if world_size() > 1:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])  # one all-reduce for the whole network
+        dist.all_reduce(flat)
+        flat /= world_size()
+        for p, g in zip(params, flat.split([p.numel() for p in params])):
+            p.grad = g.view_as(p)
+    optimizer.step()
+
+
+# ---------------------------------------------------------------------------------------------- divergence
+
+def check_retries(trainee: Trainee, cfg: TrainConfig, epoch: int, retries: int) -> None:
+    if retries > cfg.max_divergence_retries:
+        lr = learning_rates(trainee)[0]
+        raise Diverged(f"{trainee.family}: training diverged (NaN or infinite loss or weights) in epoch {epoch} "
+                       f"and {cfg.max_divergence_retries} retries at a lower learning rate did not help "
+                       f"(last learning rate {lr:.3g}); lower the learning rate (train.learning_rate for the GAN), "
+                       f"check the data for extreme values, or raise train.max_divergence_retries")
+
+
+def back_off(trainee: Trainee, to: tuple[int, State], history: list[dict], cfg: TrainConfig, epoch: int,
+             retry: int) -> tuple[int, list[dict]]:
+    """Restore the state after epoch `to[0]` with every learning rate times the factor; forget later epochs."""
+    start, state = to
+    rates = [lr * cfg.divergence_lr_factor for lr in learning_rates(trainee)]  # before restore() resets them
+    restore(trainee, state)
+    groups = [group for optimizer in trainee.optimizers.values() for group in optimizer.param_groups]
+    for group, rate in zip(groups, rates, strict=True):
+        group["lr"] = rate
+    log.warning("%s: epoch %d diverged; retry %d from the state after epoch %d at learning rate %.3g",
+                trainee.family, epoch, retry, start, rates[0])
+    kept = [record for record in history if "event" in record or record["epoch"] <= start]
+    return start, [*kept, {"epoch": epoch, "event": "diverged", "retry": retry, "from_epoch": start, "lr": rates[0]}]
+
+
+def learning_rates(trainee: Trainee) -> list[float]:
+    return [group["lr"] for optimizer in trainee.optimizers.values() for group in optimizer.param_groups]
+
+
+# ---------------------------------------------------------------------------------------------- state
+
+@dataclass
+class State:
+    """Module and optimiser tensors, optimiser settings and this rank's RNG state: a snapshot or a checkpoint."""
+
+    tensors: dict[str, torch.Tensor]
+    groups: dict[str, list[dict]]
+
+
+def snapshot(trainee: Trainee) -> State:
+    tensors = {f"module.{name}.{key}": value.detach().clone()
+               for name, module in trainee.modules.items() for key, value in module.state_dict().items()}
+    groups = {}
+    for name, optimizer in trainee.optimizers.items():
+        state = optimizer.state_dict()
+        for pid, values in state["state"].items():
+            tensors |= {f"optim.{name}.{pid}.{key}": torch.as_tensor(value).detach().clone() for key, value in values.items()}
+        groups[name] = state["param_groups"]
+    return State(tensors | rng_states(), json.loads(json.dumps(groups)))
+
+
+def restore(trainee: Trainee, state: State) -> None:
+    for name, module in trainee.modules.items():
+        prefix = f"module.{name}."
+        module.load_state_dict({k.removeprefix(prefix): v.clone() for k, v in state.tensors.items() if k.startswith(prefix)})
+    for name, optimizer in trainee.optimizers.items():
+        per_param: dict[int, dict] = {}
+        for key, value in state.tensors.items():
+            if key.startswith(f"optim.{name}."):
+                pid, entry = key.removeprefix(f"optim.{name}.").split(".", 1)
+                per_param.setdefault(int(pid), {})[entry] = value.clone()
+        optimizer.load_state_dict({"state": per_param, "param_groups": json.loads(json.dumps(state.groups[name]))})
+    torch.set_rng_state(state.tensors["rng.cpu"])
+    if "rng.cuda" in state.tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state.tensors["rng.cuda"])
+
+
+def rng_states() -> dict[str, torch.Tensor]:
+    states = {"rng.cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["rng.cuda"] = torch.cuda.get_rng_state()
+    return states
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(trainee: Trainee, checkpoints: Checkpoints, epoch: int, history: list[dict]) -> None:
+    """Rank 0 writes the checkpoint; it holds every rank's RNG state (rows of rng.*), so each resumes its own."""
+    state = snapshot(trainee)
+    tensors = {k: (gather(v) if k.startswith("rng.") else v).contiguous() for k, v in state.tensors.items()}
+    if rank() != 0:
+        return
+    with atomic_dir(checkpoints.path) as tmp:
+        save_file({k: v.cpu() for k, v in tensors.items()}, str(tmp / STATE_TENSORS))
+        write_json({"fingerprint": checkpoints.fingerprint, "family": trainee.family, "epoch": epoch,
+                    "learning_rates": learning_rates(trainee), "world_size": world_size(),
+                    "optimizers": state.groups, "history": history}, tmp / STATE_META)
+
+
+def resume(trainee: Trainee, checkpoints: Checkpoints | None) -> tuple[int, list[dict]]:
+    """(epochs already done, their history): from a checkpoint made for this config and data, else a fresh start."""
+    if checkpoints is None or not (checkpoints.path / STATE_META).exists():
+        return 0, []
+    meta = read_json(checkpoints.path / STATE_META)
+    if meta.get("fingerprint") != checkpoints.fingerprint:
+        log.warning("%s: ignoring checkpoint %s: it was made for another config or data; it will be replaced",
+                    trainee.family, checkpoints.path)
+        return 0, []
+    tensors = load_file(str(checkpoints.path / STATE_TENSORS))
+    tensors = {k: (v[rank()] if k.startswith("rng.") else v) for k, v in tensors.items()}
+    restore(trainee, State(tensors, meta["optimizers"]))
+    log.warning("%s: resuming from checkpoint %s after epoch %d", trainee.family, checkpoints.path, meta["epoch"])
+    return meta["epoch"], meta["history"]
+
+
+def remove_checkpoint(checkpoints: Checkpoints) -> None:
+    shutil.rmtree(checkpoints.path, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the folder too, once no other fit keeps a checkpoint there
+        checkpoints.directory.rmdir()
+
+
+def fingerprint(*parts: object) -> str:
+    """A short hash of what a trajectory depends on (config, data hash, seed, family, world size)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------------------------------------- replicas
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+@contextlib.contextmanager
+def process_group(device: torch.device) -> Iterator[None]:
+    """Join the torchrun job when started by torchrun (WORLD_SIZE > 1): gloo on the CPU, NCCL on CUDA."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        yield
+        return
+    if device.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        yield
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def _comm_device() -> torch.device:
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def any_rank(flag: bool) -> bool:
+    """True if `flag` is true on any rank: all ranks take the same branch, or the collectives would hang."""
+    if world_size() == 1:
+        return flag
+    value = torch.tensor([int(flag)], device=_comm_device())
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def gather(tensor: torch.Tensor) -> torch.Tensor:
+    """Every rank's `tensor`, stacked (world x ...); a single rank's gets a leading axis of one."""
+    if world_size() == 1:
+        return tensor.unsqueeze(0)
+    parts = [torch.empty_like(tensor, device=_comm_device()) for _ in range(world_size())]
+    dist.all_gather(parts, tensor.to(_comm_device()))
+    return torch.stack(parts).to(tensor.device)
+
+
+def average_buffers(trainee: Trainee) -> None:
+    """Average floating buffers (BatchNorm running statistics) across replicas, so they are identical too."""
+    if world_size() == 1:
+        return
+    for module in trainee.modules.values():
+        for buffer in module.buffers():
+            if buffer.is_floating_point():
+                dist.all_reduce(buffer)
+                buffer /= world_size()
+
+
+def state_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over named tensors in name order: equal digests, equal weights."""
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        digest.update(key.encode())
+        digest.update(tensors[key].detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def replica_digests(trainee: Trainee) -> list[str]:
+    """Each rank's digest of its module state (weights and buffers), gathered on every rank."""
+    tensors = {f"{name}.{key}": value for name, module in trainee.modules.items()
+               for key, value in module.state_dict().items()}
+    own = torch.frombuffer(bytearray.fromhex(state_digest(tensors)), dtype=torch.uint8)
+    return [bytes(row.tolist()).hex() for row in gather(own)]
+
+
+def check_replicas_agree(trainee: Trainee) -> dict | None:
+    """Distributed runs: every rank's weight digest, after making sure they are all the same."""
+    if world_size() == 1:
+        return None
+    digests = replica_digests(trainee)
+    if len(set(digests)) > 1:
+        raise SynthpipeError(f"{trainee.family}: the {world_size()} training replicas ended with different weights")
+    return {"world_size": world_size(), "backend": dist.get_backend(), "digests": digests}
+

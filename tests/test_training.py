@@ -1,0 +1,153 @@
+"""The shared training loop on real data: kill and resume, stale checkpoints, divergence recovery, DDP on gloo."""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from synthpipe import TabularSynthesizer
+from synthpipe.config import load_params
+from synthpipe.errors import Diverged
+from synthpipe.io import read_json, read_table, write_parquet
+from synthpipe.training import state_digest
+from tests.conftest import make_project, run_cli
+
+TINY = {"batch_size": 50, "generator_dims": [32, 32], "critic_dims": [32, 32], "noise_dim": 16,
+        "vae_dims": [32, 32], "latent_dim": 16}
+
+
+def train_project(root: Path, penguins, **train) -> Path:
+    """A project whose train split is ready: the train stage can run on its own."""
+    project = make_project(root, {"train": {"model": "gan", **TINY, **train}})
+    write_parquet(penguins, project / "data/prepared/train.parquet")
+    return project
+
+
+def weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(model_dir / "weights.safetensors"))
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_killed_train_stage_resumes_to_bit_identical_weights(tmp_path, penguins):
+    project = train_project(tmp_path / "killed", penguins, epochs=40, checkpoint_every=4)
+    checkpoint = project / "models/penguins.ckpt/gan"
+    bin_dir = Path(sys.executable).parent
+    process = subprocess.Popen([str(bin_dir / "synthpipe"), "stage", "train"], cwd=project,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not (checkpoint / "state.json").exists() and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL  # killed mid-training, not finished
+    saved = read_json(checkpoint / "state.json")
+    assert 4 <= saved["epoch"] < 40 and saved["epoch"] % 4 == 0
+    assert not (project / "models/penguins").exists()
+
+    resumed = run_cli("stage", "train", cwd=project)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from checkpoint" in resumed.stderr
+    assert not checkpoint.parent.exists()  # removed after the successful fit
+    log = (project / "reports/train_log.csv").read_text().splitlines()
+    assert len(log) == 41  # the whole history, including the epochs before the kill
+
+    # The same stage never interrupted (in this process: the same CPU arithmetic, one thread each).
+    params = load_params(project / "params.yaml")
+    uninterrupted = TabularSynthesizer.from_config(params.train, params.seed).fit(
+        read_table(project / "data/prepared/train.parquet"), target=params.data.target)
+    assert_same_weights(weights(project / "models/penguins"), uninterrupted._model.tensors())
+
+
+@pytest.mark.parametrize("model", ["vae", "gan"])
+def test_interrupted_fit_resumes_and_a_stale_checkpoint_is_ignored(model, penguins, tmp_path, caplog):
+    def fit(seed: int, stop_after: int | None = None) -> TabularSynthesizer:
+        def interrupt(record: dict) -> None:
+            if record["epoch"] == stop_after:
+                raise KeyboardInterrupt
+
+        synthesizer = TabularSynthesizer(model=model, epochs=6, seed=seed, checkpoint_every=2, **TINY)
+        return synthesizer.fit(penguins, on_epoch=interrupt, checkpoint_dir=tmp_path / "ckpt")
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(seed=1, stop_after=5)
+    assert read_json(tmp_path / "ckpt" / model / "state.json")["epoch"] == 4
+    with caplog.at_level(logging.WARNING, logger="synthpipe.training"):
+        other_seed = fit(seed=2)  # the checkpoint belongs to seed 1: ignored, and removed at the end
+    assert "ignoring checkpoint" in caplog.text and not (tmp_path / "ckpt" / model).exists()
+    fresh = TabularSynthesizer(model=model, epochs=6, seed=2, **TINY).fit(penguins)
+    assert_same_weights(other_seed._model.tensors(), fresh._model.tensors())
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(seed=1, stop_after=5)
+    resumed = fit(seed=1)
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4, 5, 6]
+    assert_same_weights(resumed._model.tensors(), TabularSynthesizer(model=model, epochs=6, seed=1, **TINY)
+                        .fit(penguins)._model.tensors())
+
+
+def test_two_gloo_processes_train_identical_replicas_and_a_model_that_samples_valid_rows(tmp_path, penguins):
+    project = train_project(tmp_path / "ddp", penguins, epochs=4)
+    started = time.perf_counter()
+    finished = run_cli("train", "--nproc", "2", cwd=project)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    print(f"DDP train, 2 processes: {time.perf_counter() - started:.1f} s")
+    assert "'processes': 2" in finished.stdout
+    model_dir = project / "models/penguins"
+    replicas = read_json(model_dir / "config.json")["replicas"]
+    assert replicas["world_size"] == 2 and replicas["backend"] == "gloo"
+    # Each rank hashed its own weights and BatchNorm buffers: both equal the weights rank 0 saved.
+    saved = {k: v for k, v in weights(model_dir).items() if not k.startswith("cond.")}
+    assert replicas["digests"] == [state_digest(saved)] * 2
+    assert not (project / "models/penguins.ckpt/gan").exists()
+
+    rows = TabularSynthesizer.load(model_dir).sample(500, seed=0)
+    complete = [c for c in penguins.columns if penguins[c].notna().all()]
+    assert complete and rows[complete].notna().all().all()
+    for column in ["species", "island", "sex"]:
+        assert set(rows[column].dropna()) <= set(penguins[column].dropna())
+    assert np.isfinite(rows.select_dtypes("number").to_numpy(dtype=float, na_value=0.0)).all()
+
+
+def test_an_absurd_learning_rate_diverges_and_recovers_at_lower_rates(penguins):
+    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=20, **TINY)
+    history = synthesizer.fit(penguins).history
+    events = [r for r in history if r.get("event") == "diverged"]
+    assert events, "a learning rate of 1e6 should have produced NaN or inf"
+    assert [e["lr"] for e in events] == [1e6 * 0.5 ** (i + 1) for i in range(len(events))]  # halved each retry
+    assert [r["epoch"] for r in history if "event" not in r] == [1, 2, 3, 4, 5]
+    assert synthesizer.info["epochs_run"] == 5
+    assert all(torch.isfinite(t).all() for t in synthesizer._model.tensors().values())
+    rows = synthesizer.sample(300, seed=0)
+    assert np.isfinite(rows.select_dtypes("number").to_numpy(dtype=float, na_value=0.0)).all()
+    assert rows[["species", "island", "year"]].notna().all().all()
+
+
+def test_without_retries_divergence_is_an_error_naming_model_epoch_and_setting(penguins):
+    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=0, **TINY)
+    with pytest.raises(Diverged, match=r"gan: training diverged .* in epoch 1 .*train\.learning_rate"):
+        synthesizer.fit(penguins)
+    assert Diverged.exit_code == 1
+
+
+def test_sampling_refuses_a_model_whose_output_is_not_finite(penguins, tmp_path):
+    from flows.cli import main
+
+    synthesizer = TabularSynthesizer(model="gan", epochs=1, seed=0, **TINY).fit(penguins)
+    with torch.no_grad():
+        synthesizer._model.modules["generator"].body[-1].bias.fill_(float("nan"))
+    with pytest.raises(Diverged, match="NaN or infinite"):
+        synthesizer.sample(10)
+    synthesizer.save(tmp_path / "broken")
+    assert main(["sample", "--model", str(tmp_path / "broken"), "--rows", "10", "--out", str(tmp_path / "x.parquet")]) == 1
+    assert not (tmp_path / "x.parquet").exists()
