@@ -97,6 +97,7 @@ class TrainConfig(Section):
     max_divergence_retries: int = Field(3, ge=0)  # NaN/inf: restarts from the last good epoch before giving up
     divergence_lr_factor: float = Field(0.5, gt=0, lt=1)  # learning rate multiplier for each such restart
     nproc: int = Field(1, ge=1)  # train stage: >1 launches torchrun with this many data-parallel processes
+    cpu_threads: int | None = Field(None, ge=1)  # torch CPU threads while fitting; None: torch's default
 
 
 class GenerateConfig(Section):

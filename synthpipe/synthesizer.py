@@ -14,6 +14,7 @@ weights are stored on the CPU, so a model trained on a GPU loads on a machine wi
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -157,7 +158,8 @@ def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConf
 
 def _trajectory_fingerprint(family: str, df: pd.DataFrame, cfg: TrainConfig, seed: int, device: torch.device) -> str:
     """What the weights after epoch k depend on; settings that only say when to save or stop are left out."""
-    settings = cfg.model_dump(exclude={"checkpoint_every", "max_divergence_retries", "time_budget", "nproc", "device"})
+    settings = cfg.model_dump(exclude={"checkpoint_every", "max_divergence_retries", "time_budget", "nproc", "device",
+                                        "cpu_threads"})
     return fingerprint(family, settings, seed, frame_hash(df), device.type, world_size())
 
 
@@ -263,6 +265,13 @@ class TabularSynthesizer:
         _check_table(df, target)
         device = resolve_device(self.config.device)
         started = time.perf_counter()
+        with cpu_threads(self.config.cpu_threads):
+            self._fit(df, target, device, on_epoch, checkpoint_dir)
+        self.info["seconds"] = time.perf_counter() - started
+        return self
+
+    def _fit(self, df: pd.DataFrame, target: str | None, device: torch.device,
+             on_epoch: Callable[[dict], None] | None, checkpoint_dir: str | Path | None) -> None:
         if self.config.model == "auto":
             self._model, selection = select_model(df, target, self.config, self.seed, device, on_epoch, checkpoint_dir)
         else:
@@ -270,10 +279,8 @@ class TabularSynthesizer:
                                      checkpoint_dir)
             selection = None
         self.info = {"model": self._model.family, "target": target, "rows": len(df), "columns": list(map(str, df.columns)),
-                     "device": str(device), "seconds": time.perf_counter() - started,
-                     "epochs_run": epochs_run(self._model.history), "selection": selection,
+                     "device": str(device), "epochs_run": epochs_run(self._model.history), "selection": selection,
                      "replicas": getattr(self._model, "replicas", None)}
-        return self
 
     def sample(self, n: int, conditions: dict[str, Any] | None = None, balance: str | None = None,
                seed: int | None = None, chunk_rows: int = 100_000) -> pd.DataFrame:
@@ -359,6 +366,19 @@ class TabularSynthesizer:
         synthesizer.info = {key: config.get(key) for key in ("model", "target", "rows", "columns", "device", "seconds",
                                                               "epochs_run", "selection", "replicas", "run_id")}
         return synthesizer
+
+
+@contextlib.contextmanager
+def cpu_threads(threads: int | None) -> Iterator[None]:
+    """torch's CPU thread count for the duration (None: leave it): one thread spares a busy machine's cores
+    the spinning of idle OpenMP threads, which can make small models many times slower."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _check_table(df: pd.DataFrame, target: str | None) -> None:

@@ -164,3 +164,11 @@ def test_a_whole_number_label_is_conditioned_and_balanced_exactly(penguins, mode
     if model == "copula":  # one copula per class: the heavy class keeps its heavier bodies
         rows = synthesizer.sample(2000, seed=1)
         assert rows.groupby("heavy")["body_mass_g"].mean().diff().iloc[-1] > 1000
+
+
+def test_cpu_threads_apply_while_fitting_only(penguins):
+    before = torch.get_num_threads()
+    seen = []
+    synthesizer = TabularSynthesizer(model="vae", seed=0, cpu_threads=1, **FAST)
+    synthesizer.fit(penguins, on_epoch=lambda record: seen.append(torch.get_num_threads()))
+    assert seen == [1] * 3 and torch.get_num_threads() == before and synthesizer.info["seconds"] > 0
