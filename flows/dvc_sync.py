@@ -50,12 +50,15 @@ class DvcStages:
         from dvc.dvcfile import Lockfile
         from dvc.exceptions import DvcException
 
-        try:
-            Lockfile(self.repo, LOCK_FILE).load()
+        lock, copy = self.root / LOCK_FILE, self.root / LOCK_COPY
+        if not lock.exists():
             return
+        try:  # DVC never writes an empty dvc.lock: empty means cut short before the first line
+            if Lockfile(self.repo, str(lock)).load():
+                return
+            problem = "it is empty"
         except DvcException as exc:
             problem = str(exc).splitlines()[0]
-        lock, copy = self.root / LOCK_FILE, self.root / LOCK_COPY
         if copy.exists():
             with atomic_path(lock) as tmp:
                 shutil.copyfile(copy, tmp)

@@ -15,6 +15,7 @@ import importlib
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -184,6 +185,21 @@ def test_column_names_never_build_paths(baseline):
     assert not [str(path) for path in written if {"evil", "a", "b", ".."} & set(path.parts)]
     merged = pd.read_parquet(root / "data" / "merged" / "train.parquet")
     assert HOSTILE_COLUMNS[0] in merged.columns and HOSTILE_COLUMNS[1] in merged.columns
+
+
+def test_a_dvc_lock_cut_short_is_put_back(baseline, tmp_path, monkeypatch):
+    """DVC rewrites dvc.lock in place; a kill mid-write must not leave every later run failing on it."""
+    from flows.dvc_sync import DvcStages
+
+    root = tmp_path / "project"
+    shutil.copytree(baseline[0], root, symlinks=True)
+    monkeypatch.chdir(root)  # as the flow runs: DVC resolves stage names in the working directory
+    whole = (root / "dvc.lock").read_text()
+    for cut in ("", whole[:12]):  # opened for writing, nothing written yet; cut inside a quoted value
+        (root / "dvc.lock").write_text(cut)
+        dvc = DvcStages(root)
+        assert (root / "dvc.lock").read_text() == whole
+        assert all(dvc.is_up_to_date(stage) for stage in STAGES)
 
 
 def test_sigkill_in_each_stage_loses_no_row(baseline, api_url):
