@@ -89,14 +89,15 @@ def check_table(df: pd.DataFrame, source: str, target: str | None = None, target
         if problem:
             raise InputError(f"{source}: column '{name}' {problem}")
     if target is not None:
+        without = f"leave out {target_key}" if target_key.startswith("--") else f"set {target_key}: null"
         if target not in df.columns:
             raise InputError(f"{target_key}: column '{target}' is not in {source} (columns: {list(map(str, df.columns))}). "
-                             f"Name one of them, or set {target_key} to null.")
-        values = df[target].dropna().unique()
+                             f"Name one of them, or {without}.")
+        values = df[target].dropna().unique().tolist()
         if len(values) < 2:
             raise InputError(f"{target_key}: column '{target}' in {source} has a single value ({values[0]!r}), so there "
                              f"is nothing to stratify the split on or to predict for utility. Choose another target, "
-                             f"or set {target_key} to null.")
+                             f"or {without}.")
 
 
 def _column_problem(series: pd.Series) -> str | None:
