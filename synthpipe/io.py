@@ -238,12 +238,23 @@ def read_table(path: str | Path, parse_dates: list[str] = ()) -> pd.DataFrame:
             df = pd.read_csv(path)
         else:
             df = pd.read_json(path, lines=True)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at offset "
-                         f"{exc.start}). Save the file as UTF-8.") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text ({_first_non_utf8(path)}). Save the file as UTF-8.") from None
     except (pa.ArrowException, ValueError, OSError) as exc:
-        raise InputError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
+        raise InputError(f"{path}: cannot be read as {suffix[1:]}: {str(exc).strip()}. Check that the file is "
+                         f"complete and really is {suffix[1:]}.") from None
     return parse_date_columns(df, parse_dates, source=str(path))
+
+
+def _first_non_utf8(path: Path) -> str:
+    """Where the first byte that is not UTF-8 is, for the error message (only read when there is one)."""
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"line {number}, byte {exc.start + 1} is 0x{line[exc.start]:02x}"
+    return "a byte sequence UTF-8 does not allow"
 
 
 def _check_column_names(path: Path, suffix: str) -> None:

@@ -106,7 +106,7 @@ TABLE_CASES = {
     "duplicate Parquet columns": ("data.parquet", duplicate_parquet_columns,
                                   ["data.parquet: column name(s) ['a'] appear more than once"]),
     "non-UTF-8 text": ("data.csv", write_bytes("name,n\n".encode() + "café,1\n".encode("latin-1") * 20),
-                       ["data.csv: not UTF-8 text (byte b'\\xe9' at offset", "Save the file as UTF-8"]),
+                       ["data.csv: not UTF-8 text (line 2, byte 4 is 0xe9). Save the file as UTF-8."]),
 }
 
 
