@@ -36,8 +36,10 @@ def sweep_stale_temps(dest: str | Path) -> None:
     atomic_dir, put its previous version of `dest` back first."""
     dest = Path(dest)
     for temp in dest.parent.glob(f".{glob.escape(dest.name)}.*"):
-        pid = temp.name[len(dest.name) + 2:].split(".", 1)[0]
-        if temp.suffix not in TEMP_SUFFIXES or not pid.isdigit() or _alive(int(pid)):
+        # Exactly .<name>.<pid>.<random><suffix>: the random part has no dot, so ".x.5.<pid>..." (target "x.5")
+        # is never taken for a temp of "x".
+        pid, _, random = temp.name[len(dest.name) + 2:-len(temp.suffix) or None].partition(".")
+        if temp.suffix not in TEMP_SUFFIXES or not pid.isdigit() or not random or "." in random or _alive(int(pid)):
             continue
         if temp.suffix == ".old" and not dest.exists() and (temp / dest.name).exists():
             os.replace(temp / dest.name, dest)
