@@ -115,10 +115,11 @@ def verify_manifest(directory: str | Path) -> None:
     """Fail naming the file unless every file manifest.json lists is present with its recorded size and hash."""
     directory = Path(directory)
     manifest_path = directory / MANIFEST_FILE
+    if not directory.is_dir():
+        raise InputError(f"{directory}: no such model directory. Write one with `synthpipe fit` or the train stage.")
     if not manifest_path.is_file():
-        what = "no such directory" if not directory.is_dir() else f"{MANIFEST_FILE} is missing"
-        raise InputError(f"{manifest_path}: {what}, so the model files cannot be checked. Save the model again "
-                         "(synthpipe fit or the train stage).")
+        raise InputError(f"{manifest_path}: missing, so the model files cannot be checked. Save the model again "
+                         "(`synthpipe fit` or the train stage).")
     files = read_json(manifest_path).get("files")
     if not isinstance(files, dict) or not files:
         raise InputError(f"{manifest_path}: lists no files. Save the model again.")

@@ -155,7 +155,7 @@ DAMAGE = {
     "truncated transformer": ("transformer.json", lambda p: p.write_bytes(p.read_bytes()[:100]),
                               "model/transformer.json: has 100 bytes, the manifest recorded"),
     "deleted config": ("config.json", lambda p: p.unlink(), "model/config.json: is missing"),
-    "deleted manifest": ("manifest.json", lambda p: p.unlink(), "model/manifest.json: manifest.json is missing"),
+    "deleted manifest": ("manifest.json", lambda p: p.unlink(), "model/manifest.json: missing, so the model files cannot be checked"),
 }
 
 

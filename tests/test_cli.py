@@ -89,4 +89,4 @@ def test_fit_and_sample_errors_exit_2(tmp_path, penguins):
     result = run_cli("sample", "--model", "m", "--rows", "10", "--out", "s.xlsx", cwd=tmp_path)
     assert result.returncode == 2 and "expected a .parquet or .csv file" in result.stderr
     result = run_cli("sample", "--model", "nowhere", "--rows", "10", "--out", "s.csv", cwd=tmp_path)
-    assert result.returncode == 2 and "nowhere/config.json: file not found" in result.stderr
+    assert result.returncode == 2 and "nowhere: no such model directory" in result.stderr
