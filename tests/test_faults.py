@@ -1,7 +1,8 @@
 """Faults never lose rows: `synthpipe refresh` SIGKILLed during each of the six stages, then run again.
 
-One project goes through a complete refresh, then gets a new version of its source, so every stage is out of
-date and rewrites outputs that already exist (the riskier case for a half-replaced file or folder). Run k of
+One project runs the six stages once (recorded in DVC as the flow records them), then gets a new version of its
+source, so every stage is out of date and rewrites outputs that already exist (the riskier case for a
+half-replaced file or folder). Run k of
 the refresh is killed, process group and all, at a seeded random point of stage k: the previous run was killed
 in stage k-1, so stage k starts when stage k-1 finishes (or is reported up to date). After each kill every output
 present must be whole, and the project lock free. A last refresh must complete with every source row in the
