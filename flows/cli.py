@@ -152,9 +152,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _fit(args: argparse.Namespace) -> int:
     from synthpipe.io import read_table
-    from synthpipe.synthesizer import TabularSynthesizer
+    from synthpipe.schema import check_table
 
     df = read_table(args.data, parse_dates=args.parse_dates)
+    check_table(df, args.data, args.target, target_key="--target")  # before torch loads: bad input fails fast
+    from synthpipe.synthesizer import TabularSynthesizer
+
     synthesizer = TabularSynthesizer(model=args.model, epochs=args.epochs, seed=args.seed, device=args.device,
                                      time_budget=args.time_budget, checkpoint_every=args.checkpoint_every)
     synthesizer.fit(df, target=args.target, checkpoint_dir=args.checkpoint_dir)
@@ -170,13 +173,15 @@ def _sample(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from synthpipe.errors import InputError
-    from synthpipe.io import write_csv_chunks, write_parquet_chunks
-    from synthpipe.synthesizer import TabularSynthesizer
+    from synthpipe.io import verify_manifest, write_csv_chunks, write_parquet_chunks
 
     writers = {".parquet": write_parquet_chunks, ".csv": write_csv_chunks}
     out = Path(args.out)
     if out.suffix.lower() not in writers:
         raise InputError(f"--out {out}: expected a .parquet or .csv file")
+    verify_manifest(args.model)  # before torch loads: a damaged model directory fails fast
+    from synthpipe.synthesizer import TabularSynthesizer
+
     synthesizer = TabularSynthesizer.load(args.model, device=args.device)
     conditions = {}
     for item in args.condition:

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
+
+from synthpipe.io import atomic_path
+
+LOCK_FILE = "dvc.lock"
+# DVC rewrites dvc.lock in place: a run killed mid-write leaves it cut short, and every later DVC call fails on it.
+# After each record a whole copy goes here (git-ignored, like all of .dvc/tmp), to be put back in that case.
+LOCK_COPY = ".dvc/tmp/dvc.lock.recorded"
+
+logger = logging.getLogger(__name__)
 
 
 class DvcStages:
@@ -13,7 +23,9 @@ class DvcStages:
         from dvc.repo import Repo
 
         logging.getLogger("dvc").setLevel(logging.WARNING)  # its "Updating lock file" lines are noise here
+        self.root = root
         self.repo = Repo(str(root))
+        self._repair_lock()
 
     @classmethod
     def for_run(cls, params_file: str | Path, overrides: list[str]) -> DvcStages | None:
@@ -30,3 +42,27 @@ class DvcStages:
 
     def record(self, stage: str) -> None:
         self.repo.commit(stage, force=True)
+        with atomic_path(self.root / LOCK_COPY) as tmp:
+            shutil.copyfile(self.root / LOCK_FILE, tmp)
+
+    def _repair_lock(self) -> None:
+        """Put back the last whole dvc.lock if the present one cannot be read (or drop it: every stage reruns)."""
+        from dvc.dvcfile import Lockfile
+        from dvc.exceptions import DvcException
+
+        lock, copy = self.root / LOCK_FILE, self.root / LOCK_COPY
+        if not lock.exists():
+            return
+        try:  # DVC never writes an empty dvc.lock: empty means cut short before the first line
+            if Lockfile(self.repo, str(lock)).load():
+                return
+            problem = "it is empty"
+        except DvcException as exc:
+            problem = str(exc).splitlines()[0]
+        if copy.exists():
+            with atomic_path(lock) as tmp:
+                shutil.copyfile(copy, tmp)
+        else:
+            lock.unlink()
+        logger.warning("%s could not be read (%s), as after a run killed while DVC wrote it; %s", lock, problem,
+                       "restored the last whole copy" if copy.exists() else "removed it: every stage reruns")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -20,6 +21,45 @@ from synthpipe.errors import InputError, LockHeld
 TABLE_SUFFIXES = {".parquet", ".csv", ".jsonl", ".json"}
 
 
+TEMP_SUFFIXES = (".tmp", ".old")  # what the atomic helpers leave beside a target only while they write it
+MANIFEST_FILE = "manifest.json"
+
+
+def _temp_prefix(dest: Path) -> str:
+    # The writer's pid is part of the name: a later write of the same target can tell a temp left by a
+    # killed writer (SIGKILL runs no cleanup) from one a live writer still uses.
+    return f".{dest.name}.{os.getpid()}."
+
+
+def sweep_stale_temps(dest: str | Path) -> None:
+    """Remove temps of `dest` left by writers that died; if one died between the two renames of
+    atomic_dir, put its previous version of `dest` back first."""
+    dest = Path(dest)
+    for temp in dest.parent.glob(f".{glob.escape(dest.name)}.*"):
+        # Exactly .<name>.<pid>.<random><suffix>: the random part has no dot, so ".x.5.<pid>..." (target "x.5")
+        # is never taken for a temp of "x".
+        pid, _, random = temp.name[len(dest.name) + 2:-len(temp.suffix) or None].partition(".")
+        if temp.suffix not in TEMP_SUFFIXES or not pid.isdigit() or not random or "." in random or _alive(int(pid)):
+            continue
+        if temp.suffix == ".old" and not dest.exists() and (temp / dest.name).exists():
+            os.replace(temp / dest.name, dest)
+        if temp.is_dir():
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `dest`; rename it onto `dest` only if the block succeeds.
@@ -29,7 +69,8 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    sweep_stale_temps(dest)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(dest), suffix=".tmp", dir=dest.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -47,11 +88,12 @@ def atomic_dir(dest: str | Path) -> Iterator[Path]:
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    sweep_stale_temps(dest)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".tmp", dir=dest.parent))
     try:
         yield tmp
         if dest.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
+            old = Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".old", dir=dest.parent))
             os.replace(dest, old / dest.name)
             os.replace(tmp, dest)
             shutil.rmtree(old)
@@ -59,6 +101,41 @@ def atomic_dir(dest: str | Path) -> Iterator[Path]:
             os.replace(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_manifest(directory: str | Path) -> None:
+    """Record the SHA-256 and size of every file in `directory` in manifest.json (write it last)."""
+    directory = Path(directory)
+    files = sorted(path for path in directory.rglob("*") if path.is_file() and path.name != MANIFEST_FILE)
+    write_json({"files": {path.relative_to(directory).as_posix(): {"sha256": file_hash(path), "bytes": path.stat().st_size}
+                          for path in files}}, directory / MANIFEST_FILE)
+
+
+def verify_manifest(directory: str | Path) -> None:
+    """Fail naming the file unless every file manifest.json lists is present with its recorded size and hash."""
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST_FILE
+    if not directory.is_dir():
+        raise InputError(f"{directory}: no such model directory. Write one with `synthpipe fit` or the train stage.")
+    if not manifest_path.is_file():
+        raise InputError(f"{manifest_path}: missing, so the model files cannot be checked. Save the model again "
+                         "(`synthpipe fit` or the train stage).")
+    files = read_json(manifest_path).get("files")
+    if not isinstance(files, dict) or not files:
+        raise InputError(f"{manifest_path}: lists no files. Save the model again.")
+    for name, expected in files.items():
+        path = directory / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise InputError(f"{manifest_path}: lists '{name}', a path outside the model directory. Save the model again.")
+        if not path.is_file():
+            problem = "is missing"
+        elif path.stat().st_size != expected["bytes"]:
+            problem = f"has {path.stat().st_size} bytes, the manifest recorded {expected['bytes']} (truncated or altered)"
+        elif file_hash(path) != expected["sha256"]:
+            problem = "was modified after the model was saved (its SHA-256 differs from the manifest)"
+        else:
+            continue
+        raise InputError(f"{path}: {problem}. The model directory is damaged. Save the model again.")
 
 
 @contextlib.contextmanager
@@ -154,16 +231,48 @@ def read_table(path: str | Path, parse_dates: list[str] = ()) -> pd.DataFrame:
     suffix = ".parquet" if path.is_dir() else path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise InputError(f"{path}: unsupported file type '{suffix}' (expected one of {sorted(TABLE_SUFFIXES)})")
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes). Write the table into it, with a header line for CSV.")
     try:
+        _check_column_names(path, suffix)
         if suffix == ".parquet":
             df = pd.read_parquet(path)
         elif suffix == ".csv":
             df = pd.read_csv(path)
         else:
             df = pd.read_json(path, lines=True)
-    except (pa.ArrowException, ValueError, UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text ({_first_non_utf8(path)}). Save the file as UTF-8.") from None
+    except (pa.ArrowException, ValueError, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as {suffix[1:]}: {str(exc).strip()}. Check that the file is "
+                         f"complete and really is {suffix[1:]}.") from None
     return parse_date_columns(df, parse_dates, source=str(path))
+
+
+def _first_non_utf8(path: Path) -> str:
+    """Where the first byte that is not UTF-8 is, for the error message (only read when there is one)."""
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"line {number}, byte {exc.start + 1} is 0x{line[exc.start]:02x}"
+    return "a byte sequence UTF-8 does not allow"
+
+
+def _check_column_names(path: Path, suffix: str) -> None:
+    """Refuse a repeated column name as written in the file: pandas would rename it ("a", "a.1") or fail obscurely."""
+    if suffix == ".csv":
+        names = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
+    elif suffix == ".parquet" and path.is_file():
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+    else:
+        return
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"{path}: column name(s) {repeated} appear more than once. Give every column its own name.")
 
 
 def parse_date_columns(df: pd.DataFrame, columns: list[str], source: str) -> pd.DataFrame:

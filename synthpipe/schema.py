@@ -8,10 +8,14 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from synthpipe.errors import InputError
 from synthpipe.io import frame_hash
 
 ColumnKind = Literal["continuous", "discrete", "categorical", "boolean", "datetime"]
 NUMERIC_KINDS = ("continuous", "discrete", "datetime")
+# Fewer rows cannot be split into train, holdout and model-selection parts with any row to spare.
+MIN_ROWS = 10
+_NESTED = {"list", "dict", "tuple", "set", "ndarray"}
 
 
 def infer_kind(series: pd.Series) -> ColumnKind:
@@ -63,3 +67,55 @@ def schema_drift(previous: dict, current: dict) -> list[str]:
         if name in before and before[name] != after[name]
     ]
     return changes
+
+
+def check_table(df: pd.DataFrame, source: str, target: str | None = None, target_key: str = "data.target") -> None:
+    """Refuse a table no model can learn from, naming `source` (a file, URL or example) and the column at fault.
+
+    Ingest and `synthpipe fit` both call this before anything is written. NaN is a null and is fine;
+    +-inf, all-null columns, values of several types in one column and repeated column names are not.
+    """
+    if len(df.columns) == 0:
+        raise InputError(f"{source}: the table has no columns. Point the source at a table with a header and rows.")
+    repeated = sorted({str(name) for name in df.columns[df.columns.duplicated()]})
+    if repeated:
+        raise InputError(f"{source}: column name(s) {repeated} appear more than once. Give every column its own name.")
+    if len(df) < MIN_ROWS:
+        what = "has a header but no rows" if len(df) == 0 else f"has {len(df)} row(s)"
+        raise InputError(f"{source}: {what}; at least {MIN_ROWS} rows are needed to fit a model and hold rows out "
+                         "for evaluation. Add rows.")
+    for name in df.columns:
+        problem = _column_problem(df[name])
+        if problem:
+            raise InputError(f"{source}: column '{name}' {problem}")
+    if target is not None:
+        without = f"leave out {target_key}" if target_key.startswith("--") else f"set {target_key}: null"
+        if target not in df.columns:
+            raise InputError(f"{target_key}: column '{target}' is not in {source} (columns: {list(map(str, df.columns))}). "
+                             f"Name one of them, or {without}.")
+        values = df[target].dropna().unique().tolist()
+        if len(values) < 2:
+            raise InputError(f"{target_key}: column '{target}' in {source} has a single value ({values[0]!r}), so there "
+                             f"is nothing to stratify the split on or to predict for utility. Choose another target, "
+                             f"or {without}.")
+
+
+def _column_problem(series: pd.Series) -> str | None:
+    if series.isna().all():
+        return "is empty (every value is null). Drop the column or fill it in."
+    if ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype):
+        infinite = int(np.isinf(series.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
+        if infinite:
+            return (f"has {infinite} infinite value(s) (inf or -inf). Replace them with real numbers, "
+                    "or with nulls (NaN) if unknown.")
+        return None
+    if not (ptypes.is_object_dtype(series.dtype) or ptypes.is_string_dtype(series.dtype)):
+        return None
+    inferred = ptypes.infer_dtype(series, skipna=True)
+    if inferred in ("mixed", "mixed-integer", "unknown-array"):
+        types = sorted({type(value).__name__ for value in series.dropna()})
+        if _NESTED & set(types):
+            return (f"holds nested values ({', '.join(sorted(_NESTED & set(types)))}). Flatten them into columns "
+                    "of numbers, text, booleans or dates.")
+        return f"mixes value types ({', '.join(types)}). Make every value of the column one type."
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 
@@ -19,6 +20,8 @@ def _penguins() -> pd.DataFrame:
 
 
 EXAMPLES: dict[str, Callable[[], pd.DataFrame]] = {"penguins": _penguins}
+# The file suffixes each file format reads ("" is a directory of Parquet partitions).
+SUFFIXES = {"csv": (".csv",), "parquet": (".parquet", ""), "jsonl": (".jsonl", ".json")}
 
 
 def load_source(source: SourceConfig) -> pd.DataFrame:
@@ -30,13 +33,24 @@ def load_source(source: SourceConfig) -> pd.DataFrame:
         return parse_date_columns(df, source.parse_dates, source=f"example '{source.example}'")
     if source.format == "sql":
         return _read_sql(source)
+    suffix = Path(source.path).suffix.lower()
+    if source.format in SUFFIXES and suffix not in SUFFIXES[source.format]:
+        raise InputError(f"data.source.path {source.path}: a '{suffix}' file, but data.source.format is "
+                         f"'{source.format}'. Set the format that matches the file, or convert the file.")
     return read_table(source.path, source.parse_dates)
+
+
+def describe_source(source: SourceConfig) -> str:
+    """How messages name the source: its file, its (password-free) URL or its example."""
+    if source.format == "sql":
+        return f"data.source.url {_redact(source.url)}"
+    return source.path if source.format != "example" else f"example '{source.example}'"
 
 
 def _read_sql(source: SourceConfig) -> pd.DataFrame:
     import sqlalchemy
 
-    where = f"data.source.url {_redact(source.url)}"
+    where = describe_source(source)
     try:
         engine = sqlalchemy.create_engine(source.url)
     except (sqlalchemy.exc.ArgumentError, ImportError) as exc:

@@ -6,7 +6,8 @@
     s.sample(1000, balance="target")                          # equal rows per class of the target
     s.save("models/x");  TabularSynthesizer.load("models/x")
 
-A model directory holds weights.safetensors, config.json and transformer.json: no pickle, and
+A model directory holds weights.safetensors, config.json, transformer.json and manifest.json (every file's
+SHA-256 and size, checked before loading): no pickle, and
 weights are stored on the CPU, so a model trained on a GPU loads on a machine without one.
 `model="auto"` fits every family on part of the data, scores each on the held-out rest
 (synthpipe.scoring), refits the best on all rows and records the scores and the reason.
@@ -34,8 +35,8 @@ from synthpipe.copula import GaussianCopula, fit_copula, sample_copula
 from synthpipe.errors import ConfigError, Diverged, InputError
 from synthpipe.evaluation import task_for
 from synthpipe.gan import Critic, GanShape, Generator, generate_gan, resolve_device, train_gan
-from synthpipe.io import atomic_dir, file_hash, frame_hash, read_json, write_json
-from synthpipe.schema import ColumnKind, infer_kinds
+from synthpipe.io import atomic_dir, file_hash, frame_hash, read_json, verify_manifest, write_json, write_manifest
+from synthpipe.schema import ColumnKind, check_table, infer_kinds
 from synthpipe.scoring import score
 from synthpipe.split import split_train_holdout
 from synthpipe.training import Checkpoints, LoopOptions, epochs_run, fingerprint, world_size
@@ -262,7 +263,9 @@ class TabularSynthesizer:
             checkpoint_dir: str | Path | None = None) -> TabularSynthesizer:
         """Fit to `df`. With `checkpoint_dir`, the GAN and VAE save their state there every
         `checkpoint_every` epochs, and a fit interrupted before resumes where it left off."""
-        _check_table(df, target)
+        if not isinstance(df, pd.DataFrame):
+            raise InputError(f"fit: expected a pandas DataFrame, got {type(df).__name__}")
+        check_table(df, "fit", target, target_key="target")
         device = resolve_device(self.config.device)
         started = time.perf_counter()
         with cpu_threads(self.config.cpu_threads):
@@ -337,7 +340,8 @@ class TabularSynthesizer:
         return self._model
 
     def save(self, directory: str | Path) -> None:
-        """Weights (safetensors, on the CPU), config and transformer (JSON); replaces `directory` atomically."""
+        """Weights (safetensors, on the CPU), config and transformer (JSON) and a manifest of their SHA-256
+        hashes; replaces `directory` atomically."""
         model = self._fitted()
         with atomic_dir(directory) as tmp:
             save_file({k: v.detach().cpu().contiguous() for k, v in model.tensors().items()}, str(tmp / WEIGHTS_FILE))
@@ -346,11 +350,13 @@ class TabularSynthesizer:
             write_json({"format": FORMAT, "model": model.family, "run_id": file_hash(tmp / WEIGHTS_FILE)[:16],
                         "seed": self.seed, "train": self.config.model_dump(), **self.info,
                         "shape": model.shape if isinstance(model, CopulaModel) else asdict(model.shape)}, tmp / CONFIG_FILE)
+            write_manifest(tmp)  # last: it vouches for every file above
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "auto") -> TabularSynthesizer:
         """Rebuild a saved synthesizer on `device`, whatever device trained it."""
         directory = Path(directory)
+        verify_manifest(directory)
         config = read_json(directory / CONFIG_FILE)
         if config.get("format") != FORMAT:
             raise InputError(f"{directory / CONFIG_FILE}: not a synthpipe tabular model (format {config.get('format')!r})")
@@ -379,13 +385,3 @@ def cpu_threads(threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-def _check_table(df: pd.DataFrame, target: str | None) -> None:
-    if not isinstance(df, pd.DataFrame) or df.empty or len(df.columns) == 0:
-        raise InputError("fit: expected a non-empty DataFrame")
-    if target is not None and target not in df.columns:
-        raise InputError(f"target: column '{target}' is not in the data (columns: {list(df.columns)})")
-    duplicated = df.columns[df.columns.duplicated()].tolist()
-    if duplicated:
-        raise InputError(f"fit: duplicated column names {duplicated}")

@@ -42,8 +42,9 @@ class Span:
 class NumericCodec:
     """Continuous, discrete and datetime columns: mode-specific normalisation plus a null slot.
 
-    Values are first standardised, z = (x - origin - mean) / std; datetimes count integer
-    nanoseconds from `origin` (their minimum) so that restoring them is exact integer arithmetic.
+    Values are first standardised, z = (x - origin - mean) / std; datetimes and integers count from
+    `origin` (their minimum) in integer arithmetic, so restoring them is exact even where the values
+    themselves are beyond float precision (nanosecond stamps, 2**60-sized ids).
     """
 
     name: str
@@ -63,7 +64,10 @@ class NumericCodec:
     @classmethod
     def fit(cls, name: str, kind: ColumnKind, series: pd.Series) -> NumericCodec:
         nanos = datetime_nanos(series) if kind == "datetime" else None
-        origin = int(nanos[series.notna().to_numpy()].min()) if kind == "datetime" and series.notna().any() else 0
+        if kind == "datetime" and series.notna().any():
+            origin = int(nanos[series.notna().to_numpy()].min())
+        else:
+            origin = int(series.min()) if kind == "discrete" and series.notna().any() else 0
         values, nulls = _to_numbers(series, kind, origin, nanos)
         present = values[~nulls]
         if len(present) == 0:
@@ -123,11 +127,19 @@ class NumericCodec:
                 stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(self.timezone)
             return stamps.astype(self.dtype)
         if self.kind == "discrete":
-            values = np.round(values)
-        elif self.decimals is not None:
+            return self._integers(values, nulls)
+        if self.decimals is not None:
             values = np.round(values, self.decimals)
+        return pd.Series(values, name=self.name).mask(nulls).astype(self.dtype)
+
+    def _integers(self, offsets: np.ndarray, nulls: np.ndarray) -> pd.Series:
+        # origin + offset in wrapping 64-bit arithmetic: exact for any int64 or uint64 column.
+        steps = np.minimum(np.round(np.maximum(offsets, 0.0)), float(np.nextafter(2.0**64, 0)))
+        ints = (np.uint64(self.origin % 2**64) + steps.astype(np.uint64)).view(np.int64)
+        unsigned = self.dtype.lower().startswith("uint")
+        values = pd.array(ints.astype(np.uint64) if unsigned else ints, dtype="UInt64" if unsigned else "Int64")
         series = pd.Series(values, name=self.name).mask(nulls)
-        if self.kind == "discrete" and nulls.any() and self.dtype.startswith("int"):
+        if nulls.any() and self.dtype.startswith(("int", "uint")):
             return series.astype(self.dtype.replace("int", "Int"))  # a null forces the nullable dtype
         return series.astype(self.dtype)
 
@@ -334,6 +346,10 @@ def _to_numbers(series: pd.Series, kind: ColumnKind, origin: int, nanos: np.ndar
     if kind == "datetime":
         nanos = datetime_nanos(series) if nanos is None else nanos
         return np.where(nulls, 0, nanos - origin).astype(np.float64), nulls
+    if kind == "discrete":  # offsets from the minimum, taken in integer arithmetic before any rounding to float
+        unsigned = str(series.dtype).lower().startswith("uint")
+        ints = series.to_numpy(dtype=np.uint64 if unsigned else np.int64, na_value=origin)
+        return np.where(nulls, 0.0, (ints.astype(np.uint64) - np.uint64(origin % 2**64)).astype(np.float64)), nulls
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~nulls & ~np.isfinite(values)
     if bad.any():

@@ -9,14 +9,13 @@ from prefect.cache_policies import NO_CACHE
 from synthpipe.config import Params, SourceConfig
 from synthpipe.errors import InputError
 from synthpipe.io import read_json, write_json, write_parquet
-from synthpipe.schema import schema_drift, snapshot
-from synthpipe.sources import load_source
+from synthpipe.schema import check_table, schema_drift, snapshot
+from synthpipe.sources import describe_source, load_source
 
 
-def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift: bool) -> dict:
+def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift: bool, target: str | None = None) -> dict:
     df = load_source(source)
-    if df.empty or len(df.columns) == 0:
-        raise InputError(f"source {source.path or source.url or source.example}: no rows or no columns to ingest")
+    check_table(df, describe_source(source), target)
     current = write_raw(df, raw_path, schema_path, allow_drift)
     return {"rows": current["rows"], "columns": len(current["columns"])}
 
@@ -41,7 +40,7 @@ def run(params: Params) -> dict:
 
         return images.ingest(params.data.source, params.data.target, params.image, paths.raw, paths.schema,
                              params.ingest.allow_schema_drift)
-    return ingest(params.data.source, paths.raw, paths.schema, params.ingest.allow_schema_drift)
+    return ingest(params.data.source, paths.raw, paths.schema, params.ingest.allow_schema_drift, params.data.target)
 
 
 # DVC decides what is up to date, so Prefect's own result cache stays off.

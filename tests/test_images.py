@@ -115,6 +115,10 @@ def test_same_seed_same_images_on_cpu(tmp_path, digits):
     generator, shape, config = load_image_generator(tmp_path, torch.device("cpu"))
     assert shape == runs[0].shape and len(config["run_id"]) == 16
     assert np.array_equal(sample_images(generator, labels, 16, seed=1), a)
+    weights = tmp_path / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + bytes([weights.read_bytes()[-1] ^ 1]))  # one bit flipped
+    with pytest.raises(InputError, match="weights.safetensors: was modified after the model was saved"):
+        load_image_generator(tmp_path, torch.device("cpu"))
 
 
 def test_trained_generator_draws_the_requested_digit(digits):

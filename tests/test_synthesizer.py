@@ -9,6 +9,7 @@ import torch
 
 from synthpipe import TabularSynthesizer
 from synthpipe.errors import ConfigError, InputError
+from synthpipe.io import write_manifest
 
 FAST = {"epochs": 3, "batch_size": 100, "generator_dims": [32, 32], "critic_dims": [32, 32], "noise_dim": 16,
         "vae_dims": [32, 32], "latent_dim": 16}
@@ -21,7 +22,8 @@ def fitted(request, penguins):
 
 def test_round_trip_fit_save_load_sample(fitted, penguins, tmp_path):
     fitted.save(tmp_path / "model")
-    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "transformer.json", "weights.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "manifest.json", "transformer.json",
+                                                                         "weights.safetensors"]
     loaded = TabularSynthesizer.load(tmp_path / "model")
     assert loaded.model == fitted.model and loaded.info["target"] == "species"
     rows = loaded.sample(300, seed=1)
@@ -118,6 +120,7 @@ def test_loading_needs_no_pickle_and_maps_to_cpu(penguins, tmp_path, monkeypatch
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     config["device"] = "cuda:0"  # as written by a GPU training run: weights are stored from the CPU either way
     (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    write_manifest(tmp_path / "m")
     assert not (tmp_path / "m" / "weights.safetensors").read_bytes().startswith(b"\x80")  # no pickle header
 
     def refuse(*args, **kwargs):

@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from synthpipe.config import ImageTrainConfig
-from synthpipe.io import atomic_path, file_hash, read_json, write_json
+from synthpipe.io import atomic_path, file_hash, read_json, verify_manifest, write_json, write_manifest
 
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
@@ -246,7 +246,8 @@ def sample_images(generator: Generator, labels: np.ndarray, noise_dim: int, seed
 
 
 def save_image_gan(model: TrainedImageGan, directory: str | Path, extra: dict) -> None:
-    """Weights as safetensors (generator.* and critic.*), architecture and `extra` as JSON. No pickle."""
+    """Weights as safetensors (generator.* and critic.*), architecture and `extra` as JSON, then manifest.json
+    with every file's SHA-256. No pickle. `directory` is the caller's atomic temporary directory."""
     directory = Path(directory)
     tensors = {f"generator.{k}": v for k, v in model.generator.state_dict().items()}
     tensors |= {f"critic.{k}": v for k, v in model.critic.state_dict().items()}
@@ -255,11 +256,13 @@ def save_image_gan(model: TrainedImageGan, directory: str | Path, extra: dict) -
     run_id = file_hash(directory / WEIGHTS_FILE)[:16]  # names the exact weights: merged rows carry it
     write_json({"format": "synthpipe.image_gan/1", "run_id": run_id, "shape": asdict(model.shape), **extra},
                directory / CONFIG_FILE)
+    write_manifest(directory)  # last: it vouches for every file above
 
 
 def load_image_generator(directory: str | Path, device: torch.device) -> tuple[Generator, ImageGanShape, dict]:
     """Rebuild the (averaged) generator from a model directory, on any device."""
     directory = Path(directory)
+    verify_manifest(directory)
     config = read_json(directory / CONFIG_FILE)
     shape = ImageGanShape(**config["shape"])
     tensors = load_file(str(directory / WEIGHTS_FILE), device="cpu")
