@@ -98,23 +98,40 @@ def write_parquet_chunks(chunks: Iterable[pd.DataFrame], path: str | Path) -> in
 
     Only one chunk is in memory at a time, and the file appears only once complete.
     """
+    return write_arrow_chunks((pa.Table.from_pandas(chunk, preserve_index=False) for chunk in chunks), path)
+
+
+def write_arrow_chunks(tables: Iterable[pa.Table], path: str | Path) -> int:
+    """write_parquet_chunks for Arrow tables: each becomes the next row group(s) of one file, written atomically."""
     import pyarrow.parquet as pq
 
     rows, writer = 0, None
     with atomic_path(path) as tmp:
         try:
-            for chunk in chunks:
-                table = pa.Table.from_pandas(chunk, preserve_index=False)
+            for table in tables:
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
                 elif table.schema != writer.schema:  # e.g. an object column that is all null in this chunk
                     table = table.cast(writer.schema)
                 writer.write_table(table)
-                rows += len(chunk)
+                rows += table.num_rows
         finally:
             if writer is not None:
                 writer.close()
     return rows
+
+
+def concat_parquet(paths: Iterable[str | Path], path: str | Path) -> int:
+    """Copy Parquet files, row group by row group, into one file at `path` (atomically); returns the row count."""
+    import pyarrow.parquet as pq
+
+    def row_groups() -> Iterator[pa.Table]:
+        for part in paths:
+            source = pq.ParquetFile(part)
+            for i in range(source.num_row_groups):
+                yield source.read_row_group(i)
+
+    return write_arrow_chunks(row_groups(), path)
 
 
 def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: str | Path) -> int:
