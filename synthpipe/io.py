@@ -196,10 +196,60 @@ def parse_date_columns(df: pd.DataFrame, columns: list[str], source: str) -> pd.
 
 def frame_hash(df: pd.DataFrame) -> str:
     """A content hash of a table: values, column names and dtypes, independent of file encoding."""
+    return chunked_frame_hash([df], df.dtypes)
+
+
+def chunked_frame_hash(chunks: Iterable[pd.DataFrame], dtypes: pd.Series) -> str:
+    """frame_hash of the concatenation of `chunks` (row hashes do not depend on the other rows)."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    digest.update(json.dumps([[str(c), str(t)] for c, t in dtypes.items()]).encode())
+    for chunk in chunks:
+        digest.update(pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def parquet_dataset(path: str | Path):
+    """A Parquet file or a directory of (hive) partitions as an Arrow dataset: read batch by batch, lazily."""
+    import pyarrow.dataset as ds
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    try:
+        # Partition keys as dictionaries, as pandas.read_parquet reads them (categories).
+        return ds.dataset(path, format="parquet", partitioning=ds.HivePartitioning.discover(infer_dictionary=True))
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as parquet: {exc}") from None
+
+
+def parquet_file(path: str | Path):
+    """One Parquet file, opened for reading by row group or batch; errors name the file."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found (has the stage that writes it run?)")
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as parquet: {exc}") from None
+
+
+def pandas_probe(dataset) -> pd.DataFrame:
+    """A row of the dataset converted the way pandas converts the whole table, without reading it all: a null
+    turns an integer column into floats and a boolean one into objects, so only those columns are scanned."""
+    schema = dataset.schema
+    nullable = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_boolean(f.type)]
+    has_nulls = dict.fromkeys(nullable, False)
+    if nullable:
+        for batch in dataset.to_batches(columns=nullable):
+            for name in nullable:
+                has_nulls[name] |= batch.column(name).null_count > 0
+    probe = dataset.head(1)
+    for name in (name for name, nulls in has_nulls.items() if nulls):
+        i = probe.schema.get_field_index(name)
+        probe = probe.set_column(i, probe.schema.field(i), pa.nulls(probe.num_rows, probe.schema.field(i).type))
+    return probe.to_pandas()
 
 
 def file_hash(path: str | Path) -> str:

@@ -3,17 +3,23 @@
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from synthpipe.config import Params, SourceConfig
 from synthpipe.errors import InputError
-from synthpipe.io import read_json, write_json, write_parquet
+from synthpipe.io import (chunked_frame_hash, pandas_probe, parquet_dataset, read_json, read_table,
+                          write_arrow_chunks, write_json, write_parquet)
 from synthpipe.schema import schema_drift, snapshot
 from synthpipe.sources import load_source
 
 
 def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift: bool) -> dict:
+    if source.format == "parquet" and not source.parse_dates:
+        current = stream_parquet(Path(source.path), raw_path, schema_path, allow_drift)
+        return {"rows": current["rows"], "columns": len(current["columns"])}
     df = load_source(source)
     if df.empty or len(df.columns) == 0:
         raise InputError(f"source {source.path or source.url or source.example}: no rows or no columns to ingest")
@@ -24,14 +30,43 @@ def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift:
 def write_raw(df: pd.DataFrame, raw_path: Path, schema_path: Path, allow_drift: bool) -> dict:
     """Write the ingested table and its schema snapshot, unless its schema drifted from the last ingest's."""
     current = snapshot(df)
+    check_drift(current, schema_path, allow_drift)
+    write_parquet(df, raw_path)
+    write_json(current, schema_path)
+    return current
+
+
+def stream_parquet(path: Path, raw_path: Path, schema_path: Path, allow_drift: bool) -> dict:
+    """write_raw for a Parquet source (a file or partitions), copied batch by batch: a table of any size
+    never sits in memory whole. The snapshot equals snapshot() of the table read by pandas."""
+    dataset = parquet_dataset(path)
+    if any(isinstance(index, str) for index in (dataset.schema.pandas_metadata or {}).get("index_columns", [])):
+        return write_raw(read_table(path), raw_path, schema_path, allow_drift)  # pandas drops the stored index
+    rows = dataset.count_rows()
+    if rows == 0 or not dataset.schema.names:
+        raise InputError(f"source {path}: no rows or no columns to ingest")
+    probe = pandas_probe(dataset)
+    dtypes = probe.dtypes
+    columns = [{"name": str(name), "dtype": str(dtype)} for name, dtype in dtypes.items()]
+    check_drift({"columns": columns}, schema_path, allow_drift)
+    # The schema pandas would write: the raw file reads back with the dtypes of the in-memory path.
+    written = pa.Schema.from_pandas(probe, preserve_index=False)
+    schema = pa.schema([dataset.schema.field(f.name) if pa.types.is_null(f.type) else f for f in written],
+                       metadata=written.metadata)  # a probe value that is null says nothing of its type
+    write_arrow_chunks((pa.Table.from_batches([batch]).cast(schema) for batch in dataset.to_batches()), raw_path)
+    batches = pq.ParquetFile(raw_path).iter_batches()
+    content_hash = chunked_frame_hash((batch.to_pandas().astype(dtypes) for batch in batches), dtypes)
+    current = {"columns": columns, "rows": rows, "content_hash": content_hash}
+    write_json(current, schema_path)
+    return current
+
+
+def check_drift(current: dict, schema_path: Path, allow_drift: bool) -> None:
     if schema_path.exists() and not allow_drift:
         changes = schema_drift(read_json(schema_path), current)
         if changes:
             raise InputError(f"schema drift since the last ingest ({schema_path}): " + "; ".join(changes)
                              + ". Set ingest.allow_schema_drift: true to accept the new schema.")
-    write_parquet(df, raw_path)
-    write_json(current, schema_path)
-    return current
 
 
 def run(params: Params) -> dict:
