@@ -235,6 +235,14 @@ def parquet_file(path: str | Path):
         raise InputError(f"{path}: cannot be read as parquet: {exc}") from None
 
 
+BATCH_ROWS = 100_000  # rows per batch when streaming a table
+
+
+def scan_batches(dataset, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The dataset's record batches in order, with little read-ahead: memory stays at a few batches."""
+    return dataset.to_batches(columns=columns, batch_size=BATCH_ROWS, batch_readahead=2, fragment_readahead=1)
+
+
 def pandas_probe(dataset) -> pd.DataFrame:
     """A row of the dataset converted the way pandas converts the whole table, without reading it all: a null
     turns an integer column into floats and a boolean one into objects, so only those columns are scanned."""
@@ -242,10 +250,10 @@ def pandas_probe(dataset) -> pd.DataFrame:
     nullable = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_boolean(f.type)]
     has_nulls = dict.fromkeys(nullable, False)
     if nullable:
-        for batch in dataset.to_batches(columns=nullable):
+        for batch in scan_batches(dataset, nullable):
             for name in nullable:
                 has_nulls[name] |= batch.column(name).null_count > 0
-    probe = dataset.head(1)
+    probe = dataset.head(1, batch_size=1, batch_readahead=1, fragment_readahead=1)
     for name in (name for name, nulls in has_nulls.items() if nulls):
         i = probe.schema.get_field_index(name)
         probe = probe.set_column(i, probe.schema.field(i), pa.nulls(probe.num_rows, probe.schema.field(i).type))

@@ -10,8 +10,8 @@ from prefect.cache_policies import NO_CACHE
 
 from synthpipe.config import Params, SourceConfig
 from synthpipe.errors import InputError
-from synthpipe.io import (chunked_frame_hash, pandas_probe, parquet_dataset, read_json, read_table,
-                          write_arrow_chunks, write_json, write_parquet)
+from synthpipe.io import (BATCH_ROWS, chunked_frame_hash, pandas_probe, parquet_dataset, read_json, read_table,
+                          scan_batches, write_arrow_chunks, write_json, write_parquet)
 from synthpipe.schema import schema_drift, snapshot
 from synthpipe.sources import load_source
 
@@ -53,8 +53,8 @@ def stream_parquet(path: Path, raw_path: Path, schema_path: Path, allow_drift: b
     written = pa.Schema.from_pandas(probe, preserve_index=False)
     schema = pa.schema([dataset.schema.field(f.name) if pa.types.is_null(f.type) else f for f in written],
                        metadata=written.metadata)  # a probe value that is null says nothing of its type
-    write_arrow_chunks((pa.Table.from_batches([batch]).cast(schema) for batch in dataset.to_batches()), raw_path)
-    batches = pq.ParquetFile(raw_path).iter_batches()
+    write_arrow_chunks((pa.Table.from_batches([batch]).cast(schema) for batch in scan_batches(dataset)), raw_path)
+    batches = pq.ParquetFile(raw_path).iter_batches(batch_size=BATCH_ROWS)
     content_hash = chunked_frame_hash((batch.to_pandas().astype(dtypes) for batch in batches), dtypes)
     current = {"columns": columns, "rows": rows, "content_hash": content_hash}
     write_json(current, schema_path)

@@ -11,10 +11,8 @@ from prefect.cache_policies import NO_CACHE
 
 from synthpipe.config import Params, PreprocessConfig
 from synthpipe.errors import InputError
-from synthpipe.io import atomic_dir, parquet_file, write_arrow_chunks
+from synthpipe.io import BATCH_ROWS, atomic_dir, parquet_file, write_arrow_chunks
 from synthpipe.split import holdout_rows
-
-BATCH_ROWS = 100_000
 
 
 def preprocess(raw_path: Path, out_dir: Path, target: str | None, cfg: PreprocessConfig, seed: int) -> dict:
