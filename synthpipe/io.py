@@ -253,7 +253,7 @@ def pandas_probe(dataset) -> pd.DataFrame:
         for batch in scan_batches(dataset, nullable):
             for name in nullable:
                 has_nulls[name] |= batch.column(name).null_count > 0
-    probe = dataset.head(1, batch_size=1, batch_readahead=1, fragment_readahead=1)
+    probe = dataset.head(1, batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1)
     for name in (name for name, nulls in has_nulls.items() if nulls):
         i = probe.schema.get_field_index(name)
         probe = probe.set_column(i, probe.schema.field(i), pa.nulls(probe.num_rows, probe.schema.field(i).type))
