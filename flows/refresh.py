@@ -13,8 +13,10 @@ from synthpipe.config import load_params
 from synthpipe.io import exclusive_lock
 from synthpipe.summary import summarize
 
-# Each stage module defines `<stage>_task`, the Prefect task around the same `run` that DVC calls.
+# Each stage module defines `<stage>_task`, the Prefect task around the same `run` that DVC calls;
+# generate with several shards runs as a flow of shard tasks on Dask instead (same file as the task writes).
 STAGE_TASKS = {stage: getattr(importlib.import_module(f"tasks.{stage}"), f"{stage}_task") for stage in STAGES}
+STAGE_TASKS["generate"] = importlib.import_module("tasks.generate").generate_in_flow
 
 LOCK_FILE = ".synthpipe.lock"
 

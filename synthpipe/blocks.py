@@ -65,13 +65,20 @@ def soft_rows(raw: torch.Tensor, index: SpanIndex, tau: float) -> torch.Tensor:
 
 
 def hard_rows(raw: torch.Tensor, index: SpanIndex, generator: torch.Generator) -> torch.Tensor:
-    """Sampled outputs: tanh values and one-hot blocks drawn by the Gumbel-max trick."""
+    """Sampled outputs: tanh values and one-hot blocks, each slot drawn from its block's softmax.
+
+    By inverse CDF: one uniform per block (drawn on the CPU from `generator`: device-independent rows)
+    against the block's cumulative probabilities, instead of one Gumbel draw and two logs per slot.
+    """
     raw = raw.float()
     out = torch.zeros_like(raw)
     out[:, index.tanh] = torch.tanh(raw[:, index.tanh])
-    logits = index.softmax.logits(raw)
-    choice = (logits + gumbel(logits.shape, generator, raw.device)).argmax(dim=-1)  # rows x blocks
-    columns = index.softmax.gather.gather(1, choice.T).T  # rows x blocks: the chosen column of each block
+    blocks = index.softmax
+    cumulative = torch.softmax(blocks.logits(raw), dim=-1).cumsum_(dim=-1)  # rows x blocks x widest
+    uniform = torch.rand(cumulative.shape[:2], generator=generator).to(raw.device)
+    choice = (cumulative < uniform.unsqueeze(-1)).sum(dim=-1)  # rows x blocks
+    choice = torch.minimum(choice, blocks.valid.sum(dim=1) - 1)  # a rounding shortfall of the last sum
+    columns = blocks.gather.gather(1, choice.T).T  # rows x blocks: the chosen column of each block
     return out.scatter_(1, columns, 1.0)
 
 

@@ -104,6 +104,11 @@ class GenerateConfig(Section):
     # None: as many rows as the real train split has.
     rows: int | None = Field(None, ge=1)
     chunk_rows: int = Field(100_000, ge=1)
+    # Shards: independent parts of the rows, each seeded from (seed, shard index); 1 = one process, one stream.
+    # The plan depends only on rows and shards, so the file is the same whoever (and however many) draw them.
+    shards: int = Field(1, ge=1)
+    workers: int | None = Field(None, ge=1)  # local Dask cluster processes (flow only); None: one per CPU core
+    dask_address: str | None = None  # flow only: an existing Dask scheduler, e.g. tcp://10.0.0.5:8786
 
 
 class ValidateConfig(Section):

@@ -31,6 +31,14 @@ def _temp_prefix(dest: Path) -> str:
     return f".{dest.name}.{os.getpid()}."
 
 
+def temp_dir_beside(dest: str | Path) -> Path:
+    """A scratch directory named as the atomic helpers name their temps: if its writer is killed, the next
+    write of `dest` removes it."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".tmp", dir=dest.parent)).resolve()
+
+
 def sweep_stale_temps(dest: str | Path) -> None:
     """Remove temps of `dest` left by writers that died; if one died between the two renames of
     atomic_dir, put its previous version of `dest` back first."""
@@ -175,23 +183,40 @@ def write_parquet_chunks(chunks: Iterable[pd.DataFrame], path: str | Path) -> in
 
     Only one chunk is in memory at a time, and the file appears only once complete.
     """
+    return write_arrow_chunks((pa.Table.from_pandas(chunk, preserve_index=False) for chunk in chunks), path)
+
+
+def write_arrow_chunks(tables: Iterable[pa.Table], path: str | Path) -> int:
+    """write_parquet_chunks for Arrow tables: each becomes the next row group(s) of one file, written atomically."""
     import pyarrow.parquet as pq
 
     rows, writer = 0, None
     with atomic_path(path) as tmp:
         try:
-            for chunk in chunks:
-                table = pa.Table.from_pandas(chunk, preserve_index=False)
+            for table in tables:
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
                 elif table.schema != writer.schema:  # e.g. an object column that is all null in this chunk
                     table = table.cast(writer.schema)
                 writer.write_table(table)
-                rows += len(chunk)
+                rows += table.num_rows
         finally:
             if writer is not None:
                 writer.close()
     return rows
+
+
+def concat_parquet(paths: Iterable[str | Path], path: str | Path) -> int:
+    """Copy Parquet files, row group by row group, into one file at `path` (atomically); returns the row count."""
+    import pyarrow.parquet as pq
+
+    def row_groups() -> Iterator[pa.Table]:
+        for part in paths:
+            source = pq.ParquetFile(part)
+            for i in range(source.num_row_groups):
+                yield source.read_row_group(i)
+
+    return write_arrow_chunks(row_groups(), path)
 
 
 def write_csv_chunks(chunks: Iterable[pd.DataFrame], path: str | Path) -> int:
@@ -288,10 +313,68 @@ def parse_date_columns(df: pd.DataFrame, columns: list[str], source: str) -> pd.
 
 def frame_hash(df: pd.DataFrame) -> str:
     """A content hash of a table: values, column names and dtypes, independent of file encoding."""
+    return chunked_frame_hash([df], df.dtypes)
+
+
+def chunked_frame_hash(chunks: Iterable[pd.DataFrame], dtypes: pd.Series) -> str:
+    """frame_hash of the concatenation of `chunks` (row hashes do not depend on the other rows)."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    digest.update(json.dumps([[str(c), str(t)] for c, t in dtypes.items()]).encode())
+    for chunk in chunks:
+        digest.update(pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def parquet_dataset(path: str | Path):
+    """A Parquet file or a directory of (hive) partitions as an Arrow dataset: read batch by batch, lazily."""
+    import pyarrow.dataset as ds
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    try:
+        # Partition keys as dictionaries, as pandas.read_parquet reads them (categories).
+        return ds.dataset(path, format="parquet", partitioning=ds.HivePartitioning.discover(infer_dictionary=True))
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as parquet: {exc}") from None
+
+
+def parquet_file(path: str | Path):
+    """One Parquet file, opened for reading by row group or batch; errors name the file."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found (has the stage that writes it run?)")
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: cannot be read as parquet: {exc}") from None
+
+
+BATCH_ROWS = 100_000  # rows per batch when streaming a table
+
+
+def scan_batches(dataset, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The dataset's record batches in order, with little read-ahead: memory stays at a few batches."""
+    return dataset.to_batches(columns=columns, batch_size=BATCH_ROWS, batch_readahead=2, fragment_readahead=1)
+
+
+def pandas_probe(dataset) -> pd.DataFrame:
+    """A row of the dataset converted the way pandas converts the whole table, without reading it all: a null
+    turns an integer column into floats and a boolean one into objects, so only those columns are scanned."""
+    schema = dataset.schema
+    nullable = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_boolean(f.type)]
+    has_nulls = dict.fromkeys(nullable, False)
+    if nullable:
+        for batch in scan_batches(dataset, nullable):
+            for name in nullable:
+                has_nulls[name] |= batch.column(name).null_count > 0
+    probe = dataset.head(1, batch_size=BATCH_ROWS, batch_readahead=1, fragment_readahead=1)
+    for name in (name for name, nulls in has_nulls.items() if nulls):
+        i = probe.schema.get_field_index(name)
+        probe = probe.set_column(i, probe.schema.field(i), pa.nulls(probe.num_rows, probe.schema.field(i).type))
+    return probe.to_pandas()
 
 
 def file_hash(path: str | Path) -> str:

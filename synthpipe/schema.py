@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import numpy as np
@@ -75,34 +76,54 @@ def check_table(df: pd.DataFrame, source: str, target: str | None = None, target
     Ingest and `synthpipe fit` both call this before anything is written. NaN is a null and is fine;
     +-inf, all-null columns, values of several types in one column and repeated column names are not.
     """
+    check_batches([df], source, target, target_key)
+
+
+def check_batches(batches: Iterable[pd.DataFrame], source: str, target: str | None = None,
+                  target_key: str = "data.target") -> None:
+    """check_table for a table read in batches: one batch in memory at a time, however long the table."""
+    rows, filled, classes = 0, None, set()
+    for df in batches:
+        if filled is None:
+            _check_header(df, source, target, target_key)
+            filled = dict.fromkeys(df.columns, False)
+        rows += len(df)
+        for name in df.columns:
+            problem = _value_problem(df[name])
+            if problem:
+                raise InputError(f"{source}: column '{name}' {problem}")
+            filled[name] = filled[name] or bool(df[name].notna().any())
+        if target is not None and len(classes) < 2:
+            classes.update(df[target].dropna().unique().tolist()[:2])
+    if rows < MIN_ROWS:
+        what = "has a header but no rows" if rows == 0 else f"has {rows} row(s)"
+        raise InputError(f"{source}: {what}; at least {MIN_ROWS} rows are needed to fit a model and hold rows out "
+                         "for evaluation. Add rows.")
+    empty = [name for name, seen in filled.items() if not seen]
+    if empty:
+        raise InputError(f"{source}: column '{empty[0]}' is empty (every value is null). Drop the column or fill it in.")
+    if target is not None and len(classes) < 2:
+        raise InputError(f"{target_key}: column '{target}' in {source} has a single value ({next(iter(classes))!r}), so "
+                         f"there is nothing to stratify the split on or to predict for utility. Choose another target, "
+                         f"or {_without(target_key)}.")
+
+
+def _without(target_key: str) -> str:
+    return f"leave out {target_key}" if target_key.startswith("--") else f"set {target_key}: null"
+
+
+def _check_header(df: pd.DataFrame, source: str, target: str | None, target_key: str) -> None:
     if len(df.columns) == 0:
         raise InputError(f"{source}: the table has no columns. Point the source at a table with a header and rows.")
     repeated = sorted({str(name) for name in df.columns[df.columns.duplicated()]})
     if repeated:
         raise InputError(f"{source}: column name(s) {repeated} appear more than once. Give every column its own name.")
-    if len(df) < MIN_ROWS:
-        what = "has a header but no rows" if len(df) == 0 else f"has {len(df)} row(s)"
-        raise InputError(f"{source}: {what}; at least {MIN_ROWS} rows are needed to fit a model and hold rows out "
-                         "for evaluation. Add rows.")
-    for name in df.columns:
-        problem = _column_problem(df[name])
-        if problem:
-            raise InputError(f"{source}: column '{name}' {problem}")
-    if target is not None:
-        without = f"leave out {target_key}" if target_key.startswith("--") else f"set {target_key}: null"
-        if target not in df.columns:
-            raise InputError(f"{target_key}: column '{target}' is not in {source} (columns: {list(map(str, df.columns))}). "
-                             f"Name one of them, or {without}.")
-        values = df[target].dropna().unique().tolist()
-        if len(values) < 2:
-            raise InputError(f"{target_key}: column '{target}' in {source} has a single value ({values[0]!r}), so there "
-                             f"is nothing to stratify the split on or to predict for utility. Choose another target, "
-                             f"or {without}.")
+    if target is not None and target not in df.columns:
+        raise InputError(f"{target_key}: column '{target}' is not in {source} (columns: {list(map(str, df.columns))}). "
+                         f"Name one of them, or {_without(target_key)}.")
 
 
-def _column_problem(series: pd.Series) -> str | None:
-    if series.isna().all():
-        return "is empty (every value is null). Drop the column or fill it in."
+def _value_problem(series: pd.Series) -> str | None:
     if ptypes.is_numeric_dtype(series.dtype) and not ptypes.is_bool_dtype(series.dtype):
         infinite = int(np.isinf(series.to_numpy(dtype=np.float64, na_value=np.nan)).sum())
         if infinite:

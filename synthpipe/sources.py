@@ -33,11 +33,16 @@ def load_source(source: SourceConfig) -> pd.DataFrame:
         return parse_date_columns(df, source.parse_dates, source=f"example '{source.example}'")
     if source.format == "sql":
         return _read_sql(source)
+    return read_table(source_file(source), source.parse_dates)
+
+
+def source_file(source: SourceConfig) -> Path:
+    """The path of a file source, once its suffix agrees with data.source.format."""
     suffix = Path(source.path).suffix.lower()
     if source.format in SUFFIXES and suffix not in SUFFIXES[source.format]:
         raise InputError(f"data.source.path {source.path}: a '{suffix}' file, but data.source.format is "
                          f"'{source.format}'. Set the format that matches the file, or convert the file.")
-    return read_table(source.path, source.parse_dates)
+    return Path(source.path)
 
 
 def describe_source(source: SourceConfig) -> str:

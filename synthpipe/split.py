@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -13,18 +14,45 @@ def split_train_holdout(df: pd.DataFrame, target: str | None, fraction: float, s
     """Random split, stratified on a categorical target so both sides keep its class balance."""
     if target is not None and target not in df.columns:
         raise InputError(f"data.target: column '{target}' is not in the data (columns: {list(df.columns)})")
-    if len(df) < 2:
-        raise InputError(f"the data has {len(df)} row(s); at least 2 are needed to split train and holdout")
-    labels = None
-    if stratify and target is not None and infer_kind(df[target]) in ("categorical", "boolean"):
-        labels = df[target].astype(object).fillna("<null>")
-        rare = labels.value_counts()[lambda counts: counts < 2]
-        if len(rare):
-            raise InputError(f"data.target '{target}': class(es) {list(rare.index)} have a single row, so the "
-                             "split cannot be stratified; set preprocess.stratify: false or add rows")
-    try:
-        train, holdout = train_test_split(df, test_size=fraction, random_state=seed, stratify=labels)
-    except ValueError as exc:
-        raise InputError(f"preprocess.holdout_fraction={fraction}: cannot split {len(df)} rows: {exc}") from None
+    holdout = holdout_rows(len(df), df[target] if target is not None else None, fraction, stratify, seed)
     # Keep the source order within each side: rows stay recognisable to whoever compares them.
-    return train.sort_index().reset_index(drop=True), holdout.sort_index().reset_index(drop=True)
+    return df[~holdout].reset_index(drop=True), df[holdout].reset_index(drop=True)
+
+
+def holdout_rows(rows: int, labels: pd.Series | None, fraction: float, stratify: bool, seed: int) -> np.ndarray:
+    """Which of `rows` rows go to the holdout (a boolean mask), given only the target column: a table too
+    large for memory is then split while streaming. Stratified when the labels are categorical."""
+    if rows < 2:
+        raise InputError(f"the data has {rows} row(s); at least 2 are needed to split train and holdout")
+    classes = None
+    if stratify and labels is not None and infer_kind(labels) in ("categorical", "boolean"):
+        classes = _class_indices(labels)
+    try:
+        # The row numbers stand in for the rows: the same draw as splitting the table itself.
+        _, held = train_test_split(np.arange(rows), test_size=fraction, random_state=seed, stratify=classes)
+    except ValueError as exc:
+        raise InputError(f"preprocess.holdout_fraction={fraction}: cannot split {rows} rows: {exc}") from None
+    mask = np.zeros(rows, dtype=bool)
+    mask[held] = True
+    return mask
+
+
+def _class_indices(labels: pd.Series) -> np.ndarray:
+    """Each row's class as an integer, numbered in the sorted order of the class values (null is "<null>"),
+    which is the order the stratified split gives the classes; fails naming single-row classes."""
+    codes, uniques = pd.factorize(labels)
+    values = np.array([*uniques.astype(object), "<null>"], dtype=object)
+    codes = np.where(codes < 0, len(values) - 1, codes)
+    counts = np.bincount(codes, minlength=len(values))
+    present = np.flatnonzero(counts)
+    try:
+        order = np.argsort(values[present])
+    except TypeError:  # values that do not compare (e.g. booleans and "<null>"): by type, then text
+        order = np.array(sorted(range(len(present)), key=lambda i: (str(type(values[present[i]])), str(values[present[i]]))))
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[present[order]] = np.arange(len(present))
+    rare = values[present[counts[present] < 2]]
+    if len(rare):
+        raise InputError(f"data.target '{labels.name}': class(es) {list(rare)} have a single row, so the "
+                         "split cannot be stratified; set preprocess.stratify: false or add rows")
+    return rank[codes]

@@ -116,13 +116,19 @@ class NumericCodec:
         z = values_from_modes(block[:, 0].astype(np.float64), np.minimum(slot, self.n_modes - 1), means, stds)
         return self.restore(z, nulls)
 
-    def restore(self, z: np.ndarray, nulls: np.ndarray) -> pd.Series:
-        """Standardised values back to the column: clipped to the seen range, rounded, original dtype."""
-        values = np.clip(z * self.std + self.mean, self.low, self.high)
+    def restore(self, z: np.ndarray, nulls: np.ndarray | None) -> pd.Series:
+        """Standardised values back to the column: clipped to the seen range, rounded, original dtype.
+
+        `nulls` marks the rows that are null (None: none is); plain numpy until the one dtype conversion.
+        """
+        nulls = nulls if nulls is not None and nulls.any() else None
+        values = np.clip(z.astype(np.float64) * self.std + self.mean, self.low, self.high)  # float32 scores too
         if self.kind == "datetime":
             steps = np.round(values / self.step_ns).astype(np.int64)
-            nanos = np.where(nulls, 0, steps * self.step_ns + self.origin)  # exact integer nanoseconds
-            stamps = pd.Series(nanos.view("datetime64[ns]"), name=self.name).mask(nulls)
+            nanos = steps * self.step_ns + self.origin  # exact integer nanoseconds
+            if nulls is not None:
+                nanos[nulls] = np.iinfo(np.int64).min  # NaT
+            stamps = pd.Series(nanos.view("datetime64[ns]"), name=self.name, copy=False)
             if self.timezone:
                 stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(self.timezone)
             return stamps.astype(self.dtype)
@@ -130,16 +136,20 @@ class NumericCodec:
             return self._integers(values, nulls)
         if self.decimals is not None:
             values = np.round(values, self.decimals)
-        return pd.Series(values, name=self.name).mask(nulls).astype(self.dtype)
+        if nulls is not None:
+            values[nulls] = np.nan
+        return pd.Series(values, name=self.name, copy=False).astype(self.dtype)
 
-    def _integers(self, offsets: np.ndarray, nulls: np.ndarray) -> pd.Series:
+    def _integers(self, offsets: np.ndarray, nulls: np.ndarray | None) -> pd.Series:
         # origin + offset in wrapping 64-bit arithmetic: exact for any int64 or uint64 column.
         steps = np.minimum(np.round(np.maximum(offsets, 0.0)), float(np.nextafter(2.0**64, 0)))
         ints = (np.uint64(self.origin % 2**64) + steps.astype(np.uint64)).view(np.int64)
         unsigned = self.dtype.lower().startswith("uint")
-        values = pd.array(ints.astype(np.uint64) if unsigned else ints, dtype="UInt64" if unsigned else "Int64")
+        if nulls is None:
+            return pd.Series(ints.view(np.uint64) if unsigned else ints, name=self.name, copy=False).astype(self.dtype)
+        values = pd.array(ints.view(np.uint64) if unsigned else ints, dtype="UInt64" if unsigned else "Int64")
         series = pd.Series(values, name=self.name).mask(nulls)
-        if nulls.any() and self.dtype.startswith(("int", "uint")):
+        if self.dtype.startswith(("int", "uint")):
             return series.astype(self.dtype.replace("int", "Int"))  # a null forces the nullable dtype
         return series.astype(self.dtype)
 
@@ -235,10 +245,20 @@ class CategoricalCodec:
     def decode(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
         return self.restore(block.argmax(axis=1), rng)
 
+    @cached_property
+    def _level_of_slot(self) -> np.ndarray:
+        return np.asarray(self.kept + [-1, -1], dtype=np.int64)
+
+    @cached_property
+    def _levels(self) -> pd.api.extensions.ExtensionArray | pd.CategoricalDtype:
+        """The levels as an array of the column's dtype (the categorical dtype for category columns)."""
+        if self.dtype == "category":
+            return pd.CategoricalDtype(self.categories)
+        return pd.array(self.categories, dtype=self.dtype)
+
     def restore(self, slots: np.ndarray, rng: np.random.Generator) -> pd.Series:
         """Slots back to levels; "other" draws a rare level by its observed frequency."""
-        level_of_slot = np.asarray(self.kept + [-1, -1], dtype=np.int64)
-        codes = level_of_slot[np.minimum(slots, len(self.kept) + 1)]
+        codes = self._level_of_slot[np.minimum(slots, len(self.kept) + 1)]
         if self.has_other:
             other = slots == self.other_slot
             rare, shares = self._rare
@@ -246,11 +266,11 @@ class CategoricalCodec:
         return self.from_codes(codes)
 
     def from_codes(self, codes: np.ndarray) -> pd.Series:
-        """Level indices (-1: null) to the column in its original dtype."""
+        """Level indices (-1: null) to the column in its original dtype: a take from the levels, so no
+        per-row Python objects are built for string, boolean or numeric levels."""
         if self.dtype == "category":
-            return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(self.categories)), name=self.name)
-        values = pd.Categorical.from_codes(codes, categories=pd.Index(self.categories, dtype=object))
-        return pd.Series(np.asarray(values, dtype=object), name=self.name).astype(self.dtype)
+            return pd.Series(pd.Categorical.from_codes(codes, dtype=self._levels), name=self.name, copy=False)
+        return pd.Series(self._levels.take(codes, allow_fill=True), name=self.name, copy=False)
 
 
 Codec = NumericCodec | CategoricalCodec
