@@ -109,7 +109,7 @@ def train(trainee: Trainee, cfg: TrainConfig, seed: int, options: LoopOptions | 
         if at_boundary:
             good = (epoch, snapshot(trainee))
             if options.checkpoints and epoch < cfg.epochs:
-                save_checkpoint(trainee, options.checkpoints, epoch, history)
+                save_checkpoint(trainee, good[1], options.checkpoints, epoch, history)
         if options.stop_at is not None and any_rank(time.monotonic() > options.stop_at):
             break
     replicas = check_replicas_agree(trainee)
@@ -235,9 +235,9 @@ def rng_states() -> dict[str, torch.Tensor]:
 
 # ---------------------------------------------------------------------------------------------- checkpoints
 
-def save_checkpoint(trainee: Trainee, checkpoints: Checkpoints, epoch: int, history: list[dict]) -> None:
-    """Rank 0 writes the checkpoint; it holds every rank's RNG state (rows of rng.*), so each resumes its own."""
-    state = snapshot(trainee)
+def save_checkpoint(trainee: Trainee, state: State, checkpoints: Checkpoints, epoch: int, history: list[dict]) -> None:
+    """Rank 0 writes `state` (the snapshot just taken); it holds every rank's RNG state (rows of rng.*), so each
+    resumes its own."""
     tensors = {k: (gather(v) if k.startswith("rng.") else v).contiguous() for k, v in state.tensors.items()}
     if rank() != 0:
         return
