@@ -25,6 +25,9 @@ class Blocks:
             self.gather[i, :w] = torch.arange(start, start + w)
             self.valid[i, :w] = True
         self.gather, self.valid = self.gather.to(device), self.valid.to(device)
+        # Index forms of the `valid` mask, worked out once: masking with it would search it on every call.
+        self.columns = self.gather[self.valid]
+        self.slots = self.valid.reshape(-1).nonzero().squeeze(1)
 
     def logits(self, raw: torch.Tensor) -> torch.Tensor:
         """rows x blocks x widest: each block's values, -inf where a block is narrower."""
@@ -32,7 +35,7 @@ class Blocks:
 
     def scatter(self, out: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """Write rows x blocks x widest `values` back to their columns of `out`."""
-        out[:, self.gather[self.valid]] = values[:, self.valid]
+        out[:, self.columns] = values.reshape(values.shape[0], -1)[:, self.slots]
         return out
 
 

@@ -79,6 +79,7 @@ class TrainConfig(Section):
     learning_rate: float = Field(2e-4, gt=0)
     critic_steps: int = Field(1, ge=1)
     gradient_penalty: float = Field(10.0, ge=0)
+    gradient_penalty_every: int = Field(4, ge=1)  # lazy penalty: applied every k steps at k times the weight
     pac: int = Field(10, ge=1)
     # VAE
     latent_dim: int = Field(128, ge=1)

@@ -102,7 +102,7 @@ def vae_trainee(data: torch.Tensor, shape: VaeShape, layout: CondLayout, cfg: Tr
     spans_index = SpanIndex(shape.spans, device)
     batch = min(cfg.batch_size, rows)
 
-    def step() -> dict[str, torch.Tensor]:
+    def step(_: int) -> dict[str, torch.Tensor]:
         picked = torch.randint(rows, (batch,), device=device)
         cond = sampler.own_rows(picked)[0] if sampler else torch.zeros(batch, 0, device=device)
         real = data[picked]

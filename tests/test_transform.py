@@ -126,3 +126,17 @@ def test_datetimes_keep_dtype_timezone_and_resolution():
     # Milliseconds over a week exceed float32's precision: on the millisecond grid, within a few of the truth.
     assert (decoded["t"].dt.microsecond % 1000 == 0).all()
     assert (decoded["t"] - frame["t"]).abs().max() < pd.Timedelta("20ms")
+
+
+def test_mixture_keeps_only_the_modes_the_data_needs():
+    """The Dirichlet-process prior prunes unneeded components, as CTGAN's BayesianGaussianMixture does: a
+    300-row bell curve keeps at most 2 of the 10 allowed modes, five repeated values get one mode each."""
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"bell": rng.normal(0, 1, 300), "grade": rng.integers(1, 6, 300).astype(float),
+                          "two_peaks": np.concatenate([rng.normal(-5, 0.5, 150), rng.normal(5, 0.5, 150)])})
+    transformer = TableTransformer.fit(frame, max_modes=10)
+    modes = {name: len(transformer.codec(name).modes["means"]) for name in frame.columns}
+    assert modes["bell"] <= 2 and modes["grade"] == 5 and modes["two_peaks"] == 2
+    grade_means = np.sort(np.array(transformer.codec("grade").modes["means"]) * transformer.codec("grade").std
+                          + transformer.codec("grade").mean)
+    np.testing.assert_allclose(grade_means, [1, 2, 3, 4, 5], atol=0.05)
