@@ -57,13 +57,23 @@ def gumbel(shape: torch.Size, generator: torch.Generator | None, device: torch.d
     return -torch.log((-torch.log(uniform.clamp_min(1e-12))).clamp_min(1e-12)).to(device)
 
 
+def block_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax within each block of rows x blocks x widest logits.
+
+    Computed over a transposed view, so that the blocks are the innermost axis: torch's CPU softmax vectorises
+    along the innermost axis, and the slots of a block (often 2 to 10) fill a vector register poorly. Same
+    result, about 3x faster forward and backward.
+    """
+    return F.softmax(logits.transpose(1, 2), dim=1).transpose(1, 2)
+
+
 def soft_rows(raw: torch.Tensor, index: SpanIndex, tau: float) -> torch.Tensor:
     """Training outputs: tanh values and Gumbel-softmax blocks (differentiable)."""
     raw = raw.float()
     out = torch.zeros_like(raw)
     out[:, index.tanh] = torch.tanh(raw[:, index.tanh])
     logits = index.softmax.logits(raw)
-    soft = F.softmax((logits + gumbel(logits.shape, None, raw.device)) / tau, dim=-1)
+    soft = block_softmax((logits + gumbel(logits.shape, None, raw.device)) / tau)
     return index.softmax.scatter(out, soft)
 
 
@@ -77,7 +87,7 @@ def hard_rows(raw: torch.Tensor, index: SpanIndex, generator: torch.Generator) -
     out = torch.zeros_like(raw)
     out[:, index.tanh] = torch.tanh(raw[:, index.tanh])
     blocks = index.softmax
-    cumulative = torch.softmax(blocks.logits(raw), dim=-1).cumsum_(dim=-1)  # rows x blocks x widest
+    cumulative = block_softmax(blocks.logits(raw)).cumsum(dim=-1)  # rows x blocks x widest
     uniform = torch.rand(cumulative.shape[:2], generator=generator).to(raw.device)
     choice = (cumulative < uniform.unsqueeze(-1)).sum(dim=-1)  # rows x blocks
     choice = torch.minimum(choice, blocks.valid.sum(dim=1) - 1)  # a rounding shortfall of the last sum

@@ -66,13 +66,32 @@ class Generator(nn.Module):
         return self.body(torch.cat([noise, cond], dim=1))  # raw outputs: logits and pre-tanh values
 
 
+class HalfDropout(nn.Module):
+    """Dropout with p = 0.5 from random bits: one 63-bit draw serves 63 units.
+
+    Same as nn.Dropout(0.5) in distribution; nn.Dropout draws one Bernoulli variable per unit, which on a CPU
+    costs as much as the critic layer it follows.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("shifts", torch.arange(63, dtype=torch.int64), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        words = torch.randint(0, 2**63 - 1, (-(-x.numel() // 63), 1), dtype=torch.int64, device=x.device)
+        keep = ((words >> self.shifts) & 1).reshape(-1)[: x.numel()].reshape(x.shape)
+        return x * (keep * 2).to(x.dtype)  # kept units doubled: the expected activation is unchanged
+
+
 class Critic(nn.Module):
     def __init__(self, shape: GanShape):
         super().__init__()
         self.pac = shape.pac
         layers, width = [], (shape.data_dim + shape.cond_width) * shape.pac
         for dim in shape.critic_dims:
-            layers += [nn.Linear(width, dim), nn.LeakyReLU(0.2), nn.Dropout(0.5)]
+            layers += [nn.Linear(width, dim), nn.LeakyReLU(0.2), HalfDropout()]
             width = dim
         self.body = nn.Sequential(*layers, nn.Linear(width, 1))
 

@@ -3,7 +3,7 @@ import torch
 
 from synthpipe.conditions import CondLayout, CondSampler
 from synthpipe.config import TrainConfig
-from synthpipe.gan import train_gan
+from synthpipe.gan import HalfDropout, train_gan
 from synthpipe.transform import TableTransformer
 
 CFG = TrainConfig(epochs=8, batch_size=100, generator_dims=[32, 32], critic_dims=[32, 32], noise_dim=16)
@@ -45,3 +45,16 @@ def test_training_by_sampling_draws_rows_matching_the_condition_and_favours_rare
     drawn = torch.bincount(slot[column == species], minlength=3).float()
     real = torch.tensor(penguins["species"].value_counts().sort_index().to_numpy(), dtype=torch.float)
     assert (drawn / drawn.sum()).min() > (real / real.sum()).min()
+
+
+def test_half_dropout_drops_half_the_units_and_keeps_the_mean():
+    torch.manual_seed(0)
+    dropout, x = HalfDropout(), torch.ones(300, 257)  # 257: the last 63-bit word is only partly used
+    out = dropout(x)
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    assert abs((out == 0).float().mean().item() - 0.5) < 0.01
+    assert abs(out.mean().item() - 1.0) < 0.02
+    assert not torch.equal(out, dropout(x))  # a fresh mask every call
+    assert torch.equal(dropout.eval()(x), x)  # sampling: no dropout
+    column_rate = (out == 0).float().mean(dim=0)  # every unit, whatever its bit position, is dropped as often
+    assert column_rate.min() > 0.4 and column_rate.max() < 0.6
