@@ -173,8 +173,8 @@ def gan_trainee(data: torch.Tensor, shape: GanShape, layout: CondLayout, cfg: Tr
                 generator: Generator, critic: Critic) -> Trainee:
     device, rows = data.device, data.shape[0]
     # Betas (0.5, 0.9) are the usual WGAN-GP choice: less momentum keeps the two players from oscillating.
-    opt_g = adam(generator, cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
-    opt_c = adam(critic, cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
+    opt_g = adam(generator.parameters(), cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
+    opt_c = adam(critic.parameters(), cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
     sampler = CondSampler(layout, data)
     index = SpanIndex(shape.spans, device)
     cond_blocks = layout.blocks(device) if layout.columns else None

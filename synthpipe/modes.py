@@ -53,7 +53,7 @@ def _fit_group(z: np.ndarray, max_modes: int) -> list[tuple[np.ndarray, np.ndarr
         counts = resp.sum(axis=2, dtype=np.float64).T  # cols x modes
         centre = np.einsum("kcr,cr->ck", resp, x, dtype=np.float64) / np.maximum(counts, 1e-12)
         means = np.where(counts > 0, centre, means)
-        var = np.einsum("kcr,kcr->ck", resp, (x[None] - means.T[:, :, None].astype(np.float32)) ** 2,
+        var = np.einsum("kcr,kcr->ck", resp, (x[None] - _per_mode(means)) ** 2,
                         dtype=np.float64) / np.maximum(counts, 1e-12)
         stds = np.sqrt(np.maximum(var, MIN_STD**2))
         weights = np.maximum(counts + WEIGHT_PRIOR - 1.0, 0.0)  # MAP update under the sparse Dirichlet prior
@@ -80,20 +80,22 @@ def _responsibilities(x: np.ndarray, present: np.ndarray, means: np.ndarray, std
     out modes, then columns, then rows: reductions over modes add whole slabs instead of runs of ten, and
     every operation sweeps long contiguous runs of rows.
     """
-    def per_mode(values: np.ndarray) -> np.ndarray:  # cols x modes -> modes x cols x 1
-        return values.T[:, :, None].astype(np.float32)
-
-    log_p = x[None] - per_mode(means)
-    log_p /= per_mode(stds)
+    log_p = x[None] - _per_mode(means)
+    log_p /= _per_mode(stds)
     log_p *= log_p
     log_p *= -0.5
-    log_p += per_mode(np.log(np.maximum(weights, 1e-300)) - np.log(stds))
+    log_p += _per_mode(np.log(np.maximum(weights, 1e-300)) - np.log(stds))
     log_p -= log_p.max(axis=0)
     np.maximum(log_p, -80.0, out=log_p)  # exp(-80) is still a normal float32: denormals are ~50x slower
     np.exp(log_p, out=log_p)
     log_p /= log_p.sum(axis=0)
     log_p *= present
     return log_p
+
+
+def _per_mode(values: np.ndarray) -> np.ndarray:
+    """cols x modes -> modes x cols x 1 float32, to broadcast against the modes x cols x rows arrays."""
+    return values.T[:, :, None].astype(np.float32)
 
 
 def assign_modes(z: np.ndarray, means: np.ndarray, stds: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,9 +145,9 @@ def epochs_run(history: list[dict]) -> int:
     return sum("event" not in record for record in history)
 
 
-def adam(module: torch.nn.Module, lr: float, **options) -> torch.optim.Adam:
+def adam(params: Iterable[torch.Tensor], lr: float, **options) -> torch.optim.Adam:
     """Adam with its fused kernel: one pass over all parameters instead of ~10 small operations per tensor."""
-    return torch.optim.Adam(module.parameters(), lr=lr, fused=True, **options)
+    return torch.optim.Adam(params, lr=lr, fused=True, **options)
 
 
 def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
