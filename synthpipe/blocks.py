@@ -1,9 +1,10 @@
 """Acting on every block of the encoded rows at once, instead of one block at a time.
 
 A table with 30 numeric columns has 60 output blocks; a Python loop over them costs ~60 small tensor
-operations per step, forward and backward. Instead the softmax blocks are gathered into one padded
-(rows x blocks x widest block) tensor, with padding at -inf, so a softmax, a Gumbel draw or a
-cross-entropy over all of them is a single operation.
+operations per step, forward and backward. Sampling gathers the softmax blocks into one padded
+(rows x blocks x widest block) tensor, with padding at -inf, so a softmax or a draw over all of them is a
+single operation; training works in a column order of its own (TrainingLayout) where equal-width blocks are
+neighbours and need no gathering at all.
 """
 
 from __future__ import annotations
@@ -11,32 +12,30 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from synthpipe.noise import gumbel_noise
 from synthpipe.transform import Span
 
 
 class Blocks:
-    """Index tensors for a layout of blocks given as (start, width) pairs."""
+    """Index tensors for a layout of blocks, each given as the list of its columns (slot order)."""
 
-    def __init__(self, starts: list[int], widths: list[int], device: torch.device | str = "cpu"):
-        width = max(widths, default=1)
-        self.gather = torch.zeros(len(starts), width, dtype=torch.long)
-        self.valid = torch.zeros(len(starts), width, dtype=torch.bool)
-        for i, (start, w) in enumerate(zip(starts, widths)):
-            self.gather[i, :w] = torch.arange(start, start + w)
-            self.valid[i, :w] = True
+    def __init__(self, columns: list[list[int]], device: torch.device | str = "cpu"):
+        width = max(map(len, columns), default=1)
+        self.gather = torch.zeros(len(columns), width, dtype=torch.long)
+        self.valid = torch.zeros(len(columns), width, dtype=torch.bool)
+        for i, block in enumerate(columns):
+            self.gather[i, : len(block)] = torch.tensor(block, dtype=torch.long)
+            self.valid[i, : len(block)] = True
         self.gather, self.valid = self.gather.to(device), self.valid.to(device)
-        # Index forms of the `valid` mask, worked out once: masking with it would search it on every call.
-        self.columns = self.gather[self.valid]
-        self.slots = self.valid.reshape(-1).nonzero().squeeze(1)
+
+    @classmethod
+    def contiguous(cls, starts: list[int], widths: list[int], device: torch.device | str = "cpu") -> Blocks:
+        """Blocks whose slots are neighbouring columns, from (start, width) pairs."""
+        return cls([list(range(start, start + width)) for start, width in zip(starts, widths)], device)
 
     def logits(self, raw: torch.Tensor) -> torch.Tensor:
         """rows x blocks x widest: each block's values, -inf where a block is narrower."""
         return raw[:, self.gather].masked_fill(~self.valid, float("-inf"))
-
-    def scatter(self, out: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """Write rows x blocks x widest `values` back to their columns of `out`."""
-        out[:, self.columns] = values.reshape(values.shape[0], -1)[:, self.slots]
-        return out
 
 
 class SpanIndex:
@@ -47,14 +46,8 @@ class SpanIndex:
         self.tanh = torch.tensor([start for start, s in zip(starts, spans) if s.activation == "tanh"],
                                  dtype=torch.long, device=device)
         soft = [(start, s.width) for start, s in zip(starts, spans) if s.activation == "softmax"]
-        self.softmax = Blocks([s for s, _ in soft], [w for _, w in soft], device)
+        self.softmax = Blocks.contiguous([s for s, _ in soft], [w for _, w in soft], device)
         self.width = sum(s.width for s in spans)
-
-
-def gumbel(shape: torch.Size, generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
-    """Standard Gumbel noise; drawn on the CPU from `generator` when one is given (device-independent rows)."""
-    uniform = torch.rand(shape, generator=generator) if generator is not None else torch.rand(shape, device=device)
-    return -torch.log((-torch.log(uniform.clamp_min(1e-12))).clamp_min(1e-12)).to(device)
 
 
 def block_softmax(logits: torch.Tensor) -> torch.Tensor:
@@ -65,16 +58,6 @@ def block_softmax(logits: torch.Tensor) -> torch.Tensor:
     result, about 3x faster forward and backward.
     """
     return F.softmax(logits.transpose(1, 2), dim=1).transpose(1, 2)
-
-
-def soft_rows(raw: torch.Tensor, index: SpanIndex, tau: float) -> torch.Tensor:
-    """Training outputs: tanh values and Gumbel-softmax blocks (differentiable)."""
-    raw = raw.float()
-    out = torch.zeros_like(raw)
-    out[:, index.tanh] = torch.tanh(raw[:, index.tanh])
-    logits = index.softmax.logits(raw)
-    soft = block_softmax((logits + gumbel(logits.shape, None, raw.device)) / tau)
-    return index.softmax.scatter(out, soft)
 
 
 def hard_rows(raw: torch.Tensor, index: SpanIndex, generator: torch.Generator) -> torch.Tensor:
@@ -96,6 +79,55 @@ def hard_rows(raw: torch.Tensor, index: SpanIndex, generator: torch.Generator) -
 
 
 def block_cross_entropy(raw: torch.Tensor, blocks: Blocks, block: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per row: cross-entropy of block `block[i]`'s logits against slot `target[i]`."""
-    logits = blocks.logits(raw.float())[torch.arange(raw.shape[0], device=raw.device), block]
+    """Per row: cross-entropy of block `block[i]`'s logits against slot `target[i]` (only that block is read)."""
+    logits = raw.gather(1, blocks.gather[block]).float().masked_fill(~blocks.valid[block], float("-inf"))
     return F.cross_entropy(logits, target, reduction="none")
+
+
+class TrainingLayout:
+    """A column order for training: the tanh columns first, then the softmax blocks grouped by width.
+
+    In the encoded order a number's tanh value sits beside its mode block, so acting on all blocks at once takes
+    gathers and scatters across columns, the costliest small operations of a training step. In this order the
+    tanh values are one slice, and each run of equal-width blocks is one slice laid out slot-major (slot 0 of
+    every block, then slot 1, ...). That slice views, without copying, as rows x width x blocks, where a softmax
+    over the slots runs along contiguous runs of blocks, the layout torch's CPU softmax vectorises well.
+    `order[i]` is the encoded column at training position i; `position` is its inverse.
+    """
+
+    def __init__(self, spans: tuple[Span, ...], device: torch.device | str = "cpu"):
+        starts = [sum(s.width for s in spans[:i]) for i in range(len(spans))]
+        tanh = [start for start, s in zip(starts, spans) if s.activation == "tanh"]
+        by_width: dict[int, list[int]] = {}
+        for start, span in zip(starts, spans):
+            if span.activation == "softmax":
+                by_width.setdefault(span.width, []).append(start)
+        self.tanh_width = len(tanh)
+        self.groups = [(width, len(by_width[width])) for width in sorted(by_width)]  # (block width, blocks)
+        order = tanh + [start + slot for width in sorted(by_width) for slot in range(width) for start in by_width[width]]
+        self.order = torch.tensor(order, dtype=torch.long, device=device)
+        self.position = torch.argsort(self.order)
+
+    def blocks(self, starts: list[int], widths: list[int]) -> Blocks:
+        """The training positions of encoded blocks given as (start, width) pairs."""
+        position = self.position.tolist()
+        return Blocks([[position[start + slot] for slot in range(width)] for start, width in zip(starts, widths)],
+                      self.order.device)
+
+    def soft_rows(self, raw: torch.Tensor, tau: float, cond: torch.Tensor) -> torch.Tensor:
+        """The critic's view of raw generator rows in this order: tanh values and Gumbel-softmax blocks
+        (differentiable), followed by the rows' conditional vectors, in the conditional vectors' number format.
+
+        The parts are cut with one split, whose backward is one concatenation (a slice's backward writes its
+        gradient into a zeroed full-width copy), and put together with one concatenation."""
+        raw = raw.float()
+        rows = raw.shape[0]
+        sizes = [width * count for width, count in self.groups]
+        values, *groups = raw.split([self.tanh_width, *sizes], dim=1)
+        # (logits + noise) / tau as one operation per group: the noise is scaled once, the logits by `alpha`.
+        noise = (gumbel_noise(rows, sum(sizes), raw.device) / tau).split(sizes, dim=1)
+        parts = [torch.tanh(values)]
+        for (width, count), logits, scaled_noise in zip(self.groups, groups, noise):
+            scaled = torch.add(scaled_noise, logits, alpha=1 / tau).view(rows, width, count)
+            parts.append(F.softmax(scaled, dim=1).view(rows, width * count))
+        return torch.cat([*parts, cond], dim=1).to(cond.dtype)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from synthpipe.blocks import Blocks
 from synthpipe.transform import CategoricalCodec, TableTransformer
 
 
@@ -41,15 +40,12 @@ class CondLayout:
         """Block start of each column inside the conditional vector."""
         return tuple(sum(self.widths[:i]) for i in range(len(self.widths)))
 
-    def blocks(self, device: torch.device) -> Blocks:
-        return Blocks(list(self.starts), list(self.widths), device)
-
     def vector(self, rows: int, column: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
         """One-hot conditional vectors: row i has column[i]'s block set at slot[i]."""
         cond = torch.zeros(rows, self.width, device=column.device)
         if self.width:
             offsets = torch.tensor(self.offsets, device=column.device)
-            cond[torch.arange(rows, device=column.device), offsets[column] + slot] = 1.0
+            cond.scatter_(1, (offsets[column] + slot).unsqueeze(1), 1.0)
         return cond
 
 

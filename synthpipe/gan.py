@@ -16,11 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synthpipe.blocks import Blocks, SpanIndex, TrainingLayout, block_cross_entropy, hard_rows
 from synthpipe.conditions import CondLayout, CondSampler
 from synthpipe.config import TrainConfig
 from synthpipe.errors import InputError
-from synthpipe.blocks import Blocks, SpanIndex, block_cross_entropy, hard_rows, soft_rows
-from synthpipe.training import LoopOptions, Trainee, adam, train, update
+from synthpipe.noise import normal_noise
+from synthpipe.training import Adam, LoopOptions, Trainee, train, update
 from synthpipe.transform import Span
 
 GUMBEL_TAU = 0.2  # low temperature: near-one-hot categoricals, still differentiable
@@ -78,11 +79,13 @@ class HalfDropout(nn.Module):
         self.register_buffer("shifts", torch.arange(63, dtype=torch.int64), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return x
+        return x * self.mask(x) if self.training else x
+
+    def mask(self, x: torch.Tensor) -> torch.Tensor:
+        """0 for a dropped unit, 2 for a kept one (the expected activation is unchanged), shaped like `x`."""
         words = torch.randint(0, 2**63 - 1, (-(-x.numel() // 63), 1), dtype=torch.int64, device=x.device)
         keep = ((words >> self.shifts) & 1).reshape(-1)[: x.numel()].reshape(x.shape)
-        return x * (keep * 2).to(x.dtype)  # kept units doubled: the expected activation is unchanged
+        return (keep * 2).to(x.dtype)
 
 
 class Critic(nn.Module):
@@ -98,10 +101,32 @@ class Critic(nn.Module):
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         return self.body(rows.reshape(-1, rows.shape[1] * self.pac))
 
+    def input_gradient(self, rows: torch.Tensor) -> torch.Tensor:
+        """d critic(rows).sum() / d rows, written out as products of the weights, for the gradient penalty.
 
-def condition_loss(raw: torch.Tensor, blocks: Blocks | None, column: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
+        Through a layer the input gradient is W^T (slope * mask * output gradient), where the LeakyReLU slopes
+        (1 or 0.2) and the dropout masks are all it takes from the forward pass, and neither has a gradient.
+        The penalty's backward is then one first-order pass; autograd's double backward would also
+        differentiate the forward pass (to zeros) and record the backward pass as a graph, op by op.
+        """
+        hidden = [self.body[i : i + 3] for i in range(0, len(self.body) - 1, 3)]  # (Linear, LeakyReLU, HalfDropout)
+        factors, x = [], rows.reshape(-1, rows.shape[1] * self.pac)
+        for linear, activation, dropout in hidden:
+            # Detached rather than run under no_grad: autocast keeps the weights' low-precision copies for the
+            # rest of its block, and a copy made under no_grad would carry no gradient to the products below.
+            pre = linear(x).detach()
+            keep = dropout.mask(pre) if self.training else torch.ones_like(pre)
+            factors.append(torch.where(pre > 0, keep, keep * activation.negative_slope))
+            x = activation(pre) * keep
+        grad = self.body[-1].weight.expand(x.shape[0], -1)
+        for (linear, _, _), factor in zip(reversed(hidden), reversed(factors)):
+            grad = (grad * factor) @ linear.weight
+        return grad.reshape(rows.shape)
+
+
+def condition_loss(raw: torch.Tensor, blocks: Blocks, column: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of each row's conditioned block against its conditioned slot (other blocks ignored)."""
-    if blocks is None:  # no categorical column: nothing to condition on
+    if not len(blocks.gather):  # no categorical column: nothing to condition on
         return torch.zeros((), device=raw.device)
     return block_cross_entropy(raw, blocks, column, slot).mean()
 
@@ -109,10 +134,9 @@ def condition_loss(raw: torch.Tensor, blocks: Blocks | None, column: torch.Tenso
 def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """WGAN-GP: push the critic's gradient norm towards 1 on real/fake interpolates (per pac group)."""
     groups = real.shape[0] // critic.pac
-    alpha = torch.rand(groups, 1, 1, device=real.device).expand(groups, critic.pac, real.shape[1])
-    mixed = (alpha.reshape(real.shape) * real + (1 - alpha.reshape(real.shape)) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-    grad = grad.reshape(-1, critic.pac * real.shape[1])
+    alpha = torch.rand(groups, 1, 1, device=real.device, dtype=real.dtype).expand(groups, critic.pac, real.shape[1])
+    mixed = alpha.reshape(real.shape) * real + (1 - alpha.reshape(real.shape)) * fake
+    grad = critic.input_gradient(mixed).float().reshape(-1, critic.pac * real.shape[1])
     return ((grad.norm(2, dim=1) - 1) ** 2).mean()
 
 
@@ -132,6 +156,16 @@ def native_bfloat16(device: torch.device) -> bool:
     if device.type == "cuda":
         return True
     return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def compute_dtype(device: torch.device) -> torch.dtype:
+    """The number format training rows and activations are held in: bfloat16 where it is native.
+
+    Under bfloat16 autocast every matrix product rounds its input to bfloat16 anyway; holding the real rows,
+    the noise and the activations in it from the start avoids a copy on the way into each product (and the
+    copy of its gradient on the way back), and halves the memory the training set takes on the device.
+    """
+    return torch.bfloat16 if native_bfloat16(device) else torch.float32
 
 
 def mixed_precision(device: torch.device) -> torch.autocast:
@@ -160,7 +194,8 @@ def train_gan(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, c
               options: LoopOptions | None = None) -> TrainedGan:
     """Train on `data` (already on its device) with the shared loop (synthpipe.training).
 
-    Same data, config and seed -> same weights on CPU.
+    The networks train in the TrainingLayout column order (tanh values first, equal-width blocks together) and
+    are handed back in the encoded order. Same data, config and seed -> same weights on CPU.
     """
     torch.manual_seed(seed)  # the networks' initial weights
     shape = GanShape(tuple(spans), layout.width, cfg.noise_dim, tuple(cfg.generator_dims), tuple(cfg.critic_dims), cfg.pac)
@@ -169,26 +204,41 @@ def train_gan(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, c
     return TrainedGan(shape, generator, critic, result.history, result.replicas)
 
 
+@torch.no_grad()
+def to_encoded_order(generator: Generator, critic: Critic, order: TrainingLayout) -> None:
+    """Reorder the generator's output units and the critic's data inputs (in each pac group) from the training
+    order to the encoded one: the networks compute the same functions, on rows in the order saved models use."""
+    output = generator.body[-1]
+    output.weight.copy_(output.weight[order.position])
+    output.bias.copy_(output.bias[order.position])
+    first = critic.body[0].weight.view(critic.body[0].weight.shape[0], critic.pac, -1)  # units x pac x (data + cond)
+    data_width = len(order.position)
+    first[:, :, :data_width] = first[:, :, order.position]
+
+
 def gan_trainee(data: torch.Tensor, shape: GanShape, layout: CondLayout, cfg: TrainConfig,
                 generator: Generator, critic: Critic) -> Trainee:
     device, rows = data.device, data.shape[0]
+    order = TrainingLayout(shape.spans, device)
     # Betas (0.5, 0.9) are the usual WGAN-GP choice: less momentum keeps the two players from oscillating.
-    opt_g = adam(generator.parameters(), cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
-    opt_c = adam(critic.parameters(), cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
+    opt_g = Adam(generator.parameters(), cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
+    opt_c = Adam(critic.parameters(), cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
     sampler = CondSampler(layout, data)
-    index = SpanIndex(shape.spans, device)
-    cond_blocks = layout.blocks(device) if layout.columns else None
+    dtype = compute_dtype(device)
+    data = data[:, order.order].to(dtype)  # real rows in the order and number format the networks train in
+    cond_blocks = order.blocks(list(layout.starts), list(layout.widths))
     batch = batch_size_for(rows, cfg)
 
     def draw() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         if layout.columns:
-            return sampler.training_batch(batch)
+            cond, column, slot, real_rows = sampler.training_batch(batch)
+            return cond.to(dtype), column, slot, real_rows
         empty = torch.zeros(batch, dtype=torch.long, device=device)
-        return torch.zeros(batch, 0, device=device), empty, empty, torch.randint(rows, (batch,), device=device)
+        return torch.zeros(batch, 0, device=device, dtype=dtype), empty, empty, torch.randint(rows, (batch,), device=device)
 
     def fake_rows(cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        raw = generator(torch.randn(batch, cfg.noise_dim, device=device), cond)
-        return raw, torch.cat([soft_rows(raw, index, GUMBEL_TAU), cond], dim=1)
+        raw = generator(normal_noise(batch, cfg.noise_dim, device, dtype), cond)
+        return raw, order.soft_rows(raw, GUMBEL_TAU, cond)
 
     def critic_step(cond: torch.Tensor, real_rows: torch.Tensor, fake: torch.Tensor,
                     penalise: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -226,7 +276,8 @@ def gan_trainee(data: torch.Tensor, shape: GanShape, layout: CondLayout, cfg: Tr
         return {"loss": loss_g.detach(), "critic_loss": loss_c.detach(), "wasserstein": -wasserstein.detach()}
 
     return Trainee("gan", {"generator": generator, "critic": critic}, {"generator": opt_g, "critic": opt_c},
-                   step, steps_per_epoch=max(1, rows // batch), batch=batch)
+                   step, steps_per_epoch=max(1, rows // batch), batch=batch,
+                   finish=lambda: to_encoded_order(generator, critic, order))
 
 
 @torch.no_grad()

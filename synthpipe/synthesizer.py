@@ -157,11 +157,16 @@ def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConf
     return NeuralModel(family, transformer, trained.shape, modules, counts, trained.history, trained.replicas)
 
 
+# Part of the fingerprint: raised when the tensors of an unfinished fit's checkpoint change meaning, so that one
+# left by an earlier version is not resumed. 2: the GAN trains in TrainingLayout column order.
+CHECKPOINT_FORMAT = 2
+
+
 def _trajectory_fingerprint(family: str, df: pd.DataFrame, cfg: TrainConfig, seed: int, device: torch.device) -> str:
     """What the weights after epoch k depend on; settings that only say when to save or stop are left out."""
     settings = cfg.model_dump(exclude={"checkpoint_every", "max_divergence_retries", "time_budget", "nproc", "device",
                                         "cpu_threads"})
-    return fingerprint(family, settings, seed, frame_hash(df), device.type, world_size())
+    return fingerprint(family, settings, seed, frame_hash(df), device.type, world_size(), CHECKPOINT_FORMAT)
 
 
 def modelled_kinds(df: pd.DataFrame, target: str | None) -> dict[str, ColumnKind]:

@@ -17,7 +17,7 @@ from synthpipe.blocks import SpanIndex, hard_rows
 from synthpipe.conditions import CondLayout, CondSampler
 from synthpipe.config import TrainConfig
 from synthpipe.gan import mixed_precision
-from synthpipe.training import LoopOptions, Trainee, adam, train, update
+from synthpipe.training import Adam, LoopOptions, Trainee, train, update
 from synthpipe.transform import Span
 
 VAE_LEARNING_RATE = 1e-3
@@ -97,7 +97,7 @@ def train_vae(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, c
 def vae_trainee(data: torch.Tensor, shape: VaeShape, layout: CondLayout, cfg: TrainConfig,
                 encoder: Encoder, decoder: Decoder) -> Trainee:
     device, rows = data.device, data.shape[0]
-    optimizer = adam([*encoder.parameters(), *decoder.parameters()], VAE_LEARNING_RATE, weight_decay=1e-5)
+    optimizer = Adam([*encoder.parameters(), *decoder.parameters()], VAE_LEARNING_RATE, weight_decay=1e-5)
     sampler = CondSampler(layout, data) if layout.columns else None
     spans_index = SpanIndex(shape.spans, device)
     batch = min(cfg.batch_size, rows)

@@ -58,3 +58,92 @@ def test_half_dropout_drops_half_the_units_and_keeps_the_mean():
     assert torch.equal(dropout.eval()(x), x)  # sampling: no dropout
     column_rate = (out == 0).float().mean(dim=0)  # every unit, whatever its bit position, is dropped as often
     assert column_rate.min() > 0.4 and column_rate.max() < 0.6
+
+
+def test_networks_trained_in_the_training_order_come_back_computing_the_same_functions(penguins):
+    from synthpipe.blocks import TrainingLayout
+    from synthpipe.gan import Critic, GanShape, Generator, to_encoded_order
+
+    transformer = TableTransformer.fit(penguins)
+    spans, layout = tuple(transformer.spans), CondLayout.of(transformer)
+    order = TrainingLayout(spans)
+    shape = GanShape(spans, layout.width, 16, (32, 32), (32, 32), 10)
+    torch.manual_seed(0)
+    generator, critic = Generator(shape).eval(), Critic(shape).eval()
+    noise, cond = torch.randn(50, 16), torch.zeros(50, layout.width)
+    rows = torch.from_numpy(transformer.encode(penguins.head(50)))
+    before = generator(noise, cond), critic(torch.cat([rows[:, order.order], cond], dim=1))
+    to_encoded_order(generator, critic, order)
+    after = generator(noise, cond), critic(torch.cat([rows, cond], dim=1))
+    assert torch.allclose(after[0][:, order.order], before[0], atol=1e-6)  # same outputs, in the encoded order
+    assert torch.allclose(after[1], before[1], atol=1e-5)
+
+
+def test_training_rows_are_tanh_values_then_blocks_that_each_sum_to_one(penguins):
+    from synthpipe.blocks import TrainingLayout
+
+    spans = tuple(TableTransformer.fit(penguins).spans)
+    order = TrainingLayout(spans)
+    assert sorted(order.order.tolist()) == list(range(sum(s.width for s in spans)))  # a permutation
+    torch.manual_seed(0)
+    raw, cond = 3 * torch.randn(200, len(order.order)), torch.ones(200, 2)
+    out = order.soft_rows(raw, 0.2, cond)
+    assert torch.equal(out[:, -2:], cond)  # the conditional vectors follow the rows
+    assert torch.allclose(out[:, : order.tanh_width], torch.tanh(raw[:, : order.tanh_width]))
+    start = order.tanh_width
+    for width, count in order.groups:  # slot-major: slot k of every block of the group, then slot k + 1
+        blocks = out[:, start : start + width * count].reshape(200, width, count)
+        assert torch.allclose(blocks.sum(dim=1), torch.ones(200, count), atol=1e-5)
+        start += width * count
+    # each softmax block of the encoded layout is found again by TrainingLayout.blocks (the condition loss reads them)
+    starts = np.cumsum([0] + [s.width for s in spans[:-1]]).tolist()
+    soft = [(start, s.width) for start, s in zip(starts, spans) if s.activation == "softmax"]
+    blocks = order.blocks([start for start, _ in soft], [width for _, width in soft])
+    for i, (start, width) in enumerate(soft):
+        columns = blocks.gather[i, : width]
+        assert torch.equal(order.order[columns], torch.arange(start, start + width))  # slot k -> encoded column k
+        assert torch.allclose(out[:, columns].sum(dim=1), torch.ones(200), atol=1e-5)
+
+
+def test_the_explicit_penalty_gradient_equals_autograds_double_backward():
+    from synthpipe.gan import Critic, GanShape, gradient_penalty
+    from synthpipe.transform import Span
+
+    shape = GanShape((Span("softmax", 37),), 3, 16, (32,), (64, 48), 10)
+    real, fake = torch.randn(100, 40), torch.randn(100, 40)
+
+    def autograd_penalty(critic, real, fake):
+        alpha = torch.rand(10, 1, 1).expand(10, 10, 40).reshape(real.shape)
+        mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+        return ((grad.reshape(10, -1).norm(2, dim=1) - 1) ** 2).mean()
+
+    for train_mode in (True, False):  # with dropout (same masks: same seed, same draws) and without
+        results = []
+        for penalty in (autograd_penalty, gradient_penalty):
+            torch.manual_seed(0)
+            critic = Critic(shape).train(train_mode)
+            torch.manual_seed(1)
+            value = penalty(critic, real, fake)
+            value.backward()
+            # a parameter the penalty does not reach (the biases: they only move where the slopes change) has
+            # no gradient in one and zeros in the other
+            results.append((value.detach(), [torch.zeros_like(p) if p.grad is None else p.grad for p in critic.parameters()]))
+        (expected, expected_grads), (value, grads) = results
+        assert torch.allclose(value, expected, rtol=1e-5)
+        for a, b in zip(grads, expected_grads):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+def test_training_noise_has_the_moments_of_its_distribution_and_follows_the_seed():
+    from synthpipe.noise import gumbel_noise, normal_noise
+
+    torch.manual_seed(0)
+    normal, gumbel = normal_noise(1000, 999, torch.device("cpu")), gumbel_noise(1000, 999, torch.device("cpu"))
+    assert normal.shape == gumbel.shape == (1000, 999)
+    assert abs(normal.mean()) < 0.005 and abs(normal.std() - 1) < 0.005
+    assert abs(gumbel.mean() - 0.5772) < 0.005 and abs(gumbel.var() - np.pi**2 / 6) < 0.01  # Euler's constant, pi^2/6
+    assert abs((normal > 1.96).float().mean() - 0.025) < 0.001  # the tails are there, not just the moments
+    torch.manual_seed(0)
+    assert torch.equal(normal_noise(1000, 999, torch.device("cpu")), normal)
+    assert normal_noise(3, 4, torch.device("cpu"), torch.bfloat16).dtype == torch.bfloat16
