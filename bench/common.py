@@ -24,6 +24,10 @@ TABLES = {
 # Each run is one process (so its peak memory is its own): ours in the project's .venv, SDV's in bench/.venv.
 SYNTHPIPE_RUNS = ("synthpipe", "synthpipe-gan")  # model="auto" (the default), and the GAN alone
 SDV_RUNS = ("ctgan", "tvae", "gaussiancopula")
+# The fit-time target (synthpipe's GAN against CTGAN at equal epochs) is timed again in fit-only processes,
+# alternating between the two, and each side's fastest run counts: on a shared machine a single run of either can
+# be slowed by half by neighbours, and the fastest of several is the least disturbed.
+FIT_TIME_RUNS, FIT_TIME_REPEATS = ("synthpipe-gan", "ctgan"), 3
 
 
 def split_dir(table: str) -> Path:
@@ -32,6 +36,10 @@ def split_dir(table: str) -> Path:
 
 def run_file(table: str, run: str) -> Path:
     return WORK / "runs" / table / f"{run}.json"
+
+
+def fit_time_file(table: str, run: str, repeat: int) -> Path:
+    return WORK / "runs" / table / f"fit-time-{run}-{repeat}.json"
 
 
 def synthetic_file(table: str, run: str) -> Path:

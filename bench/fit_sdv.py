@@ -3,6 +3,7 @@
 
     python bench/fit_sdv.py TABLE ctgan|tvae|gaussiancopula
     python bench/fit_sdv.py --preprocess       # CTGAN's DataTransformer fit+transform seconds, incl. 500k rows
+    python bench/fit_sdv.py --fit-time TABLE REPEAT   # CTGAN's fit alone, timed
 """
 
 import json
@@ -13,7 +14,7 @@ import warnings
 
 import pandas as pd
 
-from common import LARGE_ROWS, LARGE_TABLE, SPEED_ROWS, TABLES, WORK, run_file, split_dir, synthetic_file
+from common import LARGE_ROWS, LARGE_TABLE, SPEED_ROWS, TABLES, WORK, fit_time_file, run_file, split_dir, synthetic_file
 
 warnings.filterwarnings("ignore")
 
@@ -38,13 +39,18 @@ def synthesizer_for(run: str, metadata, epochs: int):
     return GaussianCopulaSynthesizer(metadata)
 
 
-def fit_and_sample(table: str, run: str) -> dict:
+def fit(table: str, run: str):
     spec = TABLES[table]
     train = pd.read_parquet(split_dir(table) / "train.parquet")
     synthesizer = synthesizer_for(run, metadata_for(train), spec["epochs"])
     started = time.perf_counter()
     synthesizer.fit({"table": train})  # SDV 2 takes and returns {table name: DataFrame}
-    fit_s = time.perf_counter() - started
+    return synthesizer, train, time.perf_counter() - started
+
+
+def fit_and_sample(table: str, run: str) -> dict:
+    spec = TABLES[table]
+    synthesizer, train, fit_s = fit(table, run)
     synthetic_file(table, run).parent.mkdir(parents=True, exist_ok=True)
     synthesizer.sample(num_rows=len(train))["table"].to_parquet(synthetic_file(table, run), index=False)
     started = time.perf_counter()
@@ -77,6 +83,9 @@ def preprocess_times() -> dict:
 def main() -> None:
     if sys.argv[1] == "--preprocess":
         result, out = {"run": "ctgan", "preprocess_s": preprocess_times()}, WORK / "runs" / "preprocess-ctgan.json"
+    elif sys.argv[1] == "--fit-time":
+        table, repeat = sys.argv[2], int(sys.argv[3])
+        result, out = {"table": table, "run": "ctgan", "fit_s": fit(table, "ctgan")[2]}, fit_time_file(table, "ctgan", repeat)
     else:
         result, out = fit_and_sample(sys.argv[1], sys.argv[2]), run_file(sys.argv[1], sys.argv[2])
     out.parent.mkdir(parents=True, exist_ok=True)

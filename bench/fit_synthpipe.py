@@ -2,6 +2,7 @@
 
     python bench/fit_synthpipe.py TABLE synthpipe|synthpipe-gan
     python bench/fit_synthpipe.py --preprocess        # transformer fit+encode seconds, incl. the 500k table
+    python bench/fit_synthpipe.py --fit-time TABLE REPEAT   # the GAN's fit alone, timed
 """
 
 import json
@@ -11,19 +12,23 @@ import time
 
 import pandas as pd
 
-from common import LARGE_ROWS, LARGE_TABLE, SPEED_ROWS, TABLES, WORK, run_file, split_dir, synthetic_file
+from common import LARGE_ROWS, LARGE_TABLE, SPEED_ROWS, TABLES, WORK, fit_time_file, run_file, split_dir, synthetic_file
 from synthpipe import TabularSynthesizer
 from synthpipe.transform import TableTransformer
 
 
-def fit_and_sample(table: str, run: str) -> dict:
+def fit(table: str, run: str) -> tuple[TabularSynthesizer, pd.DataFrame, float]:
     spec = TABLES[table]
     train = pd.read_parquet(split_dir(table) / "train.parquet")
     model = "auto" if run == "synthpipe" else "gan"
     synthesizer = TabularSynthesizer(model=model, epochs=spec["epochs"], seed=0)
     started = time.perf_counter()
     synthesizer.fit(train, target=spec["target"])
-    fit_s = time.perf_counter() - started
+    return synthesizer, train, time.perf_counter() - started
+
+
+def fit_and_sample(table: str, run: str) -> dict:
+    synthesizer, train, fit_s = fit(table, run)
     synthetic_file(table, run).parent.mkdir(parents=True, exist_ok=True)
     synthesizer.sample(len(train), seed=1).to_parquet(synthetic_file(table, run), index=False)
     started = time.perf_counter()
@@ -53,6 +58,10 @@ def preprocess_times() -> dict:
 def main() -> None:
     if sys.argv[1] == "--preprocess":
         result, out = {"run": "synthpipe", "preprocess_s": preprocess_times()}, WORK / "runs" / "preprocess-synthpipe.json"
+    elif sys.argv[1] == "--fit-time":
+        table, repeat = sys.argv[2], int(sys.argv[3])
+        result, out = {"table": table, "run": "synthpipe-gan", "fit_s": fit(table, "synthpipe-gan")[2]}, \
+            fit_time_file(table, "synthpipe-gan", repeat)
     else:
         result, out = fit_and_sample(sys.argv[1], sys.argv[2]), run_file(sys.argv[1], sys.argv[2])
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""Run the whole benchmark: splits, every fit (one process each), preprocessing timings, scores, BENCHMARKS.md.
+"""Run the whole benchmark: splits, every fit (one process each), repeated fit timings of synthpipe's GAN and
+CTGAN, preprocessing timings, scores, BENCHMARKS.md.
 
     bench/.venv/bin/python bench/run.py [--tables penguins fair ...] [--redo]
 
@@ -10,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from common import HERE, SDV_RUNS, SYNTHPIPE_RUNS, TABLES, WORK, run_file
+from common import FIT_TIME_REPEATS, HERE, SDV_RUNS, SYNTHPIPE_RUNS, TABLES, WORK, fit_time_file, run_file
 
 PROJECT_PYTHON = HERE.parent / ".venv" / "bin" / "python"
 # One thread for every run, ours and SDV's alike: on a shared 2-core machine a second OpenMP thread spends
@@ -35,6 +36,12 @@ def main() -> None:
             if args.redo or not run_file(table, name).exists():
                 python, script = (PROJECT_PYTHON, "fit_synthpipe.py") if name in SYNTHPIPE_RUNS else (sys.executable, "fit_sdv.py")
                 run(python, script, table, name)
+    # The fit-time target, timed again: fit-only processes, synthpipe's GAN and CTGAN in turn (see common.py).
+    for repeat in range(FIT_TIME_REPEATS):
+        for table in args.tables:
+            for python, script, name in ((PROJECT_PYTHON, "fit_synthpipe.py", "synthpipe-gan"), (sys.executable, "fit_sdv.py", "ctgan")):
+                if args.redo or not fit_time_file(table, name, repeat).exists():
+                    run(python, script, "--fit-time", table, str(repeat))
     if not args.skip_preprocess:
         for python, script, name in ((PROJECT_PYTHON, "fit_synthpipe.py", "synthpipe"), (sys.executable, "fit_sdv.py", "ctgan")):
             if args.redo or not (WORK / "runs" / f"preprocess-{name}.json").exists():
