@@ -40,9 +40,10 @@ class CondLayout:
         """Block start of each column inside the conditional vector."""
         return tuple(sum(self.widths[:i]) for i in range(len(self.widths)))
 
-    def vector(self, rows: int, column: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
+    def vector(self, rows: int, column: torch.Tensor, slot: torch.Tensor,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """One-hot conditional vectors: row i has column[i]'s block set at slot[i]."""
-        cond = torch.zeros(rows, self.width, device=column.device)
+        cond = torch.zeros(rows, self.width, device=column.device, dtype=dtype)
         if self.width:
             offsets = torch.tensor(self.offsets, device=column.device)
             cond.scatter_(1, (offsets[column] + slot).unsqueeze(1), 1.0)
@@ -77,15 +78,16 @@ class CondSampler:
         self.order = torch.argsort(self.slots, dim=0, stable=True).T.contiguous()  # columns x rows
         self.first = torch.cumsum(self.counts, dim=1) - self.counts
 
-    def training_batch(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(cond vectors, chosen column, chosen slot, index of a real row with that slot)."""
+    def training_batch(self, batch: int, dtype: torch.dtype = torch.float32
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(cond vectors in `dtype`, chosen column, chosen slot, index of a real row with that slot)."""
         device = self.counts.device
         column = torch.randint(len(self.layout.columns), (batch,), device=device)
         draw = torch.rand(batch, 1, device=device)
         slot = (draw > self.log_cdf[column]).sum(dim=1).clamp_max(self.counts.shape[1] - 1)
         position = self.first[column, slot] + (torch.rand(batch, device=device) * self.counts[column, slot]).floor()
         rows = self.order[column, position.long().clamp_max(self.rows - 1)]
-        return self.layout.vector(batch, column, slot), column, slot, rows
+        return self.layout.vector(batch, column, slot, dtype), column, slot, rows
 
     def own_rows(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Conditional vectors describing the given real rows themselves (one random column each)."""

@@ -49,7 +49,7 @@ def test_training_by_sampling_draws_rows_matching_the_condition_and_favours_rare
 
 def test_half_dropout_drops_half_the_units_and_keeps_the_mean():
     torch.manual_seed(0)
-    dropout, x = HalfDropout(), torch.ones(300, 257)  # 257: the last 63-bit word is only partly used
+    dropout, x = HalfDropout(), torch.ones(300, 257)  # 257: the last 64-bit word is only partly used
     out = dropout(x)
     assert set(out.unique().tolist()) == {0.0, 2.0}
     assert abs((out == 0).float().mean().item() - 0.5) < 0.01
