@@ -38,11 +38,20 @@ class Blocks:
         return raw[:, self.gather].masked_fill(~self.valid, float("-inf"))
 
 
+def span_starts(spans: tuple[Span, ...]) -> list[int]:
+    """The encoded column where each span begins."""
+    starts, start = [], 0
+    for span in spans:
+        starts.append(start)
+        start += span.width
+    return starts
+
+
 class SpanIndex:
     """The tanh columns and the softmax blocks of a row layout."""
 
     def __init__(self, spans: tuple[Span, ...], device: torch.device | str = "cpu"):
-        starts = [sum(s.width for s in spans[:i]) for i in range(len(spans))]
+        starts = span_starts(spans)
         self.tanh = torch.tensor([start for start, s in zip(starts, spans) if s.activation == "tanh"],
                                  dtype=torch.long, device=device)
         soft = [(start, s.width) for start, s in zip(starts, spans) if s.activation == "softmax"]
@@ -96,7 +105,7 @@ class TrainingLayout:
     """
 
     def __init__(self, spans: tuple[Span, ...], device: torch.device | str = "cpu"):
-        starts = [sum(s.width for s in spans[:i]) for i in range(len(spans))]
+        starts = span_starts(spans)
         tanh = [start for start, s in zip(starts, spans) if s.activation == "tanh"]
         by_width: dict[int, list[int]] = {}
         for start, span in zip(starts, spans):

@@ -19,22 +19,23 @@ _GUMBEL = (-torch.log(-torch.log(_CENTRES))).float()
 
 
 @cache
-def _table(name: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    return {"normal": _NORMAL, "gumbel": _GUMBEL}[name].to(device, dtype)
+def _placed(table: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """`table` on `device` in `dtype`, converted once."""
+    return table.to(device, dtype)
 
 
-def _draw(name: str, rows: int, columns: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def _draw(table: torch.Tensor, rows: int, columns: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     count = rows * columns
     words = torch.randint(-(2**63), 2**63 - 1, (-(-count // 4),), dtype=torch.int64, device=device)
     bins = words.view(torch.uint16)[:count].int()
-    return _table(name, torch.device(device), dtype).index_select(0, bins).reshape(rows, columns)
+    return _placed(table, torch.device(device), dtype).index_select(0, bins).reshape(rows, columns)
 
 
 def normal_noise(rows: int, columns: int, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """rows x columns of standard normal noise, from the global torch generator."""
-    return _draw("normal", rows, columns, device, dtype)
+    return _draw(_NORMAL, rows, columns, device, dtype)
 
 
 def gumbel_noise(rows: int, columns: int, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """rows x columns of standard Gumbel noise, from the global torch generator."""
-    return _draw("gumbel", rows, columns, device, dtype)
+    return _draw(_GUMBEL, rows, columns, device, dtype)

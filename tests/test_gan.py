@@ -80,7 +80,7 @@ def test_networks_trained_in_the_training_order_come_back_computing_the_same_fun
 
 
 def test_training_rows_are_tanh_values_then_blocks_that_each_sum_to_one(penguins):
-    from synthpipe.blocks import TrainingLayout
+    from synthpipe.blocks import TrainingLayout, span_starts
 
     spans = tuple(TableTransformer.fit(penguins).spans)
     order = TrainingLayout(spans)
@@ -96,8 +96,7 @@ def test_training_rows_are_tanh_values_then_blocks_that_each_sum_to_one(penguins
         assert torch.allclose(blocks.sum(dim=1), torch.ones(200, count), atol=1e-5)
         start += width * count
     # each softmax block of the encoded layout is found again by TrainingLayout.blocks (the condition loss reads them)
-    starts = np.cumsum([0] + [s.width for s in spans[:-1]]).tolist()
-    soft = [(start, s.width) for start, s in zip(starts, spans) if s.activation == "softmax"]
+    soft = [(start, s.width) for start, s in zip(span_starts(spans), spans) if s.activation == "softmax"]
     blocks = order.blocks([start for start, _ in soft], [width for _, width in soft])
     for i, (start, width) in enumerate(soft):
         columns = blocks.gather[i, : width]
