@@ -89,7 +89,8 @@ def hard_rows(raw: torch.Tensor, index: SpanIndex, generator: torch.Generator) -
 
 def block_cross_entropy(raw: torch.Tensor, blocks: Blocks, block: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per row: cross-entropy of block `block[i]`'s logits against slot `target[i]` (only that block is read)."""
-    logits = raw.gather(1, blocks.gather[block]).float().masked_fill(~blocks.valid[block], float("-inf"))
+    logits = raw.gather(1, blocks.gather.index_select(0, block)).float()
+    logits = logits.masked_fill(~blocks.valid.index_select(0, block), float("-inf"))
     return F.cross_entropy(logits, target, reduction="none")
 
 

@@ -22,7 +22,7 @@ from synthpipe.conditions import CondLayout, CondSampler
 from synthpipe.config import TrainConfig
 from synthpipe.errors import InputError
 from synthpipe.noise import normal_noise
-from synthpipe.training import Adam, LoopOptions, Trainee, train, update
+from synthpipe.training import Adam, LoopOptions, Trainee, WorkingCopies, train, update
 from synthpipe.transform import Span
 
 GUMBEL_TAU = 0.2  # low temperature: near-one-hot categoricals, still differentiable
@@ -44,28 +44,85 @@ class GanShape:
         return sum(span.width for span in self.spans)
 
 
-class Residual(nn.Module):
-    """Linear -> BatchNorm -> ReLU, concatenated with its input (as in CTGAN's generator)."""
+class Linear(nn.Linear):
+    """nn.Linear whose weight is read in column pieces: the first `hidden` columns multiply hidden features, the
+    rest the network's input (the generator's layers see [newest hidden features, ..., oldest, input]).
 
-    def __init__(self, in_dim: int, out_dim: int):
-        super().__init__()
-        self.fc, self.bn = nn.Linear(in_dim, out_dim), nn.BatchNorm1d(out_dim)
+    The input (noise and conditional vector) needs no gradient; multiplied by its own columns, it costs backward
+    nothing. While training in bfloat16 the pieces are working copies (synthpipe.training.WorkingCopies), cast once
+    per optimiser step instead of by autocast at every use; otherwise they are views of the float32 weight.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 0):
+        super().__init__(in_dim, out_dim)
+        self.hidden = hidden
+        self.working: tuple[torch.Tensor | None, torch.Tensor, torch.Tensor] | None = None
+
+    def column_pieces(self) -> list[slice]:
+        return [slice(0, self.hidden), slice(self.hidden, None)] if self.hidden else [slice(None)]
+
+    def pieces(self) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """(weight on the hidden features or None, weight on the input, bias)."""
+        if self.working is not None:
+            return self.working
+        return (self.weight[:, : self.hidden] if self.hidden else None), self.weight[:, self.hidden :], self.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([F.relu(self.bn(self.fc(x))), x], dim=1)
+        """The product with the input alone (a layer without hidden columns)."""
+        _, on_input, bias = self.pieces()
+        return F.linear(x, on_input, bias)
+
+
+def working_copies(module: nn.Module, dtype: torch.dtype) -> WorkingCopies:
+    """Give `module`'s Linear layers working copies in `dtype`, a copy per piece of each weight."""
+    layers = [layer for layer in module.modules() if isinstance(layer, Linear)]
+    copies = WorkingCopies([(layer.weight, cols) for layer in layers for cols in layer.column_pieces()]
+                           + [(layer.bias, slice(None)) for layer in layers], dtype)
+    for layer in layers:
+        weight, bias = copies.copies_of[layer.weight], copies.copies_of[layer.bias][0]
+        layer.working = (weight[0] if layer.hidden else None, weight[-1], bias)
+    return copies
+
+
+def drop_working_copies(module: nn.Module) -> None:
+    """Back to the float32 parameters once training ends (sampling and saving read those)."""
+    for layer in module.modules():
+        if isinstance(layer, Linear):
+            layer.working = None
+
+
+class Residual(nn.Module):
+    """Linear -> BatchNorm -> ReLU, whose output joins its input (as in CTGAN's generator; see Generator.forward)."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int):
+        super().__init__()
+        self.fc, self.bn = Linear(in_dim, out_dim, hidden), nn.BatchNorm1d(out_dim)
 
 
 class Generator(nn.Module):
     def __init__(self, shape: GanShape):
         super().__init__()
-        layers, width = [], shape.noise_dim + shape.cond_width
+        layers, hidden, inputs = [], 0, shape.noise_dim + shape.cond_width
         for dim in shape.generator_dims:
-            layers.append(Residual(width, dim))
-            width += dim
-        self.body = nn.Sequential(*layers, nn.Linear(width, shape.data_dim))
+            layers.append(Residual(hidden + inputs, dim, hidden))
+            hidden += dim
+        self.body = nn.Sequential(*layers, Linear(hidden + inputs, shape.data_dim, hidden))
 
     def forward(self, noise: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.body(torch.cat([noise, cond], dim=1))  # raw outputs: logits and pre-tanh values
+        """Raw outputs (logits and pre-tanh values) of CTGAN's residual generator: each layer sees the features of
+        every layer before it, newest first, then the input (noise and conditional vector)."""
+        x = torch.cat([noise, cond], dim=1)
+        hidden = None
+        for layer in self.body:
+            linear = layer.fc if isinstance(layer, Residual) else layer
+            on_hidden, on_input, bias = linear.pieces()
+            out = F.linear(x, on_input, bias)
+            if hidden is not None:
+                out = torch.addmm(out, hidden, on_hidden.t())
+            if isinstance(layer, Residual):
+                features = F.relu(layer.bn(out))
+                hidden = features if hidden is None else torch.cat([features, hidden], dim=1)
+        return out
 
 
 class HalfDropout(nn.Module):
@@ -87,7 +144,9 @@ class HalfDropout(nn.Module):
         """0 for a dropped unit, 2 for a kept one (the expected activation is unchanged), shaped like `x`."""
         count = x.numel()
         words = torch.randint(-(2**63), 2**63 - 1, (-(-count // 64),), dtype=torch.int64, device=x.device)
-        units = self.patterns.to(x.dtype).index_select(0, words.view(torch.uint8).int())
+        if self.patterns.dtype != x.dtype:  # converted once, not at every call
+            self.patterns = self.patterns.to(x.dtype)
+        units = self.patterns.index_select(0, words.view(torch.uint8).int())
         return units.view(-1)[:count].view(x.shape)
 
 
@@ -106,7 +165,7 @@ class Critic(nn.Module):
         self.pac = shape.pac
         layers, width = [], (shape.data_dim + shape.cond_width) * shape.pac
         for dim in shape.critic_dims:
-            layers += [nn.Linear(width, dim), nn.LeakyReLU(0.2), HalfDropout()]
+            layers += [Linear(width, dim), nn.LeakyReLU(0.2), HalfDropout()]
             width = dim
         self.body = nn.Sequential(*layers, Score(width, 1))
 
@@ -132,7 +191,7 @@ class Critic(nn.Module):
             x = activation(pre) * keep
         grad = self.body[-1].weight.expand(x.shape[0], -1)
         for (linear, _, _), factor in zip(reversed(hidden), reversed(factors)):
-            grad = (grad * factor) @ linear.weight
+            grad = (grad * factor) @ linear.pieces()[1]
         return grad.reshape(rows.shape)
 
 
@@ -216,6 +275,12 @@ def train_gan(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, c
     return TrainedGan(shape, generator, critic, result.history, result.replicas)
 
 
+def finish_gan(generator: Generator, critic: Critic, order: TrainingLayout) -> None:
+    drop_working_copies(generator)
+    drop_working_copies(critic)
+    to_encoded_order(generator, critic, order)
+
+
 @torch.no_grad()
 def to_encoded_order(generator: Generator, critic: Critic, order: TrainingLayout) -> None:
     """Reorder the generator's output units and the critic's data inputs (in each pac group) from the training
@@ -233,10 +298,13 @@ def gan_trainee(data: torch.Tensor, shape: GanShape, layout: CondLayout, cfg: Tr
     device, rows = data.device, data.shape[0]
     order = TrainingLayout(shape.spans, device)
     # Betas (0.5, 0.9) are the usual WGAN-GP choice: less momentum keeps the two players from oscillating.
-    opt_g = Adam(generator.parameters(), cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
-    opt_c = Adam(critic.parameters(), cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
-    sampler = CondSampler(layout, data)
     dtype = compute_dtype(device)
+    copies = dtype != torch.float32  # float32 weights need no cast
+    opt_g = Adam(generator.parameters(), cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6,
+                 copies=working_copies(generator, dtype) if copies else None)
+    opt_c = Adam(critic.parameters(), cfg.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6,
+                 copies=working_copies(critic, dtype) if copies else None)
+    sampler = CondSampler(layout, data)
     data = data[:, order.order].to(dtype)  # real rows in the order and number format the networks train in
     cond_blocks = order.blocks(list(layout.starts), list(layout.widths))
     batch = batch_size_for(rows, cfg)
@@ -255,7 +323,7 @@ def gan_trainee(data: torch.Tensor, shape: GanShape, layout: CondLayout, cfg: Tr
                     penalise: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Tell real from fake (each with its conditional vector); the penalty keeps the critic 1-Lipschitz."""
         with mixed_precision(device):
-            real = torch.cat([data[real_rows], cond], dim=1)
+            real = torch.cat([data.index_select(0, real_rows), cond], dim=1)
             # One critic pass over fake and real rows together: half the calls, twice the rows per product.
             fake_score, real_score = critic(torch.cat([fake, real])).float().chunk(2)
             wasserstein = fake_score.mean() - real_score.mean()
@@ -288,7 +356,7 @@ def gan_trainee(data: torch.Tensor, shape: GanShape, layout: CondLayout, cfg: Tr
 
     return Trainee("gan", {"generator": generator, "critic": critic}, {"generator": opt_g, "critic": opt_c},
                    step, steps_per_epoch=max(1, rows // batch), batch=batch,
-                   finish=lambda: to_encoded_order(generator, critic, order))
+                   finish=lambda: finish_gan(generator, critic, order))
 
 
 @torch.no_grad()

@@ -146,3 +146,58 @@ def test_training_noise_has_the_moments_of_its_distribution_and_follows_the_seed
     torch.manual_seed(0)
     assert torch.equal(normal_noise(1000, 999, torch.device("cpu")), normal)
     assert normal_noise(3, 4, torch.device("cpu"), torch.bfloat16).dtype == torch.bfloat16
+
+
+def residual_stack(generator, noise, cond):
+    """CTGAN's generator written out: each layer's output is concatenated in front of its input."""
+    import torch.nn.functional as F
+
+    x = torch.cat([noise, cond], dim=1)
+    for residual in generator.body[:-1]:
+        x = torch.cat([F.relu(residual.bn(F.linear(x, residual.fc.weight, residual.fc.bias))), x], dim=1)
+    return F.linear(x, generator.body[-1].weight, generator.body[-1].bias)
+
+
+def small_networks(seed=0):
+    from synthpipe.gan import Critic, GanShape, Generator
+    from synthpipe.transform import Span
+
+    shape = GanShape((Span("tanh", 1), Span("softmax", 5)), 3, 8, (16, 12, 10), (24,), 2)
+    torch.manual_seed(seed)
+    return Generator(shape), Critic(shape)
+
+
+def test_the_generator_multiplies_its_input_apart_and_computes_the_residual_stack():
+    generator, _ = small_networks()
+    noise, cond = torch.randn(64, 8), torch.eye(3)[torch.randint(3, (64,))]
+    assert torch.allclose(generator(noise, cond), residual_stack(generator, noise, cond), atol=1e-5)
+    out = generator.eval()(noise, cond)  # with the running statistics, as when sampling
+    assert torch.allclose(out, residual_stack(generator, noise, cond), atol=1e-5)
+
+
+def test_working_copies_give_the_parameters_their_gradients_and_follow_each_step():
+    from synthpipe.gan import drop_working_copies, working_copies
+    from synthpipe.training import Adam, update
+
+    (generator, critic), (reference, reference_critic) = small_networks(), small_networks()
+    critic.eval(), reference_critic.eval()  # no dropout: the same critic function for both
+    noise, cond = torch.randn(64, 8), torch.eye(3)[torch.randint(3, (64,))]
+    # float32 copies: the same numbers as the parameters, so the gradients must match the plain networks' own
+    copies = working_copies(generator, torch.float32)
+    for network, critic_of in ((generator, critic), (reference, reference_critic)):
+        loss = critic_of(torch.cat([network(noise, cond), cond], dim=1)).mean()
+        if network is generator:
+            optimizer = Adam(generator.parameters(), 1e-2, copies=copies)
+            update(optimizer, loss)  # gradients for the generator only, then one step
+        else:
+            grads = torch.autograd.grad(loss, list(reference.parameters()))
+    for name, expected in zip(dict(reference.named_parameters()), grads):
+        assert torch.allclose(dict(generator.named_parameters())[name].grad, expected, atol=1e-6), name
+    assert all(p.grad is None for p in critic.parameters())  # the critic's gradients were not computed
+    # the step moved the parameters, and the copies (each a piece of a weight) moved with them
+    assert not torch.equal(generator.body[-1].weight, reference.body[-1].weight)
+    last = generator.body[-1]
+    on_hidden, on_input, bias = last.pieces()
+    assert torch.equal(torch.cat([on_hidden, on_input], dim=1), last.weight) and torch.equal(bias, last.bias)
+    drop_working_copies(generator)
+    assert last.pieces()[1].data_ptr() == last.weight[:, last.hidden :].data_ptr()  # views of the parameters again
