@@ -133,9 +133,9 @@ class TrainingLayout:
         rows = raw.shape[0]
         sizes = [width * count for width, count in self.groups]
         values, *groups = raw.split([self.tanh_width, *sizes], dim=1)
-        # (logits + noise) / tau as one operation per group: the noise is scaled once, the logits by `alpha`;
+        # (logits + noise) / tau as one operation per group: the noise comes scaled, the logits by `alpha`;
         # with float32 noise it runs in float32 whatever the logits' type, as do the softmaxes.
-        noise = (gumbel_noise(rows, sum(sizes), raw.device) / tau).split(sizes, dim=1)
+        noise = gumbel_noise(rows, sum(sizes), raw.device, scale=1 / tau).split(sizes, dim=1)
         parts = [torch.tanh(values)]
         for (width, count), logits, scaled_noise in zip(self.groups, groups, noise):
             scaled = torch.add(scaled_noise, logits, alpha=1 / tau).view(rows, width, count)

@@ -138,16 +138,14 @@ class HalfDropout(nn.Module):
         self.register_buffer("patterns", torch.tensor(patterns), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.mask(x) if self.training else x
+        return x * self.units(x.numel(), x.dtype).view(x.shape) if self.training else x
 
-    def mask(self, x: torch.Tensor) -> torch.Tensor:
-        """0 for a dropped unit, 2 for a kept one (the expected activation is unchanged), shaped like `x`."""
-        count = x.numel()
-        words = torch.randint(-(2**63), 2**63 - 1, (-(-count // 64),), dtype=torch.int64, device=x.device)
-        if self.patterns.dtype != x.dtype:  # converted once, not at every call
-            self.patterns = self.patterns.to(x.dtype)
-        units = self.patterns.index_select(0, words.view(torch.uint8).int())
-        return units.view(-1)[:count].view(x.shape)
+    def units(self, count: int, dtype: torch.dtype) -> torch.Tensor:
+        """`count` mask values: 0 for a dropped unit, 2 for a kept one (the expected activation is unchanged)."""
+        words = torch.randint(-(2**63), 2**63 - 1, (-(-count // 64),), dtype=torch.int64, device=self.patterns.device)
+        if self.patterns.dtype != dtype:  # converted once, not at every call
+            self.patterns = self.patterns.to(dtype)
+        return self.patterns.index_select(0, words.view(torch.uint8).int()).view(-1)[:count]
 
 
 class Score(nn.Linear):
@@ -170,7 +168,23 @@ class Critic(nn.Module):
         self.body = nn.Sequential(*layers, Score(width, 1))
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        return self.body(rows.reshape(-1, rows.shape[1] * self.pac))
+        x = rows.reshape(-1, rows.shape[1] * self.pac)
+        for (linear, activation, _), mask in zip(self.hidden_layers(), self.dropout_masks(x.shape[0], x.dtype)):
+            x = activation(linear(x)) * mask if mask is not None else activation(linear(x))
+        return self.body[-1](x)
+
+    def hidden_layers(self) -> list[nn.Sequential]:
+        return [self.body[i : i + 3] for i in range(0, len(self.body) - 1, 3)]  # (Linear, LeakyReLU, HalfDropout)
+
+    def dropout_masks(self, rows: int, dtype: torch.dtype) -> list[torch.Tensor | None]:
+        """Every hidden layer's dropout mask (rows x units) while training, drawn at once: one random draw and one
+        lookup for the whole network rather than per layer."""
+        layers = self.hidden_layers()
+        if not self.training:
+            return [None] * len(layers)
+        widths = [rows * layer[0].out_features for layer in layers]
+        units = layers[0][2].units(sum(widths), dtype)
+        return [mask.view(rows, -1) for mask in units.split(widths)]
 
     def input_gradient(self, rows: torch.Tensor) -> torch.Tensor:
         """d critic(rows).sum() / d rows, written out as products of the weights, for the gradient penalty.
@@ -180,15 +194,15 @@ class Critic(nn.Module):
         The penalty's backward is then one first-order pass; autograd's double backward would also
         differentiate the forward pass (to zeros) and record the backward pass as a graph, op by op.
         """
-        hidden = [self.body[i : i + 3] for i in range(0, len(self.body) - 1, 3)]  # (Linear, LeakyReLU, HalfDropout)
+        hidden = self.hidden_layers()
         factors, x = [], rows.reshape(-1, rows.shape[1] * self.pac)
-        for linear, activation, dropout in hidden:
+        for (linear, activation, _), mask in zip(hidden, self.dropout_masks(x.shape[0], x.dtype)):
             # Detached rather than run under no_grad: autocast keeps the weights' low-precision copies for the
             # rest of its block, and a copy made under no_grad would carry no gradient to the products below.
             pre = linear(x).detach()
-            keep = dropout.mask(pre) if self.training else torch.ones_like(pre)
+            keep = mask if mask is not None else torch.ones_like(pre)
             factors.append(torch.where(pre > 0, keep, keep * activation.negative_slope))
-            x = activation(pre) * keep
+            x = pre * factors[-1]  # the layer's output: LeakyReLU, then dropout
         grad = self.body[-1].weight.expand(x.shape[0], -1)
         for (linear, _, _), factor in zip(reversed(hidden), reversed(factors)):
             grad = (grad * factor) @ linear.pieces()[1]

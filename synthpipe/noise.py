@@ -19,16 +19,17 @@ _GUMBEL = (-torch.log(-torch.log(_CENTRES))).float()
 
 
 @cache
-def _placed(table: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """`table` on `device` in `dtype`, converted once."""
-    return table.to(device, dtype)
+def _placed(table: torch.Tensor, device: torch.device, dtype: torch.dtype, scale: float) -> torch.Tensor:
+    """`table` times `scale` on `device` in `dtype`, converted once."""
+    return (table * scale).to(device, dtype)
 
 
-def _draw(table: torch.Tensor, rows: int, columns: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def _draw(table: torch.Tensor, rows: int, columns: int, device: torch.device, dtype: torch.dtype,
+          scale: float = 1.0) -> torch.Tensor:
     count = rows * columns
     words = torch.randint(-(2**63), 2**63 - 1, (-(-count // 4),), dtype=torch.int64, device=device)
     bins = words.view(torch.uint16)[:count].int()
-    return _placed(table, torch.device(device), dtype).index_select(0, bins).reshape(rows, columns)
+    return _placed(table, torch.device(device), dtype, scale).index_select(0, bins).reshape(rows, columns)
 
 
 def normal_noise(rows: int, columns: int, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -36,6 +37,8 @@ def normal_noise(rows: int, columns: int, device: torch.device, dtype: torch.dty
     return _draw(_NORMAL, rows, columns, device, dtype)
 
 
-def gumbel_noise(rows: int, columns: int, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """rows x columns of standard Gumbel noise, from the global torch generator."""
-    return _draw(_GUMBEL, rows, columns, device, dtype)
+def gumbel_noise(rows: int, columns: int, device: torch.device, dtype: torch.dtype = torch.float32,
+                 scale: float = 1.0) -> torch.Tensor:
+    """rows x columns of standard Gumbel noise times `scale` (scaled in the table: no pass over the draws),
+    from the global torch generator."""
+    return _draw(_GUMBEL, rows, columns, device, dtype, scale)

@@ -42,6 +42,7 @@ from synthpipe.io import atomic_dir, read_json, write_json
 
 log = logging.getLogger(__name__)
 STATE_TENSORS, STATE_META = "state.safetensors", "state.json"
+HEAP_SETTLE_BYTES = 16 * 2**20  # see settle_heap
 
 
 @dataclass
@@ -90,6 +91,7 @@ class TrainResult:
 def train(trainee: Trainee, cfg: TrainConfig, seed: int, options: LoopOptions | None = None) -> TrainResult:
     """Run `trainee` for cfg.epochs epochs, or to the deadline."""
     options = options or LoopOptions()
+    settle_heap()
     torch.manual_seed(seed + rank())  # weights are already built from `seed`; each rank draws its own batches
     epoch, history = resume(trainee, options.checkpoints)
     # The last good state, kept in memory every checkpoint_every epochs (checkpointed or not): divergence goes
@@ -123,16 +125,28 @@ def train(trainee: Trainee, cfg: TrainConfig, seed: int, options: LoopOptions | 
     return TrainResult(history, replicas)
 
 
+def settle_heap() -> None:
+    """Let the C heap keep the memory a training step frees, rather than hand it back and fault it in again.
+
+    glibc raises its mmap threshold to the size of a freed mmapped block (up to 32 MiB), and its trim threshold to
+    twice that. Until it has, the tensors a step frees beyond the top of the heap (~1.4 MB a step with a
+    300-column table) go back to the kernel, which zero-fills them anew at the next step: ~270 page faults a step.
+    Allocating and freeing one 16 MiB block sets both thresholds as any process that freed such a tensor has
+    them; with another allocator it is one short allocation.
+    """
+    torch.empty(HEAP_SETTLE_BYTES, dtype=torch.uint8)  # freed at once: nothing holds it
+
+
 def run_epoch(trainee: Trainee, epoch: int, check_weights: bool) -> dict | None:
     """One pass of steps; None when a loss (or, checked before a snapshot, a weight) is not finite on any rank.
 
     Weights that turn NaN show in the next step's losses, so checking them only before they are kept suffices."""
     started = time.perf_counter()
-    finite = torch.ones((), dtype=torch.bool)
+    every_loss = []  # checked once the epoch ends: one host sync and one check per epoch, not one per step
     for i in range(trainee.steps_per_epoch):
         losses = trainee.step((epoch - 1) * trainee.steps_per_epoch + i)
-        # Accumulated on the device: one host sync per epoch, not one per step.
-        finite = torch.isfinite(torch.stack(list(losses.values()))).all() & finite.to(losses["loss"].device)
+        every_loss.extend(losses.values())
+    finite = torch.isfinite(torch.stack(every_loss)).all()
     if check_weights:
         # One sum per tensor: NaN and inf carry through a sum, and finite weights overflow it only near 1e32
         # (diverged anyway). Checking every weight with isfinite takes a copy and four passes over all of them.
@@ -163,9 +177,13 @@ class Adam:
                  eps: float = 1e-8, weight_decay: float = 0.0, copies: WorkingCopies | None = None):
         self.params = list(params)
         self.copies = copies
+        # What backward differentiates for this optimiser: a parameter's working copies where it has them.
+        self.gradient_inputs = copies.stand_ins(self.params) if copies else self.params
         self.param_groups = [{"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}]
-        self.state = {i: {"step": torch.zeros((), device=p.device), "exp_avg": torch.zeros_like(p),
-                          "exp_avg_sq": torch.zeros_like(p)} for i, p in enumerate(self.params)}
+        # Every parameter's step count, as views of one tensor: when all step, one increment counts them all.
+        self.steps = torch.zeros(len(self.params), device=self.params[0].device if self.params else None)
+        self.state = {i: {"step": self.steps[i], "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
+                      for i, p in enumerate(self.params)}
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -177,7 +195,10 @@ class Adam:
         if not live:
             return
         steps = [self.state[i]["step"] for i in live]
-        torch._foreach_add_(steps, 1)
+        if len(live) == len(self.params):
+            self.steps += 1
+        else:
+            torch._foreach_add_(steps, 1)
         group = self.param_groups[0]
         torch._fused_adam_([self.params[i] for i in live], [self.params[i].grad for i in live],
                            [self.state[i]["exp_avg"] for i in live], [self.state[i]["exp_avg_sq"] for i in live],
@@ -185,10 +206,6 @@ class Adam:
                            weight_decay=group["weight_decay"], eps=group["eps"], amsgrad=False, maximize=False)
         if self.copies:
             self.copies.refresh()
-
-    def gradient_inputs(self) -> list[torch.Tensor]:
-        """What backward differentiates for this optimiser: a parameter's working copy where it has one."""
-        return self.copies.stand_ins(self.params) if self.copies else self.params
 
     def state_dict(self) -> dict:
         return {"state": self.state, "param_groups": self.param_groups}
@@ -226,15 +243,19 @@ class WorkingCopies:
         return [stand_in for p in params for stand_in in self.copies_of.get(p, [p])]
 
     def collect_gradients(self) -> None:
-        """The copies' gradients, widened into their parameters' float32 buffers; a parameter none of whose pieces
-        got a gradient gets none, a piece without one gets zeros."""
+        """The copies' gradients, widened into their parameters' float32 buffers (one operation for all); a
+        parameter none of whose pieces got a gradient gets none, a piece without one gets zeros."""
         reached = {p for (p, _), copy in zip(self.pieces, self.copies) if copy.grad is not None}
+        targets, grads = [], []
         for (param, cols), copy in zip(self.pieces, self.copies):
             param.grad = self.grads[param] if param in reached else None
-            if param in reached:
-                target = columns(param.grad, cols)
-                target.copy_(copy.grad) if copy.grad is not None else target.zero_()
+            if copy.grad is not None:
+                targets.append(columns(param.grad, cols))
+                grads.append(copy.grad)
+            elif param in reached:
+                columns(param.grad, cols).zero_()
             copy.grad = None
+        torch._foreach_copy_(targets, grads)
 
 
 def columns(tensor: torch.Tensor, cols: slice) -> torch.Tensor:
@@ -247,7 +268,7 @@ def update(optimizer: Adam, loss: torch.Tensor) -> None:
     Gradients are computed for this optimiser's parameters only: the GAN's generator loss runs through the
     critic, whose weight gradients (the critic's largest products) would be computed and thrown away."""
     optimizer.zero_grad()
-    loss.backward(inputs=optimizer.gradient_inputs())
+    loss.backward(inputs=optimizer.gradient_inputs)
     if optimizer.copies:
         optimizer.copies.collect_gradients()
     if world_size() > 1:

@@ -181,3 +181,22 @@ def test_fitting_does_not_import_torchs_compiler():
               "print('torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
+                    reason="glibc's heap thresholds")
+def test_a_settled_heap_serves_a_steps_tensors_from_memory_it_keeps():
+    """After settle_heap, an 8 MiB tensor comes from the heap (which keeps freed memory), not from a fresh
+    mapping that is given back when it is freed and faulted in again next time. mallinfo2's hblkhd counts the
+    bytes held in such mappings."""
+    script = ("import ctypes, sys, torch; from synthpipe.training import settle_heap\n"
+              "class Info(ctypes.Structure): _fields_ = [(name, ctypes.c_size_t) for name in\n"
+              "    ('arena', 'ordblks', 'smblks', 'hblks', 'hblkhd', 'usmblks', 'fsmblks', 'uordblks', 'fordblks', 'keepcost')]\n"
+              "libc = ctypes.CDLL(None); libc.mallinfo2.restype = Info\n"
+              "if sys.argv[1] == 'settled': settle_heap()\n"
+              "before = libc.mallinfo2().hblkhd; tensor = torch.ones(2**21)\n"
+              "print(libc.mallinfo2().hblkhd - before)")
+    mapped = {case: int(subprocess.run([sys.executable, "-c", script, case], capture_output=True, text=True,
+                                       check=True).stdout) for case in ("plain", "settled")}
+    assert mapped["plain"] >= 2**23  # a mapping of its own
+    assert mapped["settled"] == 0
