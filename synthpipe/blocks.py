@@ -100,8 +100,9 @@ class TrainingLayout:
     In the encoded order a number's tanh value sits beside its mode block, so acting on all blocks at once takes
     gathers and scatters across columns, the costliest small operations of a training step. In this order the
     tanh values are one slice, and each run of equal-width blocks is one slice laid out slot-major (slot 0 of
-    every block, then slot 1, ...). That slice views, without copying, as rows x width x blocks, where a softmax
-    over the slots runs along contiguous runs of blocks, the layout torch's CPU softmax vectorises well.
+    every block, then slot 1, ...). That slice views, without copying, as width x rows x blocks (a transposed
+    view), where a softmax over the slots is a softmax over the outermost axis across contiguous runs of every
+    row's blocks, the layout torch's CPU softmax vectorises best.
     `order[i]` is the encoded column at training position i; `position` is its inverse.
     """
 
@@ -134,10 +135,13 @@ class TrainingLayout:
         sizes = [width * count for width, count in self.groups]
         values, *groups = raw.split([self.tanh_width, *sizes], dim=1)
         # (logits + noise) / tau as one operation per group: the noise comes scaled, the logits by `alpha`;
-        # with float32 noise it runs in float32 whatever the logits' type, as do the softmaxes.
-        noise = gumbel_noise(rows, sum(sizes), raw.device, scale=1 / tau).split(sizes, dim=1)
+        # with float32 noise it runs in float32 whatever the logits' type, as do the softmaxes. The noise (drawn
+        # width x rows x blocks: it is independent, so any layout will do) gives the sum that layout, in which the
+        # softmax runs over the outermost axis: about twice as fast as over the middle axis of rows x width x blocks.
+        noise = gumbel_noise(1, rows * sum(sizes), raw.device, scale=1 / tau).view(-1).split([rows * n for n in sizes])
         parts = [torch.tanh(values)]
         for (width, count), logits, scaled_noise in zip(self.groups, groups, noise):
-            scaled = torch.add(scaled_noise, logits, alpha=1 / tau).view(rows, width, count)
-            parts.append(F.softmax(scaled, dim=1).view(rows, width * count))
+            slot_major = logits.view(rows, width, count).transpose(0, 1)
+            scaled = torch.add(scaled_noise.view(width, rows, count), slot_major, alpha=1 / tau)
+            parts.append(F.softmax(scaled, dim=0).transpose(0, 1).reshape(rows, width * count))
         return torch.cat([*parts, cond], dim=1).to(cond.dtype)
