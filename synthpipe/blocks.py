@@ -135,10 +135,11 @@ class TrainingLayout:
         sizes = [width * count for width, count in self.groups]
         values, *groups = raw.split([self.tanh_width, *sizes], dim=1)
         # (logits + noise) / tau as one operation per group: the noise comes scaled, the logits by `alpha`;
-        # with float32 noise it runs in float32 whatever the logits' type, as do the softmaxes. The noise (drawn
-        # width x rows x blocks: it is independent, so any layout will do) gives the sum that layout, in which the
-        # softmax runs over the outermost axis: about twice as fast as over the middle axis of rows x width x blocks.
-        noise = gumbel_noise(1, rows * sum(sizes), raw.device, scale=1 / tau).view(-1).split([rows * n for n in sizes])
+        # with float32 noise it runs in float32 whatever the logits' type, as do the softmaxes. Each group's noise
+        # is laid out width x rows x blocks (its values are independent: any layout will do), and so is the sum,
+        # whose softmax then runs over the outermost axis: twice as fast as over the middle axis of
+        # rows x width x blocks.
+        noise = gumbel_noise(rows * sum(sizes), 1, raw.device, scale=1 / tau).view(-1).split([rows * n for n in sizes])
         parts = [torch.tanh(values)]
         for (width, count), logits, scaled_noise in zip(self.groups, groups, noise):
             slot_major = logits.view(rows, width, count).transpose(0, 1)
