@@ -65,7 +65,12 @@ class Linear(nn.Linear):
         """(weight on the hidden features or None, weight on the input, bias)."""
         if self.working is not None:
             return self.working
-        return (self.weight[:, : self.hidden] if self.hidden else None), self.weight[:, self.hidden :], self.bias
+        return self.arrange([self.weight[:, cols] for cols in self.column_pieces()], self.bias)
+
+    def arrange(self, weights: list[torch.Tensor],
+                bias: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """The pieces in `pieces()` form, from the weight's pieces in `column_pieces()` order."""
+        return (weights[0] if self.hidden else None), weights[-1], bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The product with the input alone (a layer without hidden columns)."""
@@ -73,22 +78,24 @@ class Linear(nn.Linear):
         return F.linear(x, on_input, bias)
 
 
+def linear_layers(module: nn.Module) -> list[Linear]:
+    return [layer for layer in module.modules() if isinstance(layer, Linear)]
+
+
 def working_copies(module: nn.Module, dtype: torch.dtype) -> WorkingCopies:
     """Give `module`'s Linear layers working copies in `dtype`, a copy per piece of each weight."""
-    layers = [layer for layer in module.modules() if isinstance(layer, Linear)]
+    layers = linear_layers(module)
     copies = WorkingCopies([(layer.weight, cols) for layer in layers for cols in layer.column_pieces()]
                            + [(layer.bias, slice(None)) for layer in layers], dtype)
     for layer in layers:
-        weight, bias = copies.copies_of[layer.weight], copies.copies_of[layer.bias][0]
-        layer.working = (weight[0] if layer.hidden else None, weight[-1], bias)
+        layer.working = layer.arrange(copies.copies_of[layer.weight], copies.copies_of[layer.bias][0])
     return copies
 
 
 def drop_working_copies(module: nn.Module) -> None:
     """Back to the float32 parameters once training ends (sampling and saving read those)."""
-    for layer in module.modules():
-        if isinstance(layer, Linear):
-            layer.working = None
+    for layer in linear_layers(module):
+        layer.working = None
 
 
 class Residual(nn.Module):
@@ -170,7 +177,9 @@ class Critic(nn.Module):
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         x = rows.reshape(-1, rows.shape[1] * self.pac)
         for (linear, activation, _), mask in zip(self.hidden_layers(), self.dropout_masks(x.shape[0], x.dtype)):
-            x = activation(linear(x)) * mask if mask is not None else activation(linear(x))
+            x = activation(linear(x))
+            if mask is not None:
+                x = x * mask
         return self.body[-1](x)
 
     def hidden_layers(self) -> list[nn.Sequential]:
@@ -220,7 +229,8 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> 
     """WGAN-GP: push the critic's gradient norm towards 1 on real/fake interpolates (per pac group)."""
     groups = real.shape[0] // critic.pac
     alpha = torch.rand(groups, 1, 1, device=real.device, dtype=real.dtype).expand(groups, critic.pac, real.shape[1])
-    mixed = alpha.reshape(real.shape) * real + (1 - alpha.reshape(real.shape)) * fake
+    alpha = alpha.reshape(real.shape)  # one weight per pac group, for each of its rows and columns
+    mixed = alpha * real + (1 - alpha) * fake
     grad = critic.input_gradient(mixed).float().reshape(-1, critic.pac * real.shape[1])
     return ((grad.norm(2, dim=1) - 1) ** 2).mean()
 

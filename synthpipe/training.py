@@ -246,9 +246,10 @@ class WorkingCopies:
         """The copies' gradients, widened into their parameters' float32 buffers (one operation for all); a
         parameter none of whose pieces got a gradient gets none, a piece without one gets zeros."""
         reached = {p for (p, _), copy in zip(self.pieces, self.copies) if copy.grad is not None}
+        for param, buffer in self.grads.items():
+            param.grad = buffer if param in reached else None
         targets, grads = [], []
         for (param, cols), copy in zip(self.pieces, self.copies):
-            param.grad = self.grads[param] if param in reached else None
             if copy.grad is not None:
                 targets.append(columns(param.grad, cols))
                 grads.append(copy.grad)
