@@ -13,7 +13,6 @@ import time
 import warnings
 
 import pandas as pd
-
 from common import LARGE_ROWS, LARGE_TABLE, SPEED_ROWS, TABLES, WORK, fit_time_file, run_file, split_dir, synthetic_file
 
 warnings.filterwarnings("ignore")

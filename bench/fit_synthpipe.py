@@ -11,10 +11,10 @@ import sys
 import time
 
 import pandas as pd
-
 from common import LARGE_ROWS, LARGE_TABLE, SPEED_ROWS, TABLES, WORK, fit_time_file, run_file, split_dir, synthetic_file
+
 from synthpipe import TabularSynthesizer
-from synthpipe.transform import TableTransformer
+from synthpipe.tabular.transform import TableTransformer
 
 
 def fit(table: str, run: str) -> tuple[TabularSynthesizer, pd.DataFrame, float]:

@@ -12,10 +12,10 @@ import time
 import pandas as pd
 import torch
 
-from synthpipe.conditions import CondLayout
 from synthpipe.config import TrainConfig
-from synthpipe.gan import train_gan
-from synthpipe.transform import TableTransformer
+from synthpipe.tabular.conditions import CondLayout
+from synthpipe.tabular.gan import train_gan
+from synthpipe.tabular.transform import TableTransformer
 
 
 def load(table: str) -> pd.DataFrame:

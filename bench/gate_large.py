@@ -11,7 +11,7 @@ import numpy as np
 import palmerpenguins
 
 from synthpipe.config import ValidateConfig
-from synthpipe.quality import assess
+from synthpipe.gate.quality import assess
 
 
 def noisy_rows(rows: int, seed: int):

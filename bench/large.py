@@ -28,10 +28,9 @@ def child(job: dict) -> dict:
     """Run one step in this process; returns its seconds (imports excluded) and peak RSS (imports included)."""
     from synthpipe.config import GenerateConfig, PreprocessConfig, SourceConfig
     from synthpipe.io import atomic_dir, read_table, write_parquet
+    from synthpipe.sources import write_raw
     from synthpipe.split import split_train_holdout
-    from tasks.generate import generate
-    from tasks.ingest import ingest, write_raw
-    from tasks.preprocess import preprocess
+    from synthpipe.tabular.stages import generate, ingest, preprocess
 
     started = time.perf_counter()
     if job["step"] == "generate":
@@ -66,7 +65,7 @@ def fit_models() -> dict[str, Path]:
     import palmerpenguins
     from sklearn.datasets import load_breast_cancer
 
-    from synthpipe.synthesizer import TabularSynthesizer
+    from synthpipe.tabular.synthesizer import TabularSynthesizer
 
     data = load_breast_cancer(as_frame=True)
     cancer = data.frame.drop(columns="target").assign(diagnosis=np.asarray(data.target_names, dtype=object)[data.target])

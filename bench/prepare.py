@@ -2,9 +2,8 @@
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
-
 from common import HOLDOUT_FRACTION, LARGE_ROWS, LARGE_TABLE, SPLIT_SEED, TABLES, WORK, split_dir
+from sklearn.model_selection import train_test_split
 
 
 def load(table: str) -> pd.DataFrame:

@@ -18,9 +18,9 @@ import time
 
 import numpy as np
 import pandas as pd
-
 from common import split_dir
-from synthpipe.synthesizer import TabularSynthesizer
+
+from synthpipe.tabular.synthesizer import TabularSynthesizer
 
 NEURAL_EPOCHS = 5
 

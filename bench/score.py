@@ -16,12 +16,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from common import (
+    FIT_TIME_REPEATS,
+    FIT_TIME_RUNS,
+    HERE,
+    LARGE_ROWS,
+    LARGE_TABLE,
+    SDV_RUNS,
+    SYNTHPIPE_RUNS,
+    TABLES,
+    WORK,
+    fit_time_file,
+    run_file,
+    split_dir,
+    synthetic_file,
+)
 from sdmetrics.reports.single_table import QualityReport
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.neighbors import NearestNeighbors
-
-from common import (FIT_TIME_REPEATS, FIT_TIME_RUNS, HERE, LARGE_ROWS, LARGE_TABLE, SDV_RUNS, SYNTHPIPE_RUNS, TABLES, WORK,
-                    fit_time_file, run_file, split_dir, synthetic_file)
 
 warnings.filterwarnings("ignore")
 LABELS = {"synthpipe": "**synthpipe (auto)**", "synthpipe-gan": "synthpipe GAN", "ctgan": "SDV CTGAN",

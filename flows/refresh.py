@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import importlib
 
-from tasks import STAGES  # importing `tasks` first sets Prefect's defaults before Prefect loads
-from prefect import flow, get_run_logger
-from prefect.context import get_run_context
+from synthpipe.config import load_params, set_environment_defaults
 
-from flows.dvc_sync import DvcStages
-from synthpipe.config import load_params
-from synthpipe.io import exclusive_lock
-from synthpipe.summary import summarize
+set_environment_defaults()  # before Prefect loads: it reads its settings at import time
+from prefect import flow, get_run_logger  # noqa: E402
+from prefect.context import get_run_context  # noqa: E402
+
+from flows.dvc_sync import DvcStages  # noqa: E402
+from synthpipe.gate.summary import summarize  # noqa: E402
+from synthpipe.io import exclusive_lock  # noqa: E402
+from synthpipe.stages import STAGES  # noqa: E402
 
 # Each stage module defines `<stage>_task`, the Prefect task around the same `run` that DVC calls;
 # generate with several shards runs as a flow of shard tasks on Dask instead (same file as the task writes).

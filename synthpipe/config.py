@@ -6,6 +6,7 @@ an unknown key or a bad value fails at load time with an error naming the key.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,23 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthpipe.errors import ConfigError
+
+# Prefect and DVC read these when first imported: state inside the project, telemetry and analytics off, and an
+# ephemeral-server start-up timeout that a fresh database on a slow machine fits in (the default is 20 s).
+TOOL_ENVIRONMENT = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "DVC_NO_ANALYTICS": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+
+
+def set_environment_defaults(prefect_home: Path | None = None) -> None:
+    """Set the tool environment (and PREFECT_HOME: `prefect_home`, default ./.prefect) where the caller has not
+    chosen otherwise. The CLI and the tests call it before anything imports Prefect or DVC."""
+    os.environ.setdefault("PREFECT_HOME", str(prefect_home or Path.cwd() / ".prefect"))
+    for name, value in TOOL_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 
 class Section(BaseModel):

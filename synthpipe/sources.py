@@ -9,7 +9,8 @@ import pandas as pd
 
 from synthpipe.config import SourceConfig
 from synthpipe.errors import InputError
-from synthpipe.io import parse_date_columns, read_table
+from synthpipe.io import parse_date_columns, read_json, read_table, write_json, write_parquet
+from synthpipe.schema import schema_drift, snapshot
 
 
 def _penguins() -> pd.DataFrame:
@@ -79,3 +80,20 @@ def _redact(url: str) -> str:
         return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
     except sqlalchemy.exc.ArgumentError:
         return "<unparseable url>"
+
+
+def write_raw(df: pd.DataFrame, raw_path: Path, schema_path: Path, allow_drift: bool) -> dict:
+    """Write the ingested table and its schema snapshot, unless its schema drifted from the last ingest's."""
+    current = snapshot(df)
+    check_drift(current, schema_path, allow_drift)
+    write_parquet(df, raw_path)
+    write_json(current, schema_path)
+    return current
+
+
+def check_drift(current: dict, schema_path: Path, allow_drift: bool) -> None:
+    if schema_path.exists() and not allow_drift:
+        changes = schema_drift(read_json(schema_path), current)
+        if changes:
+            raise InputError(f"schema drift since the last ingest ({schema_path}): " + "; ".join(changes)
+                             + ". Set ingest.allow_schema_drift: true to accept the new schema.")

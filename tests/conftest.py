@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from synthpipe.config import set_environment_defaults
+
 # Before anything imports Prefect: keep its state out of the developer's home and out of earlier runs.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="synthpipe-prefect-")
-os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-os.environ["DO_NOT_TRACK"] = "1"
-os.environ["DVC_NO_ANALYTICS"] = "1"
-os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
+set_environment_defaults()
 # One OpenMP thread per process (torch, scikit-learn; inherited by `synthpipe`/`dvc` subprocesses): the tests'
 # tables are tiny, and on a busy 2-core machine spinning OpenMP threads made training steps several times slower.
 os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -105,7 +105,7 @@ TABLE_CASES = {
                              ["data.csv: column name(s) ['a'] appear more than once"]),
     "duplicate Parquet columns": ("data.parquet", duplicate_parquet_columns,
                                   ["data.parquet: column name(s) ['a'] appear more than once"]),
-    "non-UTF-8 text": ("data.csv", write_bytes("name,n\n".encode() + "café,1\n".encode("latin-1") * 20),
+    "non-UTF-8 text": ("data.csv", write_bytes(b"name,n\n" + "café,1\n".encode("latin-1") * 20),
                        ["data.csv: not UTF-8 text (line 2, byte 4 is 0xe9). Save the file as UTF-8."]),
 }
 
@@ -131,7 +131,7 @@ def test_fit_target_missing_or_single_class(tmp_path):
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory):
-    from synthpipe.synthesizer import TabularSynthesizer
+    from synthpipe.tabular.synthesizer import TabularSynthesizer
 
     root = tmp_path_factory.mktemp("model")
     table(60).to_parquet(root / "data.parquet", index=False)
@@ -248,7 +248,7 @@ def test_schema_drift_since_the_last_ingest(csv_project):
 # ---------------------------------------------------------------- legal but unusual tables fit and sample
 
 def test_unusual_but_legal_table_round_trips(tmp_path):
-    from synthpipe.synthesizer import TabularSynthesizer
+    from synthpipe.tabular.synthesizer import TabularSynthesizer
 
     rng = np.random.default_rng(1)
     rows = 80
@@ -279,7 +279,7 @@ def test_unusual_but_legal_table_round_trips(tmp_path):
 # The two below use the library in-process: the command line around it is the one tested above.
 
 def test_one_column_table(tmp_path):
-    from synthpipe.synthesizer import TabularSynthesizer
+    from synthpipe.tabular.synthesizer import TabularSynthesizer
 
     real = pd.DataFrame({"only": np.random.default_rng(2).normal(5, 2, 50).round(2)})
     TabularSynthesizer(model="copula", seed=0).fit(real).save(tmp_path / "model")
@@ -289,7 +289,7 @@ def test_one_column_table(tmp_path):
 
 
 def test_categorical_with_100k_levels(tmp_path):
-    from synthpipe.synthesizer import TabularSynthesizer
+    from synthpipe.tabular.synthesizer import TabularSynthesizer
 
     rng = np.random.default_rng(3)
     rows = 100_000

@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from synthpipe.io import atomic_dir, atomic_path, exclusive_lock, sweep_stale_temps, verify_manifest
-from tasks import STAGES
+from synthpipe.stages import STAGES
 from tests.conftest import LOOSE_GATE, make_project
 
 SEED = 20261122

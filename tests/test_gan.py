@@ -1,10 +1,10 @@
 import numpy as np
 import torch
 
-from synthpipe.conditions import CondLayout, CondSampler
 from synthpipe.config import TrainConfig
-from synthpipe.gan import HalfDropout, train_gan
-from synthpipe.transform import TableTransformer
+from synthpipe.tabular.conditions import CondLayout, CondSampler
+from synthpipe.tabular.gan import HalfDropout, train_gan
+from synthpipe.tabular.transform import TableTransformer
 
 CFG = TrainConfig(epochs=8, batch_size=100, generator_dims=[32, 32], critic_dims=[32, 32], noise_dim=16)
 
@@ -61,8 +61,8 @@ def test_half_dropout_drops_half_the_units_and_keeps_the_mean():
 
 
 def test_networks_trained_in_the_training_order_come_back_computing_the_same_functions(penguins):
-    from synthpipe.blocks import TrainingLayout
-    from synthpipe.gan import Critic, GanShape, Generator, to_encoded_order
+    from synthpipe.tabular.blocks import TrainingLayout
+    from synthpipe.tabular.gan import Critic, GanShape, Generator, to_encoded_order
 
     transformer = TableTransformer.fit(penguins)
     spans, layout = tuple(transformer.spans), CondLayout.of(transformer)
@@ -80,7 +80,7 @@ def test_networks_trained_in_the_training_order_come_back_computing_the_same_fun
 
 
 def test_training_rows_are_tanh_values_then_blocks_that_each_sum_to_one(penguins):
-    from synthpipe.blocks import TrainingLayout, span_starts
+    from synthpipe.tabular.blocks import TrainingLayout, span_starts
 
     spans = tuple(TableTransformer.fit(penguins).spans)
     order = TrainingLayout(spans)
@@ -105,8 +105,8 @@ def test_training_rows_are_tanh_values_then_blocks_that_each_sum_to_one(penguins
 
 
 def test_the_explicit_penalty_gradient_equals_autograds_double_backward():
-    from synthpipe.gan import Critic, GanShape, gradient_penalty
-    from synthpipe.transform import Span
+    from synthpipe.tabular.gan import Critic, GanShape, gradient_penalty
+    from synthpipe.tabular.transform import Span
 
     shape = GanShape((Span("softmax", 37),), 3, 16, (32,), (64, 48), 10)
     real, fake = torch.randn(100, 40), torch.randn(100, 40)
@@ -135,7 +135,7 @@ def test_the_explicit_penalty_gradient_equals_autograds_double_backward():
 
 
 def test_training_noise_has_the_moments_of_its_distribution_and_follows_the_seed():
-    from synthpipe.noise import gumbel_noise, normal_noise
+    from synthpipe.tabular.noise import gumbel_noise, normal_noise
 
     torch.manual_seed(0)
     normal, gumbel = normal_noise(1000, 999, torch.device("cpu")), gumbel_noise(1000, 999, torch.device("cpu"))
@@ -159,8 +159,8 @@ def residual_stack(generator, noise, cond):
 
 
 def small_networks(seed=0):
-    from synthpipe.gan import Critic, GanShape, Generator
-    from synthpipe.transform import Span
+    from synthpipe.tabular.gan import Critic, GanShape, Generator
+    from synthpipe.tabular.transform import Span
 
     shape = GanShape((Span("tanh", 1), Span("softmax", 5)), 3, 8, (16, 12, 10), (24,), 2)
     torch.manual_seed(seed)
@@ -176,7 +176,7 @@ def test_the_generator_multiplies_its_input_apart_and_computes_the_residual_stac
 
 
 def test_working_copies_give_the_parameters_their_gradients_and_follow_each_step():
-    from synthpipe.gan import drop_working_copies, working_copies
+    from synthpipe.tabular.gan import drop_working_copies, working_copies
     from synthpipe.training import Adam, update
 
     (generator, critic), (reference, reference_critic) = small_networks(), small_networks()

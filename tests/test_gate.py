@@ -9,11 +9,10 @@ import pytest
 
 from synthpipe.config import MergeConfig, ValidateConfig
 from synthpipe.errors import GateFailed
+from synthpipe.gate.quality import assess
 from synthpipe.io import read_json
-from synthpipe.merge import merge_real_and_synthetic, select_synthetic
-from synthpipe.quality import assess
-from tasks.merge import merge
-from tasks.validate import validate
+from synthpipe.merge import merge, merge_real_and_synthetic, select_synthetic
+from synthpipe.tabular.stages import validate
 from tests.conftest import run_cli
 
 
@@ -102,8 +101,8 @@ def test_augmentation_curve_on_real_data(tables):
 def test_scores_match_sklearn_and_survive_an_empty_feature(tables):
     from sklearn.metrics import balanced_accuracy_score
 
-    from synthpipe.evaluation import Scorer
-    from synthpipe.features import FeatureSpace
+    from synthpipe.gate.evaluation import Scorer
+    from synthpipe.gate.features import FeatureSpace
     from synthpipe.schema import infer_kinds
 
     train = tables["train"].assign(bill_length_mm=np.nan)  # a subset where a sparse column is all missing
@@ -123,7 +122,7 @@ def test_large_tables_are_sampled_and_the_report_says_so(tables):
     assert report["augmentation"]["points"][0]["real_rows"] == 100  # model training capped too
     assert report["privacy"]["exact_copies"] == 0 and report["rows"]["synthetic"] == 137  # copies: every row
 
-    from synthpipe.report import render_summary
+    from synthpipe.gate.report import render_summary
 
     report["plots"] = {}
     assert "Sampled with seed 3: detection, privacy distances and model training use at most 100 rows" in \
@@ -238,7 +237,7 @@ def test_standalone_validate_command_exit_codes(tmp_path, tables):
 def test_contingency_of_a_near_unique_column_compares_like_with_like():
     """Two samples of one population score high even when a column names almost every row uniquely,
     while a synthetic table that breaks the frequent levels' link to a number scores lower."""
-    from synthpipe.metrics import contingency_similarities
+    from synthpipe.gate.metrics import contingency_similarities
     from synthpipe.schema import infer_kinds
 
     rng = np.random.default_rng(0)

@@ -6,8 +6,9 @@ import pytest
 
 from synthpipe.config import GenerateConfig, parse_params
 from synthpipe.io import frame_hash
-from synthpipe.synthesizer import TabularSynthesizer
-from tasks.generate import generate, generate_in_flow, shard_plan
+from synthpipe.tabular.stages import generate, shard_plan
+from synthpipe.tabular.synthesizer import TabularSynthesizer
+from tasks.generate import generate_in_flow
 
 
 @pytest.fixture(scope="module")

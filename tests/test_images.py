@@ -15,8 +15,14 @@ from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch, table_to_batch
 from synthpipe.images.folders import load_images
 from synthpipe.images.metrics import frechet_distance, precision_recall_coverage
-from synthpipe.images.model import (Generator, ImageGanShape, load_image_generator, sample_images, save_image_gan,
-                                    train_image_gan)
+from synthpipe.images.model import (
+    Generator,
+    ImageGanShape,
+    load_image_generator,
+    sample_images,
+    save_image_gan,
+    train_image_gan,
+)
 from synthpipe.images.quality import assess_images
 
 
@@ -176,9 +182,10 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
 
     from flows.refresh import refresh
     from synthpipe.config import load_params
+    from synthpipe.gate.summary import format_summary
+    from synthpipe.images import stages as images
     from synthpipe.io import file_hash, read_json
-    from synthpipe.summary import format_summary
-    from tasks import images, merge
+    from synthpipe.stages import run_stage
     from tests.conftest import REPO, make_project
     from tests.test_dvc import dvc, stages_run
 
@@ -216,7 +223,7 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
                         strict.image, strict.seed, expectations_dir=Path("gx"))
     assert "# Quality gate: FAILED" in Path("reports/summary.md").read_text()
     with pytest.raises(GateFailed):
-        merge.run(strict)
+        run_stage("merge", strict)
 
 
 def test_image_settings_are_validated_with_the_key_named(tmp_path):

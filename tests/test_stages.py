@@ -8,10 +8,8 @@ import pytest
 from synthpipe.config import MergeConfig, PreprocessConfig, SourceConfig, ValidateConfig, load_params
 from synthpipe.errors import GateFailed, InputError
 from synthpipe.io import read_json
-from tasks.ingest import ingest
-from tasks.merge import merge
-from tasks.preprocess import preprocess
-from tasks.validate import validate
+from synthpipe.merge import merge
+from synthpipe.tabular.stages import ingest, preprocess, validate
 
 
 @pytest.fixture

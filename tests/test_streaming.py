@@ -6,14 +6,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import tasks.preprocess
+import synthpipe.tabular.stages
 from synthpipe.config import PreprocessConfig, SourceConfig
 from synthpipe.errors import InputError
 from synthpipe.io import read_json
 from synthpipe.schema import snapshot
 from synthpipe.split import split_train_holdout
-from tasks.ingest import ingest
-from tasks.preprocess import preprocess
+from synthpipe.tabular.stages import ingest, preprocess
 
 
 def sources(tmp_path, penguins) -> dict:
@@ -52,7 +51,7 @@ def test_parquet_ingest_stops_on_drift_before_writing(tmp_path, penguins):
 
 @pytest.mark.parametrize("target, stratify", [("species", True), ("sex", True), (None, False)])
 def test_streamed_split_is_the_in_memory_split(tmp_path, penguins, monkeypatch, target, stratify):
-    monkeypatch.setattr(tasks.preprocess, "BATCH_ROWS", 50)  # several batches, a mask slice each
+    monkeypatch.setattr(synthpipe.tabular.stages, "BATCH_ROWS", 50)  # several batches, a mask slice each
     penguins.to_parquet(tmp_path / "raw.parquet", index=False)
     cfg = PreprocessConfig(holdout_fraction=0.25, stratify=stratify)
     assert preprocess(tmp_path / "raw.parquet", tmp_path / "prepared", target, cfg, seed=5) == \

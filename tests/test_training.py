@@ -141,7 +141,7 @@ def test_without_retries_divergence_is_an_error_naming_model_epoch_and_setting(p
 
 
 def test_sampling_refuses_a_model_whose_output_is_not_finite(penguins, tmp_path):
-    from flows.cli import main
+    from synthpipe.cli import main
 
     synthesizer = TabularSynthesizer(model="gan", epochs=1, seed=0, **TINY).fit(penguins)
     with torch.no_grad():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from synthpipe.errors import InputError
-from synthpipe.transform import TableTransformer
+from synthpipe.tabular.transform import TableTransformer
 
 RNG = np.random.default_rng(0)
 

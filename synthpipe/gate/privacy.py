@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
-from synthpipe.features import FeatureSpace
+from synthpipe.gate.features import FeatureSpace
 
 
 def copy_mask(rows: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:

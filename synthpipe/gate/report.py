@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from synthpipe import plots
-from synthpipe.metrics import correlation_matrices
+from synthpipe.gate import plots
+from synthpipe.gate.metrics import correlation_matrices
 from synthpipe.schema import infer_kinds
 
 PLOTS = {"marginals": "marginals.png", "correlation": "correlation_difference.png",

@@ -16,8 +16,8 @@ from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 
-from synthpipe.features import FeatureSpace
-from synthpipe.metrics import as_numbers
+from synthpipe.gate.features import FeatureSpace
+from synthpipe.gate.metrics import as_numbers
 from synthpipe.schema import ColumnKind
 
 Task = Literal["classification", "regression"]

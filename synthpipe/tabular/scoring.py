@@ -1,6 +1,6 @@
 """How well a candidate model did on held-out real rows: what `model="auto"` selects by.
 
-The measures are the quality gate's own (synthpipe.metrics, synthpipe.evaluation), so the model
+The measures are the quality gate's own (synthpipe.gate.metrics, synthpipe.gate.evaluation), so the model
 chosen is the one the gate will judge best:
 - shapes: per column, 1 - KS statistic for numbers, 1 - total variation for categories (as SDMetrics);
 - pairs: per column pair, 1 - |correlation difference| / 2 for two numbers, the contingency similarity
@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synthpipe.evaluation import Scorer, task_for
-from synthpipe.features import FeatureSpace
-from synthpipe.metrics import column_shapes, contingency_similarities, correlation_matrices
+from synthpipe.gate.evaluation import Scorer, task_for
+from synthpipe.gate.features import FeatureSpace
+from synthpipe.gate.metrics import column_shapes, contingency_similarities, correlation_matrices
 from synthpipe.schema import ColumnKind, infer_kinds
 
 UTILITY_TREES = 50  # boosting rounds: enough to rank candidates, cheap enough to run three times

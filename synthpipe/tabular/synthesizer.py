@@ -10,12 +10,11 @@ A model directory holds weights.safetensors, config.json, transformer.json and m
 SHA-256 and size, checked before loading): no pickle, and
 weights are stored on the CPU, so a model trained on a GPU loads on a machine without one.
 `model="auto"` fits every family on part of the data, scores each on the held-out rest
-(synthpipe.scoring), refits the best on all rows and records the scores and the reason.
+(synthpipe.tabular.scoring), refits the best on all rows and records the scores and the reason.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,19 +28,27 @@ from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from synthpipe.conditions import CondLayout, empirical_vectors, encoded_slots, fixed_vectors, force_slots, slot_counts
 from synthpipe.config import TrainConfig
-from synthpipe.copula import GaussianCopula, fit_copula, sample_copula
+from synthpipe.device import cpu_threads, resolve_device
 from synthpipe.errors import ConfigError, Diverged, InputError
-from synthpipe.evaluation import task_for
-from synthpipe.gan import Critic, GanShape, Generator, generate_gan, resolve_device, train_gan
+from synthpipe.gate.evaluation import task_for
 from synthpipe.io import atomic_dir, file_hash, frame_hash, read_json, verify_manifest, write_json, write_manifest
 from synthpipe.schema import ColumnKind, check_table, infer_kinds
-from synthpipe.scoring import score
 from synthpipe.split import split_train_holdout
+from synthpipe.tabular.conditions import (
+    CondLayout,
+    empirical_vectors,
+    encoded_slots,
+    fixed_vectors,
+    force_slots,
+    slot_counts,
+)
+from synthpipe.tabular.copula import GaussianCopula, fit_copula, sample_copula
+from synthpipe.tabular.gan import Critic, GanShape, Generator, generate_gan, train_gan
+from synthpipe.tabular.scoring import score
+from synthpipe.tabular.transform import CategoricalCodec, Span, TableTransformer
+from synthpipe.tabular.vae import Decoder, Encoder, VaeShape, generate_vae, train_vae
 from synthpipe.training import Checkpoints, LoopOptions, epochs_run, fingerprint, world_size
-from synthpipe.transform import CategoricalCodec, Span, TableTransformer
-from synthpipe.vae import Decoder, Encoder, VaeShape, generate_vae, train_vae
 
 FAMILIES = ("copula", "gan", "vae")
 FORMAT = "synthpipe.tabular/1"
@@ -377,16 +384,3 @@ class TabularSynthesizer:
         synthesizer.info = {key: config.get(key) for key in ("model", "target", "rows", "columns", "device", "seconds",
                                                               "epochs_run", "selection", "replicas", "run_id")}
         return synthesizer
-
-
-@contextlib.contextmanager
-def cpu_threads(threads: int | None) -> Iterator[None]:
-    """torch's CPU thread count for the duration (None: leave it): one thread spares a busy machine's cores
-    the spinning of idle OpenMP threads, which can make small models many times slower."""
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import traceback
 
-from synthpipe.config import load_params
+from synthpipe.config import GenerateConfig, TrainConfig, load_params, set_environment_defaults
 from synthpipe.errors import GateFailed, SynthpipeError
-from tasks import STAGES
+from synthpipe.stages import STAGES
+
+# Defaults come from the configuration's own fields: one place for each.
+TRAIN_DEFAULTS = TrainConfig()
+MODEL_CHOICES = list(TrainConfig.model_fields["model"].annotation.__args__)
+DEVICE_CHOICES = list(TrainConfig.model_fields["device"].annotation.__args__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,13 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--data", required=True, help="the real table: Parquet, CSV or JSON lines")
     fit.add_argument("--out", required=True, help="model directory to write (replaced atomically)")
     fit.add_argument("--target", help="label column: stratifies model selection, scores utility, enables balance")
-    fit.add_argument("--model", choices=["auto", "gan", "vae", "copula"], default="auto")
-    fit.add_argument("--epochs", type=int, default=300)
+    fit.add_argument("--model", choices=MODEL_CHOICES, default=TRAIN_DEFAULTS.model)
+    fit.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs)
     fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    fit.add_argument("--device", choices=DEVICE_CHOICES, default=TRAIN_DEFAULTS.device)
     fit.add_argument("--time-budget", type=float, help="model=auto: seconds for fitting every candidate")
     fit.add_argument("--checkpoint-dir", help="GAN/VAE: checkpoint here and resume an interrupted fit from it")
-    fit.add_argument("--checkpoint-every", type=int, default=10, metavar="K", help="epochs between checkpoints")
+    fit.add_argument("--checkpoint-every", type=int, default=TRAIN_DEFAULTS.checkpoint_every, metavar="K",
+                     help="epochs between checkpoints")
     fit.add_argument("--parse-dates", action="append", default=[], metavar="COL", help="CSV/JSON: parse COL as dates")
     fit.set_defaults(handler=_fit)
 
@@ -76,15 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--condition", action="append", default=[], metavar="COL=VALUE",
                         help="every row gets VALUE in categorical column COL (repeatable)")
     sample.add_argument("--balance", metavar="COL", help="equal rows per class of COL ('target': the fitted target)")
-    sample.add_argument("--chunk-rows", type=int, default=100_000)
-    sample.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    sample.add_argument("--chunk-rows", type=int, default=GenerateConfig().chunk_rows)
+    sample.add_argument("--device", choices=DEVICE_CHOICES, default=TRAIN_DEFAULTS.device)
     sample.set_defaults(handler=_sample)
     return parser
 
 
 def _refresh(args: argparse.Namespace) -> int:
     from flows.refresh import refresh  # imports Prefect: only for the commands that need it
-    from synthpipe.summary import summarize
+    from synthpipe.gate.summary import summarize
 
     params = load_params(args.params, args.overrides)  # fail on bad config before Prefect starts
     if not args.ci:
@@ -99,7 +104,7 @@ def _refresh(args: argparse.Namespace) -> int:
 
 
 def _report(ci: bool, status: str, summary: dict, **extra) -> None:
-    from synthpipe.summary import format_summary
+    from synthpipe.gate.summary import format_summary
 
     if ci:
         print(json.dumps({"status": status, **extra, "summary": summary}, default=str), flush=True)
@@ -115,18 +120,18 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _stage(args: argparse.Namespace) -> int:
-    params = load_params(args.params)
-    module = importlib.import_module(f"tasks.{args.name}")
-    result = module.run(params)
+    from synthpipe.stages import run_stage
+
+    result = run_stage(args.name, load_params(args.params))
     print(f"{args.name}: {result}")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    from tasks.train import run
+    from synthpipe.stages import run_stage
 
     nproc = [f"train.nproc={args.nproc}"] if args.nproc is not None else []
-    result = run(load_params(args.params, [*args.overrides, *nproc]))
+    result = run_stage("train", load_params(args.params, [*args.overrides, *nproc]))
     print(f"train: {result}")
     return 0
 
@@ -135,7 +140,7 @@ def _validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from synthpipe.config import Params
-    from tasks.validate import validate
+    from synthpipe.tabular.stages import validate
 
     params = load_params(args.params) if Path(args.params).exists() else Params()
     out = Path(args.out)
@@ -156,7 +161,7 @@ def _fit(args: argparse.Namespace) -> int:
 
     df = read_table(args.data, parse_dates=args.parse_dates)
     check_table(df, args.data, args.target, target_key="--target")  # before torch loads: bad input fails fast
-    from synthpipe.synthesizer import TabularSynthesizer
+    from synthpipe.tabular.synthesizer import TabularSynthesizer
 
     synthesizer = TabularSynthesizer(model=args.model, epochs=args.epochs, seed=args.seed, device=args.device,
                                      time_budget=args.time_budget, checkpoint_every=args.checkpoint_every)
@@ -180,7 +185,7 @@ def _sample(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in writers:
         raise InputError(f"--out {out}: expected a .parquet or .csv file")
     verify_manifest(args.model)  # before torch loads: a damaged model directory fails fast
-    from synthpipe.synthesizer import TabularSynthesizer
+    from synthpipe.tabular.synthesizer import TabularSynthesizer
 
     synthesizer = TabularSynthesizer.load(args.model, device=args.device)
     conditions = {}
@@ -196,6 +201,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    set_environment_defaults()
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

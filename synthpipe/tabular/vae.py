@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from synthpipe.blocks import SpanIndex, hard_rows
-from synthpipe.conditions import CondLayout, CondSampler
 from synthpipe.config import TrainConfig
-from synthpipe.gan import mixed_precision
+from synthpipe.device import mixed_precision
+from synthpipe.tabular.blocks import SpanIndex, hard_rows
+from synthpipe.tabular.conditions import CondLayout, CondSampler
+from synthpipe.tabular.transform import Span
 from synthpipe.training import Adam, LoopOptions, Trainee, train, update
-from synthpipe.transform import Span
 
 VAE_LEARNING_RATE = 1e-3
 

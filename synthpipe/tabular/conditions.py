@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from synthpipe.transform import CategoricalCodec, TableTransformer
+from synthpipe.tabular.transform import CategoricalCodec, TableTransformer
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The six stages for labelled images (data.modality: image). Each tasks/<stage>.py `run` hands over to the
-function here of the same name; like the tabular stages, they read and write paths only.
+"""The six stages for labelled images (data.modality: image), as plain functions on paths, and `run`, which maps
+params.yaml's sections onto them (synthpipe.stages picks this module for images).
 
 Layout: Parquet tables of PNG bytes + label + height + width (raw, prepared train/holdout, synthetic);
 models/<name>/ with safetensors + JSON; reports/quality.json, summary.md and plots/ (sample grid, one row per
@@ -18,18 +18,28 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from synthpipe.config import ImageConfig, Params, PreprocessConfig, SourceConfig, ValidateConfig
+from synthpipe.device import resolve_device
 from synthpipe.errors import GateFailed, InputError
-from synthpipe.gan import resolve_device
-from synthpipe.expectations import expectation_specs, run_expectations
+from synthpipe.gate.expectations import expectation_specs, run_expectations
+from synthpipe.gate.quality import describe_failure
 from synthpipe.images.codec import IMAGE_COLUMN, ImageBatch, image_table, sorted_classes, table_to_batch
 from synthpipe.images.figures import augmentation_plot, sample_grid
 from synthpipe.images.folders import load_images
 from synthpipe.images.model import load_image_generator, sample_images, save_image_gan, train_image_gan
 from synthpipe.images.quality import assess_images, render_summary
-from synthpipe.io import atomic_dir, atomic_path, file_hash, read_json, read_table, write_json, write_parquet, write_text
-from synthpipe.quality import describe_failure
+from synthpipe.io import (
+    atomic_dir,
+    atomic_path,
+    file_hash,
+    read_json,
+    read_table,
+    write_json,
+    write_parquet,
+    write_text,
+)
+from synthpipe.merge import merge
 from synthpipe.schema import infer_kinds
-from tasks.ingest import write_raw
+from synthpipe.sources import write_raw
 
 DATASET_FILE = "images.json"  # in data/prepared: classes, label dtype, size, channels
 
@@ -166,15 +176,30 @@ def _check_table_expectations(real: pd.DataFrame, synthetic: pd.DataFrame, repor
         report["passed"] = False
 
 
-def publish(quality_path: Path, summary_path: Path) -> None:
-    """The report as Prefect artifacts: the summary as markdown, the headline figures as a table."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+def run(stage: str, params: Params) -> dict:
+    """Stage `stage` with its own params sections."""
+    paths, image = params.paths, params.image
+    if stage == "ingest":
+        return ingest(params.data.source, params.data.target, image, paths.raw, paths.schema,
+                      params.ingest.allow_schema_drift)
+    if stage == "preprocess":
+        return preprocess(paths.raw, paths.prepared, params.data.target, params.preprocess, params.seed)
+    if stage == "train":
+        return train(paths.prepared, paths.model, paths.train_log, image, params.seed)
+    if stage == "generate":
+        return generate(paths.model, paths.synthetic, image, params.seed)
+    if stage == "validate":
+        return validate(paths.prepared, paths.synthetic, paths.quality, paths.summary, image, params.seed,
+                        expectations_dir=Path("gx"))
+    return merge(paths.prepared, paths.synthetic, paths.quality, paths.model, paths.merged, params.merge,
+                 params.data.target)
 
-    report = read_json(quality_path)
-    create_markdown_artifact(key="quality-summary", markdown=summary_path.read_text(encoding="utf-8"),
-                             description="Image quality gate verdict and figures")
+
+def artifact_tables(report: dict) -> dict[str, tuple[list[dict], str]]:
+    """The gate's figures as Prefect table artifacts: key -> (rows, description)."""
     table = [{"figure": "passed", "value": report["passed"]}]
     table += [{"figure": key, "value": value} for key, value in {**report["fidelity"], **report["utility"]}.items()]
     table += [{"figure": f"accuracy with {p['real_fraction']:.0%} real (+ synthetic)",
-               "value": f"{p['accuracy_real']:.3f} ({p['accuracy_real_plus_synthetic']:.3f})"} for p in report["augmentation"]]
-    create_table_artifact(key="quality-figures", table=table, description="Image quality gate figures")
+               "value": f"{p['accuracy_real']:.3f} ({p['accuracy_real_plus_synthetic']:.3f})"}
+              for p in report["augmentation"]]
+    return {"quality-figures": (table, "Image quality gate figures")}

@@ -2,7 +2,7 @@
 
 Each column gets a codec that encodes it into a block of the matrix and decodes a block back
 to the original values and dtype.
-- Numbers (continuous, discrete, datetime) use mode-specific normalisation (synthpipe.modes):
+- Numbers (continuous, discrete, datetime) use mode-specific normalisation (synthpipe.tabular.modes):
   a tanh-scaled position within a mixture component plus a softmax over components. Nulls are a
   state of their own: one more slot beside the components, so the null pattern is learned.
 - Categoricals and booleans are one-hot, with a slot for null. Only the `max_categories` most
@@ -23,8 +23,8 @@ import pandas as pd
 
 from synthpipe.errors import InputError
 from synthpipe.io import read_json, write_json
-from synthpipe.modes import assign_modes, fit_modes, values_from_modes
 from synthpipe.schema import ColumnKind, datetime_nanos, infer_kinds
+from synthpipe.tabular.modes import assign_modes, fit_modes, values_from_modes
 
 # Datetime resolutions tried from coarsest to finest, in nanoseconds: day, second, ms, us, ns.
 _DATETIME_STEPS = (86_400 * 10**9, 10**9, 10**6, 10**3, 1)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from synthpipe.noise import gumbel_noise
-from synthpipe.transform import Span
+from synthpipe.tabular.noise import gumbel_noise
+from synthpipe.tabular.transform import Span
 
 
 class Blocks:

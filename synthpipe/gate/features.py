@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from synthpipe.metrics import as_numbers
+from synthpipe.gate.metrics import as_numbers
 from synthpipe.schema import NUMERIC_KINDS, ColumnKind
 
 # HistGradientBoosting takes at most 255 bins per feature, one of them for missing values: rarer

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from scipy.special import ndtr, ndtri
 
-from synthpipe.transform import CategoricalCodec, NumericCodec, TableTransformer
+from synthpipe.tabular.transform import CategoricalCodec, NumericCodec, TableTransformer
 
 QUANTILES = 1025  # points of each numeric marginal's inverse CDF
 EPS = 1e-6  # keeps uniform scores off 0 and 1, where normal scores are infinite

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synthpipe.gate.metrics import as_numbers
 from synthpipe.io import atomic_path
-from synthpipe.metrics import as_numbers
 from synthpipe.schema import NUMERIC_KINDS, ColumnKind
 
 REAL, SYNTHETIC = "#1f77b4", "#ff7f0e"

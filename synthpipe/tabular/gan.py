@@ -1,9 +1,9 @@
 """A conditional tabular WGAN-GP (CTGAN-style): generator and PacGAN critic over the encoded matrix.
 
 The whole encoded training set is one tensor on the device; batches, conditional vectors and the
-matching real rows are index draws into it (synthpipe.conditions), so the loop has no per-row
+matching real rows are index draws into it (synthpipe.tabular.conditions), so the loop has no per-row
 Python. Categorical and mode blocks leave the generator through Gumbel-softmax, numbers through
-tanh (all blocks at once, in a column order of the training's own: synthpipe.blocks.TrainingLayout); the
+tanh (all blocks at once, in a column order of the training's own: synthpipe.tabular.blocks.TrainingLayout); the
 critic judges `pac` rows at a time, which makes a generator that repeats itself easy to spot. Where the
 hardware multiplies bfloat16 natively (CUDA, CPUs with AVX512-BF16 or AMX) rows and activations are held in
 bfloat16 and the products run in bfloat16 autocast.
@@ -17,13 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthpipe.blocks import Blocks, SpanIndex, TrainingLayout, block_cross_entropy, hard_rows
-from synthpipe.conditions import CondLayout, CondSampler
 from synthpipe.config import TrainConfig
+from synthpipe.device import compute_dtype, mixed_precision
 from synthpipe.errors import InputError
-from synthpipe.noise import normal_noise
+from synthpipe.tabular.blocks import Blocks, SpanIndex, TrainingLayout, block_cross_entropy, hard_rows
+from synthpipe.tabular.conditions import CondLayout, CondSampler
+from synthpipe.tabular.noise import normal_noise
+from synthpipe.tabular.transform import Span
 from synthpipe.training import Adam, LoopOptions, Trainee, WorkingCopies, train, update
-from synthpipe.transform import Span
 
 GUMBEL_TAU = 0.2  # low temperature: near-one-hot categoricals, still differentiable
 
@@ -233,39 +234,6 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor) -> 
     mixed = alpha * real + (1 - alpha) * fake
     grad = critic.input_gradient(mixed).float().reshape(-1, critic.pac * real.shape[1])
     return ((grad.norm(2, dim=1) - 1) ** 2).mean()
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("train.device: 'cuda' was asked for but no CUDA device is available")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def native_bfloat16(device: torch.device) -> bool:
-    """Whether `device` multiplies bfloat16 matrices in hardware: CUDA, or a CPU with AVX512-BF16 or AMX.
-
-    Elsewhere bfloat16 is emulated and slower than float32, so it is only used where it pays.
-    """
-    if device.type == "cuda":
-        return True
-    return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-
-
-def compute_dtype(device: torch.device) -> torch.dtype:
-    """The number format training rows and activations are held in: bfloat16 where it is native.
-
-    Under bfloat16 autocast every matrix product rounds its input to bfloat16 anyway; holding the real rows,
-    the noise and the activations in it from the start avoids a copy on the way into each product (and the
-    copy of its gradient on the way back), and halves the memory the training set takes on the device.
-    """
-    return torch.bfloat16 if native_bfloat16(device) else torch.float32
-
-
-def mixed_precision(device: torch.device) -> torch.autocast:
-    """bfloat16 autocast for the networks' matrix products where the hardware has it (no loss scaling needed)."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=native_bfloat16(device))
 
 
 def batch_size_for(rows: int, cfg: TrainConfig) -> int:

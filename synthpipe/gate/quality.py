@@ -16,13 +16,18 @@ from threadpoolctl import threadpool_limits
 
 from synthpipe.config import MergeConfig, ValidateConfig
 from synthpipe.errors import InputError
-from synthpipe.evaluation import Scorer, augmentation_curve, detection_auc, task_for, utility
-from synthpipe.expectations import expectation_specs, run_expectations
-from synthpipe.features import FeatureSpace
+from synthpipe.gate.evaluation import Scorer, augmentation_curve, detection_auc, task_for, utility
+from synthpipe.gate.expectations import expectation_specs, run_expectations
+from synthpipe.gate.features import FeatureSpace
+from synthpipe.gate.metrics import (
+    column_shapes,
+    contingency_similarities,
+    correlation_difference,
+    coverage,
+    duplicate_share,
+)
+from synthpipe.gate.privacy import copy_mask, privacy_figures
 from synthpipe.merge import select_synthetic
-from synthpipe.metrics import (column_shapes, contingency_similarities, correlation_difference, coverage,
-                               duplicate_share)
-from synthpipe.privacy import copy_mask, privacy_figures
 from synthpipe.schema import infer_kinds
 
 

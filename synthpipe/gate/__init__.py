@@ -1,0 +1,1 @@
+"""The quality gate: expectations, fidelity, utility, privacy and detection measures, and the report."""

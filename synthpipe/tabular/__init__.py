@@ -1,0 +1,1 @@
+"""Tables: the tabular synthesizer and its model families (GAN, VAE, Gaussian copula)."""
