@@ -7,6 +7,7 @@ import json
 import sys
 import traceback
 
+from synthpipe import interrupt
 from synthpipe.config import GenerateConfig, TrainConfig, load_params, set_environment_defaults
 from synthpipe.errors import GateFailed, SynthpipeError
 from synthpipe.stages import STAGES
@@ -55,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--target", help="label column for utility and augmentation gain")
     check.add_argument("--out", default="quality-report", help="report folder (default: quality-report)")
     check.add_argument("--params", default="params.yaml",
-                       help="thresholds from this file's validate and merge sections, if it exists (default: params.yaml)")
+                       help="thresholds from this file's validate and merge sections, if it exists "
+                            "(default: params.yaml)")
     check.set_defaults(handler=_validate)
 
     fit = commands.add_parser("fit", help="fit a TabularSynthesizer to a table and save the model directory")
@@ -203,13 +205,11 @@ def _sample(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     set_environment_defaults()
     args = build_parser().parse_args(argv)
+    interrupt.install()  # SIGTERM/SIGINT raise Interrupted: cleanup runs, the exit code is 1 (130 for SIGINT)
     try:
         return args.handler(args)
     except SynthpipeError as exc:
         return _fail(args, exc.exit_code, str(exc))
-    except KeyboardInterrupt:
-        print("synthpipe: interrupted", file=sys.stderr)
-        return 130
     except Exception as exc:  # anything unexpected: show where, exit 1
         traceback.print_exc()
         return _fail(args, 1, f"unexpected {type(exc).__name__}: {exc}")

@@ -36,3 +36,14 @@ class GateFailed(SynthpipeError):
 
 class Diverged(SynthpipeError):
     """Training kept producing NaN or infinite values, or a model would sample them (exit code 1)."""
+
+
+class Interrupted(SynthpipeError):
+    """SIGTERM or SIGINT asked the run to stop; the last checkpoint is kept (exit code 1, 130 for SIGINT)."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        self.exit_code = 130 if signum == signal.SIGINT else 1
+        super().__init__(f"stopped by {signal.Signals(signum).name}; the next run resumes from the last checkpoint")

@@ -18,7 +18,8 @@ from synthpipe.config import load_params
 from synthpipe.errors import Diverged
 from synthpipe.io import read_json, read_table, write_parquet
 from synthpipe.training import state_digest
-from tests.conftest import make_project, run_cli
+from tests.conftest import LOOSE_GATE, make_project, run_cli
+from tests.test_faults import temp_leftovers
 
 TINY = {"batch_size": 50, "generator_dims": [32, 32], "critic_dims": [32, 32], "noise_dim": 16,
         "vae_dims": [32, 32], "latent_dim": 16}
@@ -63,6 +64,60 @@ def test_killed_train_stage_resumes_to_bit_identical_weights(tmp_path, penguins)
     assert len(log) == 41  # the whole history, including the epochs before the kill
 
     # The same stage never interrupted (in this process: the same CPU arithmetic, one thread each).
+    params = load_params(project / "params.yaml")
+    uninterrupted = TabularSynthesizer.from_config(params.train, params.seed).fit(
+        read_table(project / "data/prepared/train.parquet"), target=params.data.target)
+    assert_same_weights(weights(project / "models/penguins"), uninterrupted._model.tensors())
+
+
+def lock_is_free(path: Path) -> bool:
+    import fcntl
+
+    with open(path, "a", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+# The gate's cheapest settings, loose enough for a 40-epoch GAN: the resumed refresh runs it to the end.
+QUICK_GATE = {"validate": {**LOOSE_GATE["validate"], "augmentation_fractions": [1.0], "model_iterations": 10,
+                           "detection_folds": 2, "max_detection_auc": 1.0, "max_failed_expectations": 20,
+                           "max_correlation_diff": 2.0}}
+
+
+def test_sigterm_stops_refresh_in_training_cleanly_and_the_next_refresh_resumes(tmp_path, prefect_harness):
+    from prefect.settings import PREFECT_API_URL
+
+    train = {"model": "gan", **TINY, "epochs": 40, "checkpoint_every": 4}
+    project = make_project(tmp_path / "stopped", {"train": train}, QUICK_GATE)
+    checkpoint = project / "models/penguins.ckpt/gan"
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "PREFECT_API_URL": PREFECT_API_URL.value()}  # the session's test server: no server start-up per run
+    process = subprocess.Popen([str(bin_dir / "synthpipe"), "refresh"], cwd=project, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    while not (checkpoint / "state.json").exists() and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    output = process.communicate(timeout=30)[0]
+    assert time.monotonic() - sent < 10, output
+    assert process.returncode == 1, output  # stopped, not killed by the signal (-15) nor finished (0)
+    assert "stopped by SIGTERM" in output
+    assert lock_is_free(project / ".synthpipe.lock")
+    assert temp_leftovers(project) == []
+    saved = read_json(checkpoint / "state.json")
+    assert 4 <= saved["epoch"] < 40 and not (project / "models/penguins").exists()
+
+    print(f"stopped after {time.monotonic() - sent:.1f} s")
+    resumed = subprocess.run([str(bin_dir / "synthpipe"), "refresh"], cwd=project, env=env, capture_output=True,
+                             text=True)
+    print(f"resumed refresh done after {time.monotonic() - sent:.1f} s")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming from checkpoint" in resumed.stderr and "ingest: up to date" in resumed.stderr
+    assert not checkpoint.parent.exists() and temp_leftovers(project) == []
     params = load_params(project / "params.yaml")
     uninterrupted = TabularSynthesizer.from_config(params.train, params.seed).fit(
         read_table(project / "data/prepared/train.parquet"), target=params.data.target)
@@ -120,7 +175,8 @@ def test_two_gloo_processes_train_identical_replicas_and_a_model_that_samples_va
 
 
 def test_an_absurd_learning_rate_diverges_and_recovers_at_lower_rates(penguins):
-    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=20, **TINY)
+    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=20,
+                                     **TINY)
     history = synthesizer.fit(penguins).history
     events = [r for r in history if r.get("event") == "diverged"]
     assert events, "a learning rate of 1e6 should have produced NaN or inf"
@@ -149,7 +205,8 @@ def test_sampling_refuses_a_model_whose_output_is_not_finite(penguins, tmp_path)
     with pytest.raises(Diverged, match="NaN or infinite"):
         synthesizer.sample(10)
     synthesizer.save(tmp_path / "broken")
-    assert main(["sample", "--model", str(tmp_path / "broken"), "--rows", "10", "--out", str(tmp_path / "x.parquet")]) == 1
+    out = str(tmp_path / "x.parquet")
+    assert main(["sample", "--model", str(tmp_path / "broken"), "--rows", "10", "--out", out]) == 1
     assert not (tmp_path / "x.parquet").exists()
 
 
@@ -157,11 +214,12 @@ def test_adam_matches_torchs_adam_bit_for_bit_and_restores_from_its_state_dict()
     from synthpipe.training import Adam
 
     torch.manual_seed(0)
-    ours = [torch.nn.Parameter(torch.randn(7, 5)), torch.nn.Parameter(torch.randn(5)), torch.nn.Parameter(torch.randn(3))]
+    ours = [torch.nn.Parameter(torch.randn(7, 5)), torch.nn.Parameter(torch.randn(5)),
+            torch.nn.Parameter(torch.randn(3))]
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
     options = {"betas": (0.5, 0.9), "weight_decay": 1e-6}
     adam, reference = Adam(ours, 1e-2, **options), torch.optim.Adam(theirs, lr=1e-2, fused=True, **options)
-    for step in range(6):
+    for _ in range(6):
         for a, b in zip(ours[:2], theirs[:2]):  # the third gets no gradient: it stays where it is
             grad = torch.randn_like(a)
             a.grad, b.grad = grad, grad.clone()
