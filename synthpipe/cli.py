@@ -18,6 +18,11 @@ MODEL_CHOICES = list(TrainConfig.model_fields["model"].annotation.__args__)
 DEVICE_CHOICES = list(TrainConfig.model_fields["device"].annotation.__args__)
 
 
+def train_help(key: str) -> str:
+    """A train option's help: its description in the configuration, and its default."""
+    return f"{TrainConfig.model_fields[key].description} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synthpipe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,14 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--data", required=True, help="the real table: Parquet, CSV or JSON lines")
     fit.add_argument("--out", required=True, help="model directory to write (replaced atomically)")
     fit.add_argument("--target", help="label column: stratifies model selection, scores utility, enables balance")
-    fit.add_argument("--model", choices=MODEL_CHOICES, default=TRAIN_DEFAULTS.model)
-    fit.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs)
+    fit.add_argument("--model", choices=MODEL_CHOICES, default=TRAIN_DEFAULTS.model, help=train_help("model"))
+    fit.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs, help=train_help("epochs"))
     fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--device", choices=DEVICE_CHOICES, default=TRAIN_DEFAULTS.device)
-    fit.add_argument("--time-budget", type=float, help="model=auto: seconds for fitting every candidate")
+    fit.add_argument("--device", choices=DEVICE_CHOICES, default=TRAIN_DEFAULTS.device, help=train_help("device"))
+    fit.add_argument("--time-budget", type=float, help=train_help("time_budget"))
     fit.add_argument("--checkpoint-dir", help="GAN/VAE: checkpoint here and resume an interrupted fit from it")
     fit.add_argument("--checkpoint-every", type=int, default=TRAIN_DEFAULTS.checkpoint_every, metavar="K",
-                     help="epochs between checkpoints")
+                     help=train_help("checkpoint_every"))
     fit.add_argument("--parse-dates", action="append", default=[], metavar="COL", help="CSV/JSON: parse COL as dates")
     fit.set_defaults(handler=_fit)
 
@@ -83,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--condition", action="append", default=[], metavar="COL=VALUE",
                         help="every row gets VALUE in categorical column COL (repeatable)")
     sample.add_argument("--balance", metavar="COL", help="equal rows per class of COL ('target': the fitted target)")
-    sample.add_argument("--chunk-rows", type=int, default=GenerateConfig().chunk_rows)
+    sample.add_argument("--chunk-rows", type=int, default=GenerateConfig().chunk_rows,
+                        help=GenerateConfig.model_fields["chunk_rows"].description)
     sample.add_argument("--device", choices=DEVICE_CHOICES, default=TRAIN_DEFAULTS.device)
     sample.set_defaults(handler=_sample)
     return parser
