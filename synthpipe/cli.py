@@ -105,7 +105,7 @@ def _refresh(args: argparse.Namespace) -> int:
     try:
         summary = refresh(params_file=args.params, overrides=args.overrides)
     except GateFailed as failure:
-        _report(args.ci, "gate_failed", summarize(params.paths), reasons=failure.reasons)
+        _report(args.ci, "gate_failed", summarize(params.paths, params.data.modality), reasons=failure.reasons)
         raise
     _report(args.ci, "merged", summary)
     return 0
