@@ -211,9 +211,9 @@ def _sample(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     set_environment_defaults()
     args = build_parser().parse_args(argv)
-    interrupt.install()  # SIGTERM/SIGINT raise Interrupted: cleanup runs, the exit code is 1 (130 for SIGINT)
     try:
-        return args.handler(args)
+        with interrupt.stop_on_signals():  # SIGTERM/SIGINT raise Interrupted: cleanup runs, exit 1 (130 for SIGINT)
+            return args.handler(args)
     except SynthpipeError as exc:
         return _fail(args, exc.exit_code, str(exc))
     except Exception as exc:  # anything unexpected: show where, exit 1

@@ -301,7 +301,8 @@ def artifact_tables(report: dict) -> dict[str, tuple[list[dict], str]]:
 if __name__ == "__main__":  # one torchrun process: python -m synthpipe.tabular.stages PARAMS.json
     from synthpipe import interrupt
 
-    interrupt.install()
-    result = run("train", parse_params(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")), source=sys.argv[1]))
+    with interrupt.stop_on_signals():
+        result = run("train", parse_params(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")),
+                                           source=sys.argv[1]))
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"train: {result}", flush=True)
