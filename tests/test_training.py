@@ -124,6 +124,36 @@ def test_sigterm_stops_refresh_in_training_cleanly_and_the_next_refresh_resumes(
     assert_same_weights(weights(project / "models/penguins"), uninterrupted._model.tensors())
 
 
+def test_a_stop_signal_stops_training_in_a_worker_thread_too(penguins, tmp_path):
+    import threading
+
+    from synthpipe.errors import Interrupted
+    from synthpipe.interrupt import stop_on_signals
+
+    outcome, started = [], threading.Event()
+
+    def fit() -> None:  # as an orchestrator may run a task: outside the main thread, which the signal interrupts
+        synthesizer = TabularSynthesizer(model="gan", epochs=10_000, seed=0, checkpoint_every=1, **TINY)
+        try:
+            synthesizer.fit(penguins, on_epoch=lambda record: started.set(), checkpoint_dir=tmp_path)
+        except Interrupted as stop:
+            outcome.append(stop)
+
+    before = signal.getsignal(signal.SIGTERM)
+    worker = threading.Thread(target=fit)
+    with pytest.raises(Interrupted) as stopped, stop_on_signals():
+        worker.start()
+        assert started.wait(timeout=60)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises in this (main) thread before this returns
+    sent = time.monotonic()
+    worker.join(timeout=10)
+    assert not worker.is_alive() and time.monotonic() - sent < 10
+    assert stopped.value.exit_code == 1 and [stop.exit_code for stop in outcome] == [1]
+    assert 1 <= read_json(tmp_path / "gan" / "state.json")["epoch"] < 10_000  # kept for the next run
+    assert signal.getsignal(signal.SIGTERM) is before  # the block's handler is gone
+
+
 @pytest.mark.parametrize("model", ["vae", "gan"])
 def test_interrupted_fit_resumes_and_a_stale_checkpoint_is_ignored(model, penguins, tmp_path, caplog):
     def fit(seed: int, stop_after: int | None = None) -> TabularSynthesizer:
