@@ -29,7 +29,8 @@ _stop = threading.Event()
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Within the block, SIGTERM and SIGINT stop the run (see the module doc); the previous handlers come back
-    after it. Main thread only, as Python requires."""
+    after it. A stop asked for stays asked for until the next block: threads still training see it. Main thread
+    only, as Python requires."""
     _received.clear()
     _stop.clear()
     previous = {signum: signal.signal(signum, on_signal) for signum in SIGNALS}
