@@ -3,6 +3,8 @@
 0 success, 1 anything unexpected, 2 bad input or config, 3 the quality gate failed.
 """
 
+import signal
+
 
 class SynthpipeError(Exception):
     """Base class; an unexpected failure (exit code 1)."""
@@ -42,8 +44,6 @@ class Interrupted(SynthpipeError):
     """SIGTERM or SIGINT asked the run to stop; the last checkpoint is kept (exit code 1, 130 for SIGINT)."""
 
     def __init__(self, signum: int):
-        import signal
-
         self.signum = signum
         self.exit_code = 130 if signum == signal.SIGINT else 1
         super().__init__(f"stopped by {signal.Signals(signum).name}; the next run resumes from the last checkpoint")
