@@ -9,7 +9,7 @@ import traceback
 
 from synthpipe import interrupt
 from synthpipe.config import GenerateConfig, TrainConfig, load_params, set_environment_defaults
-from synthpipe.errors import GateFailed, SynthpipeError
+from synthpipe.errors import GateFailed, Interrupted, SynthpipeError
 from synthpipe.stages import STAGES
 
 # Defaults come from the configuration's own fields: one place for each.
@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with interrupt.stop_on_signals():  # SIGTERM/SIGINT raise Interrupted: cleanup runs, exit 1 (130 for SIGINT)
             return args.handler(args)
+    except Interrupted as exc:
+        return _fail(args, exc.exit_code, str(exc), status="interrupted")
     except SynthpipeError as exc:
         return _fail(args, exc.exit_code, str(exc))
     except Exception as exc:  # anything unexpected: show where, exit 1
@@ -221,10 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, 1, f"unexpected {type(exc).__name__}: {exc}")
 
 
-def _fail(args: argparse.Namespace, code: int, message: str) -> int:
+def _fail(args: argparse.Namespace, code: int, message: str, status: str | None = None) -> int:
     # A failed gate has already printed its JSON report with the summary.
     if getattr(args, "ci", False) and code != GateFailed.exit_code:
-        status = "bad_input" if code == 2 else "error"
+        status = status or ("bad_input" if code == 2 else "error")
         print(json.dumps({"status": status, "error": message}), flush=True)
     print(f"synthpipe: error: {message}", file=sys.stderr)
     return code

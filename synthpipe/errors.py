@@ -1,6 +1,7 @@
 """Errors with a meaning for the caller: each carries the process exit code it maps to.
 
-0 success, 1 anything unexpected, 2 bad input or config, 3 the quality gate failed.
+0 success, 1 anything unexpected (or a stop by SIGTERM), 2 bad input or config, 3 the quality gate failed,
+130 a stop by SIGINT (Ctrl-C).
 """
 
 import signal
