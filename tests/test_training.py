@@ -124,6 +124,43 @@ def test_sigterm_stops_refresh_in_training_cleanly_and_the_next_refresh_resumes(
     assert_same_weights(weights(project / "models/penguins"), uninterrupted._model.tensors())
 
 
+def stage_processes(project: Path) -> list[int]:
+    """Pids of live `synthpipe stage ...` processes working in `project` (Linux /proc)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            zombie = (proc / "stat").read_bytes().rsplit(b")", 1)[1].split()[0] == b"Z"  # exited, not yet reaped
+            if not zombie and (proc / "cwd").resolve() == project.resolve() and \
+                    b"synthpipe\x00stage" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="finds the stage process through Linux /proc")
+def test_a_stage_that_dvc_runs_stops_when_dvc_is_terminated(tmp_path, penguins):
+    project = train_project(tmp_path / "dvc", penguins, epochs=100_000, checkpoint_every=2)
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(project)}
+    dvc = subprocess.Popen([str(bin_dir / "dvc"), "repro", "--single-item", "train"], cwd=project, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = project / "models/penguins.ckpt/gan/state.json"
+    while not checkpoint.exists() and dvc.poll() is None:
+        time.sleep(0.05)
+    assert len(stage_processes(project)) == 1
+    dvc.send_signal(signal.SIGTERM)  # DVC dies at once and passes nothing on to the stage it runs
+    assert dvc.wait(timeout=10) == -signal.SIGTERM
+    sent = time.monotonic()
+    while stage_processes(project) and time.monotonic() - sent < 10:
+        time.sleep(0.05)
+    orphans = stage_processes(project)
+    for pid in orphans:  # a failing run must not leave one training for hours
+        os.kill(pid, signal.SIGKILL)
+    assert orphans == [], "the stage trains on without DVC"
+    assert temp_leftovers(project) == [] and checkpoint.exists()
+
+
 def test_a_stop_signal_stops_training_in_a_worker_thread_too(penguins, tmp_path):
     import threading
 
