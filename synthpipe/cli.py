@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import traceback
 
@@ -55,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--target", help="label column for utility and augmentation gain")
     check.add_argument("--out", default="quality-report", help="report folder (default: quality-report)")
     check.add_argument("--params", default="params.yaml",
-                       help="thresholds from this file's validate and merge sections, if it exists (default: params.yaml)")
+                       help="thresholds from this file's validate and merge sections, if it exists "
+                            "(default: params.yaml)")
     check.set_defaults(handler=_validate)
 
     fit = commands.add_parser("fit", help="fit a TabularSynthesizer to a table and save the model directory")
@@ -202,6 +204,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     set_environment_defaults()
+    log_to_stderr()
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
@@ -213,6 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # anything unexpected: show where, exit 1
         traceback.print_exc()
         return _fail(args, 1, f"unexpected {type(exc).__name__}: {exc}")
+
+
+def log_to_stderr() -> None:
+    """synthpipe's own log lines (training progress, resumed checkpoints) on stderr, other libraries' from WARNING
+    up, as Python does by default. Under Prefect its console handler replaces this one: each line shows once."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("synthpipe").setLevel(logging.INFO)
 
 
 def _fail(args: argparse.Namespace, code: int, message: str) -> int:

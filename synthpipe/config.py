@@ -71,7 +71,8 @@ class DataConfig(Section):
             raise ValueError("source.format 'folder' reads images: set data.modality: image")
         if self.modality == "image":
             if self.source.format not in ("example", "folder", "parquet"):
-                raise ValueError(f"images come from 'example', 'folder' or 'parquet' sources, not '{self.source.format}'")
+                raise ValueError("images come from 'example', 'folder' or 'parquet' sources, "
+                                 f"not '{self.source.format}'")
             if not self.target:
                 raise ValueError("images need a label column: set data.target")
         return self
@@ -86,7 +87,16 @@ class PreprocessConfig(Section):
     stratify: bool = True
 
 
-class TrainConfig(Section):
+class LoopConfig(Section):
+    """Settings of the shared training loop (synthpipe.training), for every model trained by it."""
+
+    epochs: int = Field(ge=1)  # each model's own default
+    checkpoint_every: int = Field(10, ge=1)  # epochs between checkpoints (train stage: in models/<name>.ckpt)
+    max_divergence_retries: int = Field(3, ge=0)  # NaN/inf: restarts from the last good epoch before giving up
+    divergence_lr_factor: float = Field(0.5, gt=0, lt=1)  # learning rate multiplier for each such restart
+
+
+class TrainConfig(LoopConfig):
     model: Literal["auto", "gan", "vae", "copula"] = "auto"  # auto: fit each, keep the best on held-out rows
     epochs: int = Field(300, ge=1)
     batch_size: int = Field(500, ge=2)
@@ -111,10 +121,7 @@ class TrainConfig(Section):
     time_budget: float | None = Field(None, gt=0)
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # Resumable, divergence-safe, distributed training (synthpipe.training)
-    checkpoint_every: int = Field(10, ge=1)  # epochs between checkpoints (the train stage keeps them in models/<name>.ckpt)
-    max_divergence_retries: int = Field(3, ge=0)  # NaN/inf: restarts from the last good epoch before giving up
-    divergence_lr_factor: float = Field(0.5, gt=0, lt=1)  # learning rate multiplier for each such restart
+    # Distributed training (synthpipe.training); checkpoints and divergence: LoopConfig
     nproc: int = Field(1, ge=1)  # train stage: >1 launches torchrun with this many data-parallel processes
     cpu_threads: int | None = Field(None, ge=1)  # torch CPU threads while fitting; None: torch's default
 
@@ -194,7 +201,7 @@ class ScheduleConfig(Section):
 warnings.filterwarnings("ignore", message='Field name "validate"', category=UserWarning)
 
 
-class ImageTrainConfig(Section):
+class ImageTrainConfig(LoopConfig):
     epochs: int = Field(150, ge=1)
     batch_size: int = Field(64, ge=2)
     noise_dim: int = Field(64, ge=1)
