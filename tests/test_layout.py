@@ -46,3 +46,13 @@ def test_every_stage_module_wraps_the_registry_as_a_task():
     for stage in STAGES:
         text = (REPO / "tasks" / f"{stage}.py").read_text()
         assert f'run_stage("{stage}", params)' in text and f"{stage}_task = task(" in text
+
+
+def test_image_code_does_not_import_table_code():
+    """Images share only the modality-free modules (device, training, gate, io ...) with tables."""
+    pattern = re.compile(r"^\s*(import|from)\s+synthpipe\.tabular\b|^\s*from\s+synthpipe\s+import\s+.*\btabular\b",
+                         re.MULTILINE)
+    images = sources("synthpipe/images")
+    offenders = [str(path.relative_to(REPO)) for path, text in images.items() if pattern.search(text)]
+    assert len(images) >= 9 and offenders == []
+    assert pattern.search("from synthpipe.tabular.gan import x") and pattern.search("import synthpipe.tabular")
