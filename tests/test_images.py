@@ -1,6 +1,7 @@
 """Images on real handwritten digits: ingest of both layouts, the conditional GAN, the quality figures, the stages."""
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from PIL import Image
 
 from synthpipe.config import ImageConfig, ImageTrainConfig, ImageValidateConfig, SourceConfig
 from synthpipe.errors import GateFailed, InputError
+from synthpipe.gate.checks import artifact_tables
 from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch, table_to_batch
 from synthpipe.images.folders import load_images
@@ -161,17 +163,45 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     others = real_batch(digits, slice(1000, 1400))
     cfg = ImageValidateConfig(classifier_steps=80, classifier_batch=64, augmentation_fractions=[0.25])
     report = assess_images(train, holdout, others, cfg, seed=0)
-    assert report["passed"], report["reasons"]
+    assert report["passed"] and report["reasons"] == [], report["reasons"]
     assert report["utility"]["real_accuracy"] > 0.9 and report["utility"]["cas_ratio"] > 0.85
     assert report["fidelity"]["label_agreement"] > 0.9 and report["fidelity"]["worst_class_coverage"] > 0.4
-    point = report["augmentation"][0]
-    assert point["real_fraction"] == 0.25 and point["real_images"] == pytest.approx(250, abs=5)
-    assert point["accuracy_real"] > 0.8 and point["accuracy_real_plus_synthetic"] > 0.8
+    # The table gate's check records: every threshold judged, the FID ratio reported with no limit.
+    checks = {c["check"]: c for c in report["checks"]}
+    assert list(checks) == ["expectations failed", "label agreement", "CAS ratio", "worst class coverage", "FID ratio"]
+    assert all(set(c) == {"check", "value", "limit", "passed", "reason"} for c in checks.values())
+    assert checks["label agreement"] == {"check": "label agreement", "value": report["fidelity"]["label_agreement"],
+                                         "limit": ">= 0.8", "passed": True, "reason": None}
+    assert checks["CAS ratio"]["value"] == report["utility"]["cas_ratio"] and checks["CAS ratio"]["limit"] == ">= 0.7"
+    assert checks["expectations failed"]["value"] == 0 and checks["expectations failed"]["passed"] is True
+    fid = checks["FID ratio"]
+    assert fid["passed"] is None and fid["limit"] is None
+    assert fid["value"] == pytest.approx(report["fidelity"]["fid"] / report["fidelity"]["fid_real_baseline"])
+    # The table curve's record: the asked-for share, then all real images (the set merge builds).
+    curve = report["augmentation"]
+    assert curve["metric"] == "accuracy" and [p["fraction"] for p in curve["points"]] == [0.25, 1.0]
+    point, full = curve["points"]
+    assert point["real_rows"] == pytest.approx(250, abs=5) and full["real_rows"] == 1000
+    assert point["synthetic_rows"] == full["synthetic_rows"] == 400 and point["repeats"] == 1
+    assert point["real_score"] > 0.8 and point["augmented_score"] > 0.8 and full["real_score"] > 0.9
+    assert point["gain"] == pytest.approx(point["augmented_score"] - point["real_score"])
+    assert 0 < point["gain_holdout_std"] < 0.1 and point["gain_std"] == 0.0
+    assert (curve["gain"], curve["real_score"]) == (full["gain"], full["real_score"])
+    # One Prefect artifact table for both modalities.
+    tables = artifact_tables(report)
+    assert [row["result"] for row in tables["quality-figures"][0]] == ["pass"] * 4 + ["reported"]
+    assert tables["augmentation-curve"][0] == curve["points"]
     assert set(report["classes"]) == {str(d) for d in range(10)}
     wrong = ImageBatch(others.images, (others.targets + 1) % 10, others.classes)
     failed = assess_images(train, holdout, wrong, cfg, seed=0)
     assert not failed["passed"] and failed["fidelity"]["label_agreement"] < 0.1
-    assert any("label agreement" in r for r in failed["reasons"]) and any("CAS" in r for r in failed["reasons"])
+    verdicts = {c["check"]: c["passed"] for c in failed["checks"]}
+    assert verdicts == {"expectations failed": True, "label agreement": False, "CAS ratio": False,
+                        "worst class coverage": verdicts["worst class coverage"], "FID ratio": None}
+    assert failed["reasons"] == [c["reason"] for c in failed["checks"] if c["passed"] is False]
+    assert failed["reasons"][0].startswith(f"label agreement {failed['fidelity']['label_agreement']:.3f} < "
+                                           "min_label_agreement 0.8")
+    assert failed["reasons"][1].startswith(f"CAS {failed['utility']['cas']:.3f} is ")
 
 
 def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_merge(tmp_path, monkeypatch, digits,
@@ -212,7 +242,12 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
     real = pd.read_parquet("data/prepared/train.parquet")
     assert merged["is_synthetic"].sum() == 300 and summary["merge"]["synthetic"] == 300
     pd.testing.assert_frame_equal(merged[~merged["is_synthetic"]].drop(columns=["is_synthetic", "generator_run"]), real)
-    assert "gate       PASSED: FID" in format_summary(summary)
+    assert re.search(r"gate       PASSED: 4/4 checks passed; expectations failed 0, label agreement [\d.]+, "
+                     r"CAS ratio [\d.]+, worst class coverage [\d.]+, FID ratio [\d.]+ ", format_summary(summary))
+    assert re.search(r"accuracy   holdout accuracy: real 0\.\d{3}, real \+ synthetic 0\.\d{3} \([+-]0\.\d{3}\)",
+                     format_summary(summary))
+    assert summary["validate"]["checks"] == [{key: c[key] for key in ("check", "value", "limit", "passed")}
+                                             for c in quality["checks"]]
     assert stages_run(dvc("repro")) == [] and "label_agreement" in dvc("metrics", "show", "--json").stdout
     assert quality["expectations"]["failed"] == 0 and Path("reports/data_docs/index.html").exists()
 

@@ -70,7 +70,8 @@ from synthpipe.sources import check_drift, describe_source, load_source, source_
 from synthpipe.split import holdout_rows
 
 
-def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift: bool, target: str | None = None) -> dict:
+def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift: bool,
+           target: str | None = None) -> dict:
     if source.format == "parquet" and not source.parse_dates:
         current = stream_parquet(source, raw_path, schema_path, allow_drift, target)
         return {"rows": current["rows"], "columns": len(current["columns"])}
@@ -279,17 +280,6 @@ def run(stage: str, params: Params) -> dict:
                         expectations_dir=Path("gx"))
     return merge(paths.prepared, paths.synthetic, paths.quality, paths.model, paths.merged, params.merge,
                  params.data.target)
-
-
-def artifact_tables(report: dict) -> dict[str, tuple[list[dict], str]]:
-    """The gate's figures as Prefect table artifacts: key -> (rows, description)."""
-    checks = [{"check": c["check"], "value": c["value"], "threshold": c["limit"],
-               "result": {True: "pass", False: "FAIL", None: "not computed"}[c["passed"]]} for c in report["checks"]]
-    tables = {"quality-figures": (checks, "Quality gate checks")}
-    if "points" in report["augmentation"]:
-        tables["augmentation-curve"] = (report["augmentation"]["points"],
-                                        f"Holdout {report['augmentation']['metric']}: real only vs real + synthetic")
-    return tables
 
 
 if __name__ == "__main__":  # one torchrun process: python -m synthpipe.tabular.stages PARAMS.json
