@@ -173,22 +173,24 @@ def run_epoch(trainee: Trainee, epoch: int, check_weights: bool, progress: Progr
 
 
 class Progress:
-    """Progress lines in the log, at most one per interval: epoch, losses, speed and the time the rest will take."""
+    """Progress lines in the log, never more than `every` seconds apart: at the first epoch end after half the
+    interval, a line with the epoch, its losses, the speed and the time the rest will take; within an epoch that
+    runs past the whole interval, a line with the step it is at."""
 
     def __init__(self, trainee: Trainee, epochs: int, every: float | None):
         self.family, self.epochs = trainee.family, epochs
         self.every = None if sys.stderr.isatty() or rank() != 0 else every  # rank 0 speaks for all replicas
         self.last = time.monotonic()
 
-    def due(self) -> bool:
-        return self.every is not None and time.monotonic() - self.last >= self.every
+    def due(self, share: float = 1.0) -> bool:
+        return self.every is not None and time.monotonic() - self.last >= share * self.every
 
     def log(self, message: str, *args: object) -> None:
         self.last = time.monotonic()
         log.info(message, *args)
 
     def epoch_done(self, record: dict) -> None:
-        if not self.due():
+        if not self.due(0.5):  # short epochs: a line with losses comes before a step line would
             return
         losses = ", ".join(f"{name} {value:.4g}" for name, value in record.items()
                            if name not in ("epoch", "seconds", "rows_per_s"))
