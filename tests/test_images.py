@@ -52,13 +52,15 @@ def digit_folder(root, digits, size, per_class):
     for label in range(10):
         (root / str(label)).mkdir(parents=True)
         for n, index in enumerate(np.flatnonzero(labels == label)[:per_class]):
-            Image.fromarray(images[index]).resize((size, size), Image.Resampling.BICUBIC).save(root / str(label) / f"{n}.png")
+            scan = Image.fromarray(images[index]).resize((size, size), Image.Resampling.BICUBIC)
+            scan.save(root / str(label) / f"{n}.png")
     return root
 
 
 def real_batch(digits, rows=slice(None)) -> ImageBatch:
     images, labels = digits
-    return ImageBatch(torch.from_numpy(images[rows]).unsqueeze(1), torch.from_numpy(labels[rows]).long(), list(range(10)))
+    return ImageBatch(torch.from_numpy(images[rows]).unsqueeze(1), torch.from_numpy(labels[rows]).long(),
+                      list(range(10)))
 
 
 @pytest.mark.parametrize("size", [28, 32])
@@ -97,7 +99,8 @@ def test_ingest_parquet_table_of_png_bytes(tmp_path, digits):
         load_images(source, "digit", ImageConfig(size=8))
     pd.DataFrame({"png": [b"not a png"], "digit": [1]}).to_parquet(tmp_path / "bad.parquet")
     with pytest.raises(InputError, match=r"bad\.parquet column 'png' row 0: not a readable image"):
-        load_images(SourceConfig(format="parquet", path=str(tmp_path / "bad.parquet")), "digit", ImageConfig(size=8, column="png"))
+        load_images(SourceConfig(format="parquet", path=str(tmp_path / "bad.parquet")), "digit",
+                    ImageConfig(size=8, column="png"))
 
 
 @pytest.mark.parametrize("size,channels", [(8, 1), (16, 3), (32, 1)])
@@ -118,7 +121,8 @@ def test_same_seed_same_images_on_cpu(tmp_path, digits):
     labels = np.arange(10).repeat(3)
     a, b, c = (sample_images(run.generator, labels, 16, seed=1) for run in runs)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
-    assert [r["epoch"] for r in runs[0].history] == [1, 2] and all(np.isfinite(r["critic_loss"]) for r in runs[0].history)
+    assert [r["epoch"] for r in runs[0].history] == [1, 2]
+    assert all(np.isfinite(r["critic_loss"]) for r in runs[0].history)
     save_image_gan(runs[0], tmp_path, {"seed": 5})
     generator, shape, config = load_image_generator(tmp_path, torch.device("cpu"))
     assert shape == runs[0].shape and len(config["run_id"]) == 16
@@ -238,6 +242,8 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
     assert quality["counts"] == {"train": 640, "holdout": 160, "synthetic": 300}
     assert Image.open("reports/plots/samples.png").size[1] == 10 * (48 + 2)  # one row per class
     assert Path("reports/plots/augmentation.png").exists() and Path("models/digits/weights.safetensors").exists()
+    assert Image.open("reports/plots/training_losses.png").size[0] > 300
+    assert "![training losses](plots/training_losses.png)" in Path("reports/summary.md").read_text()
     merged = pd.read_parquet("data/merged/train.parquet")
     real = pd.read_parquet("data/prepared/train.parquet")
     assert merged["is_synthetic"].sum() == 300 and summary["merge"]["synthetic"] == 300
@@ -273,7 +279,8 @@ def test_image_settings_are_validated_with_the_key_named(tmp_path):
     with pytest.raises(ConfigError, match=r"image: Value error, size must be one of 8, 16, 32, 64, 128 \(got 28\)"):
         load_params(path)
     path.write_text("data: {source: {format: folder, path: imgs}}\n")
-    with pytest.raises(ConfigError, match=r"data: Value error, source.format 'folder' reads images: set data.modality: image"):
+    with pytest.raises(ConfigError,
+                       match=r"data: Value error, source.format 'folder' reads images: set data.modality: image"):
         load_params(path)
     path.write_text("data: {modality: image, target: label, source: {format: csv, path: x.csv}}\n")
     with pytest.raises(ConfigError, match=r"images come from 'example', 'folder' or 'parquet' sources, not 'csv'"):

@@ -166,4 +166,6 @@ def render_summary(report: dict) -> str:
               "the whole real train split; the curve shows what its images add when fewer real labels are used for "
               "the classifier.", "", "![samples, one row per class](plots/samples.png)", "",
               "![augmentation curve](plots/augmentation.png)", ""]
+    if "losses" in report.get("figures", {}):
+        lines += ["![training losses](plots/training_losses.png)", ""]
     return "\n".join(lines)

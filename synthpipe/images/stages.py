@@ -21,7 +21,7 @@ from synthpipe.config import ImageConfig, Params, PreprocessConfig, SourceConfig
 from synthpipe.device import cpu_threads, resolve_device
 from synthpipe.errors import GateFailed, InputError
 from synthpipe.gate.expectations import expectation_specs, run_expectations
-from synthpipe.gate.plots import plot_augmentation
+from synthpipe.gate.plots import plot_augmentation, plot_training_losses
 from synthpipe.images.codec import IMAGE_COLUMN, ImageBatch, image_table, sorted_classes, table_to_batch
 from synthpipe.images.figures import sample_grid
 from synthpipe.images.folders import load_images
@@ -145,7 +145,7 @@ def requested_labels(dataset: dict, cfg: ImageConfig) -> np.ndarray:
 
 
 def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summary_path: Path, cfg: ImageConfig,
-             seed: int, expectations_dir: Path) -> dict:
+             seed: int, expectations_dir: Path, train_log: Path | None = None) -> dict:
     device = resolve_device(cfg.train.device)
     train_batch, dataset = load_split(prepared_dir, "train", cfg.channels, device)
     holdout_batch, _ = load_split(prepared_dir, "holdout", cfg.channels, device)
@@ -165,6 +165,9 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
         sample_grid(synthetic.images.cpu().numpy(), synthetic.targets.cpu().numpy(), synthetic.classes,
                     cfg.generate.grid_columns, tmp / "samples.png")
         plot_augmentation(report["augmentation"]["points"], report["augmentation"]["metric"], tmp / "augmentation.png")
+        if train_log is not None and train_log.exists():  # the table gate's plot of the shared loop's log
+            plot_training_losses(pd.read_csv(train_log), tmp / "training_losses.png")
+            report["figures"]["losses"] = str(plots / "training_losses.png")
     # Reports are written whatever the verdict: a failed gate must say why.
     write_json(report, quality_path)
     write_text(render_summary(report), summary_path)
@@ -204,7 +207,7 @@ def dispatch(stage: str, params: Params) -> dict:
         return generate(paths.model, paths.synthetic, image, params.seed)
     if stage == "validate":
         return validate(paths.prepared, paths.synthetic, paths.quality, paths.summary, image, params.seed,
-                        expectations_dir=Path("gx"))
+                        expectations_dir=Path("gx"), train_log=paths.train_log)
     return merge(paths.prepared, paths.synthetic, paths.quality, paths.model, paths.merged, params.merge,
                  params.data.target)
 
