@@ -44,16 +44,15 @@ def assess_images(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch,
     cas = accuracy(fit(synthetic.images, synthetic.targets), holdout.images, holdout.targets)
     utility = {"real_accuracy": real_accuracy, "cas": cas, "cas_ratio": cas / real_accuracy if real_accuracy else 0.0}
     curve = augmentation_curve(train, holdout, synthetic, cfg.augmentation_fractions, fit, seed)
+    thresholds = cfg.model_dump(include={"min_label_agreement", "min_cas_ratio", "min_class_coverage", "max_fid_ratio"})
     report = {"modality": "image", "fidelity": fidelity, "utility": utility, "classes": per_class,
               "augmentation": curve,
               "counts": {"train": len(train.targets), "holdout": len(holdout.targets),
                          "synthetic": len(synthetic.targets)},
               "expectations": {"evaluated": len(expectations), "failed": sum(not r["success"] for r in expectations),
                                "results": list(expectations)},
-              "thresholds": cfg.model_dump(include={"min_label_agreement", "min_cas_ratio", "min_class_coverage",
-                                                    "max_fid_ratio"}) | {"max_failed_expectations":
-                                                                         max_failed_expectations}}
-    report["checks"] = gate_checks(report, cfg, max_failed_expectations)
+              "thresholds": thresholds | {"max_failed_expectations": max_failed_expectations}}
+    report["checks"] = gate_checks(report, cfg)
     verdict(report)
     return report
 
@@ -114,12 +113,12 @@ def correct(model, holdout: ImageBatch) -> np.ndarray:
     return (predict(model, holdout.images)[1] == holdout.targets).float().cpu().numpy()
 
 
-def gate_checks(report: dict, cfg: ImageValidateConfig, max_failed_expectations: int) -> list[dict]:
+def gate_checks(report: dict, cfg: ImageValidateConfig) -> list[dict]:
     """Every thresholded figure as a check record (synthpipe.gate.checks); the FID ratio is reported only unless
     max_fid_ratio is set."""
     f, u = report["fidelity"], report["utility"]
     return [
-        expectations_check(report["expectations"]["results"], max_failed_expectations),
+        expectations_check(report["expectations"]["results"], report["thresholds"]["max_failed_expectations"]),
         check("label agreement", f["label_agreement"], ">=", cfg.min_label_agreement, lambda v, t:
               f"label agreement {v:.3f} < min_label_agreement {t}: the real-trained classifier often sees "
               "another class"),
