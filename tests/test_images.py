@@ -285,3 +285,15 @@ def test_image_settings_are_validated_with_the_key_named(tmp_path):
     path.write_text("data: {modality: image, target: label, source: {format: csv, path: x.csv}}\n")
     with pytest.raises(ConfigError, match=r"images come from 'example', 'folder' or 'parquet' sources, not 'csv'"):
         load_params(path)
+
+
+def test_image_stages_run_on_their_cpu_threads_and_give_the_previous_count_back(monkeypatch):
+    from synthpipe.config import load_params
+    from synthpipe.images import stages as images
+    from tests.conftest import REPO
+
+    seen = []
+    monkeypatch.setattr(images, "ingest", lambda *args: seen.append(torch.get_num_threads()) or {})
+    torch.set_num_threads(2)
+    images.run("ingest", load_params(REPO / "params-digits.yaml", ["image.cpu_threads=1"]))
+    assert seen == [1] and torch.get_num_threads() == 2
