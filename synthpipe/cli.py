@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import traceback
 
@@ -105,7 +106,7 @@ def _refresh(args: argparse.Namespace) -> int:
     try:
         summary = refresh(params_file=args.params, overrides=args.overrides)
     except GateFailed as failure:
-        _report(args.ci, "gate_failed", summarize(params.paths, params.data.modality), reasons=failure.reasons)
+        _report(args.ci, "gate_failed", summarize(params.paths), reasons=failure.reasons)
         raise
     _report(args.ci, "merged", summary)
     return 0
@@ -210,6 +211,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     set_environment_defaults()
+    log_to_stderr()
     args = build_parser().parse_args(argv)
     try:
         with interrupt.stop_on_signals():  # SIGTERM/SIGINT raise Interrupted: cleanup runs, exit 1 (130 for SIGINT)
@@ -221,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # anything unexpected: show where, exit 1
         traceback.print_exc()
         return _fail(args, 1, f"unexpected {type(exc).__name__}: {exc}")
+
+
+def log_to_stderr() -> None:
+    """synthpipe's own log lines (training progress, resumed checkpoints) on stderr, other libraries' from WARNING
+    up, as Python does by default. Under Prefect its console handler replaces this one: each line shows once."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("synthpipe").setLevel(logging.INFO)
 
 
 def _fail(args: argparse.Namespace, code: int, message: str, status: str | None = None) -> int:

@@ -94,7 +94,19 @@ class PreprocessConfig(Section):
     stratify: bool = Field(True, description="keep the target's class balance in both splits")
 
 
-class TrainConfig(Section):
+class LoopConfig(Section):
+    """Settings of the shared training loop (synthpipe.training), for every model trained by it."""
+
+    epochs: int = Field(ge=1, description="passes over the training data (each model has its own default)")
+    checkpoint_every: int = Field(10, ge=1, description="epochs between checkpoints (the train stage keeps them in "
+                                                        "models/<name>.ckpt/); a stopped run resumes there")
+    max_divergence_retries: int = Field(3, ge=0, description="NaN/inf loss or weights: restarts from the last good "
+                                                             "epoch before failing")
+    divergence_lr_factor: float = Field(0.5, gt=0, lt=1, description="learning rate multiplier for each of those "
+                                                                     "restarts")
+
+
+class TrainConfig(LoopConfig):
     model: Literal["auto", "gan", "vae", "copula"] = Field(
         "auto", description="auto: fit each family, keep the best on held-out rows")
     epochs: int = Field(300, ge=1, description="GAN and VAE passes over the data")
@@ -127,13 +139,7 @@ class TrainConfig(Section):
                                                                     "score the candidates")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="bfloat16 autocast on CUDA and on CPUs with "
                                                                        "AVX512-BF16 or AMX")
-    # Resumable, divergence-safe, distributed training (synthpipe.training)
-    checkpoint_every: int = Field(10, ge=1, description="GAN/VAE: epochs between checkpoints (the train stage keeps "
-                                                        "them in models/<name>.ckpt/); a stopped run resumes there")
-    max_divergence_retries: int = Field(3, ge=0, description="NaN/inf loss or weights: restarts from the last good "
-                                                             "epoch before failing")
-    divergence_lr_factor: float = Field(0.5, gt=0, lt=1, description="learning rate multiplier for each of those "
-                                                                     "restarts")
+    # Distributed training (synthpipe.training); checkpoints and divergence: LoopConfig
     nproc: int = Field(1, ge=1, description="train stage: >1 trains data-parallel in this many torchrun processes "
                                             "(one per GPU; gloo on CPU)")
     cpu_threads: int | None = Field(None, ge=1, description="torch CPU threads while fitting; null: one per core")
@@ -235,7 +241,7 @@ class ScheduleConfig(Section):
 warnings.filterwarnings("ignore", message='Field name "validate"', category=UserWarning)
 
 
-class ImageTrainConfig(Section):
+class ImageTrainConfig(LoopConfig):
     epochs: int = Field(150, ge=1, description="passes over the train images")
     batch_size: int = Field(64, ge=2, description="images per step")
     noise_dim: int = Field(64, ge=1, description="width of the generator's noise input")

@@ -7,8 +7,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from synthpipe.config import Params
+from synthpipe.gate.checks import artifact_tables
 from synthpipe.io import read_json
-from synthpipe.stages import artifact_tables, run_stage
+from synthpipe.stages import run_stage
 
 
 def run(params: Params) -> dict:
@@ -16,13 +17,13 @@ def run(params: Params) -> dict:
         return run_stage("validate", params)
     finally:
         if params.paths.quality.exists():
-            publish(params, params.paths.quality, params.paths.summary)
+            publish(params.paths.quality, params.paths.summary)
 
 
-def publish(params: Params, quality_path: Path, summary_path: Path) -> None:
+def publish(quality_path: Path, summary_path: Path) -> None:
     create_markdown_artifact(key="quality-summary", markdown=summary_path.read_text(encoding="utf-8"),
                              description="Quality gate verdict, reasons and what synthetic data did to model accuracy")
-    for key, (table, description) in artifact_tables(params, read_json(quality_path)).items():
+    for key, (table, description) in artifact_tables(read_json(quality_path)).items():
         create_table_artifact(key=key, table=table, description=description)
 
 

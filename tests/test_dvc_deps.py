@@ -75,20 +75,27 @@ def reachable_imports(tree: ast.Module, roots: set[str], follow: bool = True) ->
 
 
 def stage_roots(tree: ast.Module, stage: str) -> set[str]:
-    """The names `run(stage, params)` uses on the way to `stage`: statements outside an `if stage == ...` branch,
-    plus that stage's branch."""
-    run = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "run")
-    names, branched = set(), False
-    for statement in run.body:
-        test = statement.test if isinstance(statement, ast.If) else None
-        if isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "stage":
-            branched = True
-            if isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == stage:
+    """The names `run(stage, params)` uses on the way to `stage`: the statements of `run` and of the function that
+    dispatches on `if stage == ...` branches (run itself, or one it calls), outside any branch, plus that stage's
+    branch."""
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    names = {node.id for node in ast.walk(functions["run"]) if isinstance(node, ast.Name)}
+    dispatcher = next((functions[name] for name in ["run", *sorted(names & functions.keys())]
+                       if any(is_stage_test(statement) for statement in functions[name].body)), None)
+    assert dispatcher is not None, "run() dispatches on `if stage == ...` branches, itself or in a function it calls"
+    names = set(names) if dispatcher.name != "run" else set()
+    for statement in dispatcher.body:
+        if is_stage_test(statement):
+            if isinstance(statement.test.comparators[0], ast.Constant) and statement.test.comparators[0].value == stage:
                 return names | {node.id for node in ast.walk(statement) if isinstance(node, ast.Name)}
         else:
             names |= {node.id for node in ast.walk(statement) if isinstance(node, ast.Name)}
-    assert branched, "run() dispatches on `if stage == ...` branches"
     return names  # the stage of the statements after every branch
+
+
+def is_stage_test(statement: ast.stmt) -> bool:
+    return (isinstance(statement, ast.If) and isinstance(statement.test, ast.Compare)
+            and isinstance(statement.test.left, ast.Name) and statement.test.left.id == "stage")
 
 
 def closure(start: set[str], analysed: set[str]) -> set[str]:

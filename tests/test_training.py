@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -283,8 +284,7 @@ def test_adam_matches_torchs_adam_bit_for_bit_and_restores_from_its_state_dict()
     from synthpipe.training import Adam
 
     torch.manual_seed(0)
-    ours = [torch.nn.Parameter(torch.randn(7, 5)), torch.nn.Parameter(torch.randn(5)),
-            torch.nn.Parameter(torch.randn(3))]
+    ours = [torch.nn.Parameter(torch.randn(shape)) for shape in ((7, 5), (5,), (3,))]
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
     options = {"betas": (0.5, 0.9), "weight_decay": 1e-6}
     adam, reference = Adam(ours, 1e-2, **options), torch.optim.Adam(theirs, lr=1e-2, fused=True, **options)
@@ -328,3 +328,100 @@ def test_a_settled_heap_serves_a_steps_tensors_from_memory_it_keeps():
                                        check=True).stdout) for case in ("plain", "settled")}
     assert mapped["plain"] >= 2**23  # a mapping of its own
     assert mapped["settled"] == 0
+
+
+# The digits example at test size: six epochs of a narrow image GAN on the 1,437 real 8x8 train scans.
+SMALL_IMAGE_TRAIN = {"epochs": 6, "checkpoint_every": 2, "width": 8, "noise_dim": 16, "batch_size": 64}
+
+
+def image_project(root: Path) -> Path:
+    """The digits project with its train split ready: the image train stage can run on its own."""
+    import yaml
+
+    from synthpipe.stages import run_stage
+    from tests.conftest import REPO
+
+    project = make_project(root)
+    params = yaml.safe_load((REPO / "params-digits.yaml").read_text())
+    params["image"]["train"] |= SMALL_IMAGE_TRAIN
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    cwd = Path.cwd()
+    os.chdir(project)
+    try:
+        loaded = load_params("params.yaml")
+        run_stage("ingest", loaded)
+        run_stage("preprocess", loaded)
+    finally:
+        os.chdir(cwd)
+    return project
+
+
+def test_killed_image_train_stage_resumes_to_bit_identical_weights(tmp_path, monkeypatch):
+    project = image_project(tmp_path / "digits")
+    checkpoint = project / "models/digits.ckpt/image_gan"
+    bin_dir = Path(sys.executable).parent
+    process = subprocess.Popen([str(bin_dir / "synthpipe"), "stage", "train"], cwd=project,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not (checkpoint / "state.json").exists() and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL  # killed mid-training, not finished
+    saved = read_json(checkpoint / "state.json")
+    assert 2 <= saved["epoch"] < 6 and saved["epoch"] % 2 == 0 and saved["family"] == "image_gan"
+    assert any(key.startswith("module.average.") for key in load_file(str(checkpoint / "state.safetensors")))
+    assert not (project / "models/digits").exists()
+
+    resumed = run_cli("stage", "train", cwd=project)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"image_gan: resuming from checkpoint models/digits.ckpt/image_gan after epoch {saved['epoch']}" \
+        in resumed.stderr
+    assert not checkpoint.parent.exists()  # removed after the successful fit
+    log = pd.read_csv(project / "reports/train_log.csv")
+    assert log["epoch"].tolist() == list(range(1, 7))  # the whole history, including the epochs before the kill
+    assert np.isfinite(log[["loss", "critic_loss", "wasserstein"]].to_numpy()).all()
+
+    # The same stage never interrupted, in this process (one torch thread, as the subprocess had).
+    (project / "models/digits").rename(project / "resumed")
+    monkeypatch.chdir(project)
+    from synthpipe.stages import run_stage
+
+    run_stage("train", load_params("params.yaml"))
+    assert_same_weights(weights(project / "resumed"), weights(project / "models/digits"))
+
+
+def image_gan_fit(**settings):
+    from sklearn.datasets import load_digits
+
+    from synthpipe.config import ImageTrainConfig
+    from synthpipe.images.model import train_image_gan
+    from synthpipe.training import LoopOptions
+
+    bunch = load_digits()
+    images = torch.from_numpy(np.round(bunch.images[:256] * (255 / 16)).astype(np.uint8)).unsqueeze(1)
+    cfg = ImageTrainConfig(**{"width": 8, "noise_dim": 16, "batch_size": 64, **settings})
+    return train_image_gan(images, torch.from_numpy(bunch.target[:256]).long(), 10, cfg, seed=0,
+                           options=LoopOptions(progress_every=0))
+
+
+def test_an_image_gan_at_an_absurd_learning_rate_diverges_and_recovers_or_names_its_settings(caplog):
+    with caplog.at_level(logging.INFO, logger="synthpipe.training"):
+        model = image_gan_fit(epochs=3, learning_rate=1e6, max_divergence_retries=30)
+    events = [r for r in model.history if r.get("event") == "diverged"]
+    assert events, "a learning rate of 1e6 should have produced NaN or inf"
+    assert [e["lr"] for e in events] == [1e6 * 0.5 ** (i + 1) for i in range(len(events))]  # halved each retry
+    assert [r["epoch"] for r in model.history if "event" not in r] == [1, 2, 3]
+    assert all(torch.isfinite(p).all() for p in [*model.generator.parameters(), *model.critic.parameters()])
+    # Progress lines (every step and epoch here: the interval is 0) name the model, epoch, losses and speed.
+    assert "image_gan: epoch 1/3, step 1/4" in caplog.text
+    assert any(line.startswith("image_gan: epoch 3/3, loss ") and "rows/s, about 0 s left" in line
+               for line in caplog.messages)
+    with pytest.raises(Diverged, match=r"image_gan: training diverged .* in epoch 1 .*image\.train\.learning_rate"):
+        image_gan_fit(epochs=3, learning_rate=1e6, max_divergence_retries=0)
+
+
+def test_the_cli_shows_synthpipes_progress_lines_on_stderr():
+    script = ("import logging; from synthpipe.cli import log_to_stderr; log_to_stderr(); "
+              "logging.getLogger('synthpipe.training').info('image_gan: epoch 1/2'); "
+              "logging.getLogger('other').info('not shown')")
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stderr
+    assert "INFO synthpipe.training: image_gan: epoch 1/2" in shown and "not shown" not in shown

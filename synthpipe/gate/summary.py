@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from synthpipe.config import Paths
 from synthpipe.io import read_json, table_rows
-from synthpipe.stages import summary_module
+
+# The checks shown in the run summary's gate line, where a modality's report has them (every check is in
+# summary.md and quality.json).
+HEADLINE = ("mean column shape", "worst column shape", "correlation difference", "detection AUC",
+            "label agreement", "CAS ratio", "worst class coverage", "FID ratio", "expectations failed")
 
 
-def summarize(paths: Paths, modality: str) -> dict:
+def summarize(paths: Paths) -> dict:
     """Key figures of the last refresh, from the files each stage wrote (missing stages are left out)."""
     summary: dict = {}
     if paths.schema.exists():
@@ -27,7 +31,7 @@ def summarize(paths: Paths, modality: str) -> dict:
     if paths.synthetic.exists():
         summary["generate"] = {"rows": table_rows(paths.synthetic), "path": str(paths.synthetic)}
     if paths.quality.exists():
-        summary["validate"] = summary_module(modality).gate_summary(read_json(paths.quality), str(paths.summary))
+        summary["validate"] = gate_summary(read_json(paths.quality), str(paths.summary))
     manifest = paths.merged / "manifest.json"
     if manifest.exists() and summary.get("validate", {}).get("passed"):
         summary["merge"] = {**read_json(manifest)["rows"], "path": str(paths.merged / "train.parquet")}
@@ -46,15 +50,17 @@ def format_summary(summary: dict) -> str:
         s = summary["train"]
         model = f"{s['model']} (auto)" if s["chosen_by"] == "auto" else s["model"]
         epochs = f", {s['epochs']} epochs" if s["epochs"] else ""
-        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})",
-                     s["path"]))
+        detail = f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})"
+        rows.append(("trained", detail, s["path"]))
     if "generate" in summary:
         rows.append(("generated", f"{summary['generate']['rows']} rows", summary["generate"]["path"]))
     if "validate" in summary:
-        s = summary["validate"]
-        module = summary_module(s["modality"])  # the modality that wrote these figures lays them out
-        rows.append(("gate", module.gate_line(s), s["path"]))
-        rows += getattr(module, "extra_rows", lambda _: [])(s)  # e.g. the table's accuracy line
+        s, a = summary["validate"], summary["validate"]["augmentation"]
+        rows.append(("gate", gate_line(s), s["path"]))
+        if a.get("gain") is not None:
+            rows.append(("accuracy", f"holdout {a['metric']}: real {a['real_score']:.3f}, real + synthetic "
+                                     f"{a['augmented_score']:.3f} ({a['gain']:+.3f})",
+                         "reports/plots/augmentation.png"))
     if "merge" in summary:
         s = summary["merge"]
         rows.append(("merged", f"{s['real']} real + {s['synthetic']} synthetic = {s['total']} rows", s["path"]))
@@ -65,3 +71,21 @@ def format_summary(summary: dict) -> str:
     if "validate" in summary:
         lines += [f"    - {reason}" for reason in summary["validate"]["reasons"]]
     return "\n".join(lines)
+
+
+def gate_summary(quality: dict, summary_path: str) -> dict:
+    """The gate's verdict, reasons, check results and augmentation headline: the same keys for every modality."""
+    return {"passed": quality["passed"], "reasons": quality["reasons"], "modality": quality["modality"],
+            "checks": [{key: c[key] for key in ("check", "value", "limit", "passed")} for c in quality["checks"]],
+            "augmentation": {k: quality["augmentation"].get(k)
+                             for k in ("metric", "real_score", "augmented_score", "gain")},
+            "path": summary_path}
+
+
+def gate_line(s: dict) -> str:
+    """Verdict, checks passed, and the headline checks' values: "PASSED: 5/5 checks passed; label agreement ..."."""
+    judged = [c for c in s["checks"] if c["passed"] is not None]
+    shown = [f"{c['check']} {c['value']:.3g}" + ("" if c["passed"] is not False else " (FAIL)")
+             for c in s["checks"] if c["check"] in HEADLINE and c["value"] is not None]
+    return (f"{'PASSED' if s['passed'] else 'FAILED'}: {sum(c['passed'] for c in judged)}/{len(judged)} checks "
+            f"passed; {', '.join(shown)}")

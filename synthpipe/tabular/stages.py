@@ -287,17 +287,6 @@ def run(stage: str, params: Params) -> dict:
                  params.data.target)
 
 
-def artifact_tables(report: dict) -> dict[str, tuple[list[dict], str]]:
-    """The gate's figures as Prefect table artifacts: key -> (rows, description)."""
-    checks = [{"check": c["check"], "value": c["value"], "threshold": c["limit"],
-               "result": {True: "pass", False: "FAIL", None: "not computed"}[c["passed"]]} for c in report["checks"]]
-    tables = {"quality-figures": (checks, "Quality gate checks")}
-    if "points" in report["augmentation"]:
-        tables["augmentation-curve"] = (report["augmentation"]["points"],
-                                        f"Holdout {report['augmentation']['metric']}: real only vs real + synthetic")
-    return tables
-
-
 if __name__ == "__main__":  # one torchrun process: python -m synthpipe.tabular.stages PARAMS.json
     from synthpipe import interrupt
 
