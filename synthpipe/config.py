@@ -108,7 +108,7 @@ class TrainConfig(Section):
     max_categories: int = Field(100, ge=1)
     mode_fit_rows: int = Field(20_000, ge=100)
     # Model selection (model: auto)
-    time_budget: float | None = Field(None, gt=0)
+    time_budget: float | None = Field(None, gt=0)  # seconds for the whole fit (auto: candidates and refit)
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Resumable, divergence-safe, distributed training (synthpipe.training)
@@ -148,9 +148,12 @@ class ValidateConfig(Section):
     # Utility and augmentation (need a target and a holdout)
     task: Literal["auto", "classification", "regression"] = "auto"
     max_utility_gap: float = Field(0.25, ge=0)
-    max_augmentation_loss: float = Field(0.05, ge=0)
-    augmentation_fractions: list[float] = [0.1, 0.25, 0.5, 1.0]
-    augmentation_repeats: int = Field(3, ge=1)
+    # The merge is refused when even the upper end of the gain's 95% interval is below -max_augmentation_loss.
+    max_augmentation_loss: float = Field(0.0, ge=0)
+    augmentation_fractions: list[float] = [0.1, 0.25, 1.0]
+    augmentation_seeds: int = Field(3, ge=1)  # seeded subsets (and refits) per fraction below 1
+    augmentation_refit: bool = True  # refit the generator on each subset; off: the curve below 100% is leaky
+    augmentation_time_budget: float | None = Field(1.0, gt=0)  # seconds per refit; None: the run's own epochs
     # Privacy
     max_exact_copy_share: float = Field(0.01, ge=0, le=1)
     min_dcr_ratio: float = Field(0.5, ge=0)
