@@ -34,7 +34,8 @@ def summarize(paths: Paths) -> dict:
         summary["validate"] = {"passed": quality["passed"], "reasons": quality["reasons"],
                                "fidelity": {k: v for k, v in quality["fidelity"].items() if not isinstance(v, dict)},
                                "augmentation": {k: quality["augmentation"].get(k)
-                                                for k in ("metric", "real_score", "augmented_score", "gain")},
+                                                for k in ("metric", "real_score", "augmented_score", "gain",
+                                                          "verdict")},
                                "expectations_failed": quality["expectations"]["failed"],
                                "expectations_evaluated": quality["expectations"]["evaluated"],
                                "path": str(paths.summary)}
@@ -73,6 +74,7 @@ def format_summary(summary: dict) -> str:
         if a["gain"] is not None:
             rows.append(("accuracy", f"holdout {a['metric']}: real {a['real_score']:.3f}, real + synthetic "
                                      f"{a['augmented_score']:.3f} ({a['gain']:+.3f})", "reports/plots/augmentation.png"))
+            rows.append(("scarcity", a["verdict"], "reports/summary.md"))
     if "merge" in summary:
         s = summary["merge"]
         rows.append(("merged", f"{s['real']} real + {s['synthetic']} synthetic = {s['total']} rows", s["path"]))
