@@ -86,12 +86,13 @@ def _with_dtypes_of(real: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame
             try:
                 synthetic = synthetic.assign(**{name: synthetic[name].astype(real[name].dtype)})
             except (TypeError, ValueError) as exc:
-                raise InputError(f"synthetic column '{name}' cannot take the real dtype {real[name].dtype}: {exc}") from None
+                raise InputError(f"synthetic column '{name}' cannot take the real dtype {real[name].dtype}: "
+                                 f"{exc}") from None
     return synthetic
 
 
-def merge(prepared_dir: Path, synthetic_path: Path, quality_path: Path, model_dir: Path, out_dir: Path, cfg: MergeConfig,
-          target: str | None = None) -> dict:
+def merge(prepared_dir: Path, synthetic_path: Path, quality_path: Path, model_dir: Path, out_dir: Path,
+          cfg: MergeConfig, target: str | None = None) -> dict:
     require_passed_gate(quality_path, synthetic_path)
     run_id = read_json(model_dir / "config.json")["run_id"]
     real = read_table(prepared_dir / "train.parquet")

@@ -46,8 +46,8 @@ def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, space: FeatureSpa
                      ignore_index=True)
     labels = np.repeat([0, 1], rows)
     splits = StratifiedKFold(n_splits=min(folds, rows), shuffle=True, random_state=seed)
-    scores = cross_val_score(model_for("classification", seed, max_iter, len(both)), usable(space.model_frame(both)), labels,
-                             cv=splits, scoring="roc_auc")
+    scores = cross_val_score(model_for("classification", seed, max_iter, len(both)), usable(space.model_frame(both)),
+                             labels, cv=splits, scoring="roc_auc")
     return float(np.mean(scores))
 
 

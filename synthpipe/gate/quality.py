@@ -57,11 +57,13 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
         privacy = privacy_figures(real[list(shared)], comparable, None if holdout is None else holdout[list(shared)],
                                   space, cfg.sample_rows, seed)
     with _timed(timings, "utility and scarcity"), single_thread():
-        utility_report, augmentation = learned(real, comparable, holdout, target, shared, cfg, merge, seed, train)
+        utility_report, augmentation = learned(real, comparable, holdout, target, shared, cfg, merge, seed,
+                                               train)
+    holdout_rows = None if holdout is None else len(holdout)
     report = {
-        "rows": {"real_train": len(real), "synthetic": len(synthetic), "holdout": None if holdout is None else len(holdout)},
+        "rows": {"real_train": len(real), "synthetic": len(synthetic), "holdout": holdout_rows},
         "sampling": {"seed": seed, "sample_rows": cfg.sample_rows,
-                     "sampled": max(len(real), len(synthetic), len(holdout) if holdout is not None else 0) > cfg.sample_rows},
+                     "sampled": max(len(real), len(synthetic), holdout_rows or 0) > cfg.sample_rows},
         "expectations": {"evaluated": len(results), "failed": sum(not r["success"] for r in results),
                          "suite": specs, "results": results},
         "fidelity": fidelity, "diversity": diversity, "utility": utility_report, "augmentation": augmentation,
@@ -79,7 +81,8 @@ def single_thread():
     return threadpool_limits(1)
 
 
-def _check_inputs(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None, target: str | None) -> None:
+def _check_inputs(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
+                  target: str | None) -> None:
     for name, table in (("real train", real), ("synthetic", synthetic)):
         if len(table) == 0:
             raise InputError(f"the {name} data has no rows")
