@@ -27,7 +27,7 @@ from synthpipe.gate.metrics import (
     duplicate_share,
 )
 from synthpipe.gate.privacy import copy_mask, privacy_figures
-from synthpipe.gate.scarcity import LABELS, Refit, scarcity_curve
+from synthpipe.gate.scarcity import SHORT, Refit, scarcity_curve
 from synthpipe.io import frame_hash
 from synthpipe.merge import policy_demand, select_synthetic
 from synthpipe.schema import infer_kinds
@@ -198,11 +198,12 @@ def refitter(train_cfg: TrainConfig, target: str, budget: float | None) -> Refit
 
 def _draw(synthesizer, wanted, target: str, seed: int) -> pd.DataFrame:
     """The rows the policy asks for: a count drawn as the generate stage draws, or rows per class conditioned."""
+    none = pd.DataFrame(columns=synthesizer.info["columns"])
     if not isinstance(wanted, dict):
-        return synthesizer.sample(wanted, seed=seed) if wanted > 0 else pd.DataFrame()
+        return synthesizer.sample(wanted, seed=seed) if wanted > 0 else none
     parts = [synthesizer.sample(need, conditions={target: label}, seed=seed + i)
              for i, (label, need) in enumerate(wanted.items()) if need > 0]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return pd.concat(parts, ignore_index=True) if parts else none
 
 
 def verdict(points: list[dict], metric: str) -> dict:
@@ -214,11 +215,11 @@ def verdict(points: list[dict], metric: str) -> dict:
     synthetic, other = arms["synthetic"], baselines[best]
     half = (synthetic["gain_high"] - synthetic["gain_low"]) / 2
     moved = "raised" if synthetic["gain"] >= 0 else "lowered"
-    comparison = "more than" if synthetic["gain"] > other["gain"] else "less than"
+    comparison = "more than" if synthetic["gain"] > other["gain"] else "no more than"
     leaky = " (a leaky curve: the generator saw every real row)" if point["leaky"] else ""
     sentence = (f"At {point['fraction']:.0%} of the real rows, synthetic rows {moved} {metric.replace('_', ' ')} "
-                f"by {abs(synthetic['gain']):.3f} ± {half:.3f}, {comparison} {LABELS[best].removeprefix('real + ')}'s "
-                f"{other['gain']:+.3f}{leaky}.")
+                f"by {abs(synthetic['gain']):.3f} ± {half:.3f}, {comparison} the best baseline, {SHORT[best]} "
+                f"({other['gain']:+.3f}){leaky}.")
     return {"verdict": sentence, "scarce_fraction": point["fraction"], "scarce_gain": synthetic["gain"],
             "scarce_gain_low": synthetic["gain_low"], "scarce_gain_high": synthetic["gain_high"],
             "best_baseline": best, "best_baseline_gain": other["gain"],

@@ -9,7 +9,7 @@ import pandas as pd
 
 from synthpipe.gate import plots
 from synthpipe.gate.metrics import correlation_matrices
-from synthpipe.gate.scarcity import LABELS
+from synthpipe.gate.scarcity import LABELS, SHORT
 from synthpipe.schema import infer_kinds
 
 PLOTS = {"marginals": "marginals.png", "correlation": "correlation_difference.png",
@@ -62,7 +62,7 @@ def _headline(augmentation: dict) -> list[str]:
         return []
     lines = [f"**{augmentation['verdict']}**", ""]
     if not augmentation["beats_best_baseline"]:
-        best = LABELS[augmentation["best_baseline"]]
+        best = SHORT[augmentation["best_baseline"]]
         lines += [f"Synthetic data does **not** beat the best baseline, {best}, at "
                   f"{augmentation['scarce_fraction']:.0%} of the real rows (gain {augmentation['scarce_gain']:+.3f} vs "
                   f"{augmentation['best_baseline_gain']:+.3f}): that baseline is the cheaper choice there.", ""]

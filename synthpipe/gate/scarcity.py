@@ -37,6 +37,8 @@ LABELS = {"real": "real only", "synthetic": "real + synthetic", "smote": "real +
           "class_weights": "real, class-weighted"}
 SMOTE_NEIGHBOURS = 5  # imbalanced-learn's default k
 NOISE_SCALE = 0.1  # regression baseline: Gaussian noise of this share of each numeric column's std
+SHORT = {"smote": "SMOTE", "noise": "noise-perturbed copies", "oversampling": "random oversampling",
+         "class_weights": "class weights"}  # the baselines' names in a sentence
 RESAMPLES = 200  # bootstrap resamples of the holdout (and of the seeds) for every interval
 
 
