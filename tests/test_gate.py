@@ -280,6 +280,13 @@ def test_a_harmful_generator_is_refused_with_the_loss_named(tables):
     reason = next(r for r in report["reasons"] if "makes the model worse" in r)
     assert f"(loss {-augmentation['gain']:.3f};" in reason and "beyond noise" in reason
 
+    from synthpipe.gate.report import render_summary
+
+    report["plots"] = {}
+    opening = "\n".join(render_summary(report).splitlines()[:12])  # the verdict and the baseline come first
+    assert "synthetic rows lowered balanced accuracy by" in opening
+    assert "Synthetic data does **not** beat the best baseline, " in opening
+
 
 def test_the_default_gate_allows_no_loss_beyond_noise():
     assert ValidateConfig().max_augmentation_loss == 0.0
