@@ -125,7 +125,8 @@ def render(results: dict) -> str:
     meta, tables = results["meta"], results["tables"]
     families = meta["families"]
     lines = [START, "## Scarcity: does synthetic data help when real data is scarce? (`bench/scarcity.py`)", "",
-             f"Run {meta['date']} on {meta['machine']}, one thread; {meta['seeds']} seeded subsets per fraction; "
+             f"Run {meta['date']} on {meta['machine']} (2 cores shared with other jobs: wall times are inflated), "
+             f"one thread; {meta['seeds']} seeded subsets per fraction; "
              f"refits on each subset alone with a {meta['budget']:.0f} s budget each (the 100% generator: "
              f"{meta['full_budget']:.0f} s); merge policy ratio 1.0; holdout 20% of the real rows, never seen by any "
              "generator. Gain = holdout score of real + added rows minus real only (balanced accuracy; R^2 for "
@@ -142,7 +143,7 @@ def render(results: dict) -> str:
                      for f in families]
             balance = f", imbalance {t['imbalance']:.1f}x" if t["imbalance"] else ""
             lines.append(f"| {name if j == 0 else ''} | {t['rows'] if j == 0 else ''} | "
-                         f"{(t['task'][:5] + balance) if j == 0 else ''} | {point['fraction']:.0%} | "
+                         f"{(t['task'] + balance) if j == 0 else ''} | {point['fraction']:.0%} | "
                          f"{arms['real']['score']:.3f} | " + " | ".join(cells) +
                          f" | {gain(smote)}{'*' if 'noise' in arms else ''} | {gain(arms['oversampling'])} |")
     lines += ["", "Wall time of the refits (seconds, all subsets of a table; in brackets: the families auto chose "
