@@ -155,7 +155,7 @@ class ValidateConfig(Section):
     augmentation_fractions: list[float] = [0.1, 0.25, 1.0]
     augmentation_seeds: int = Field(3, ge=1)  # seeded subsets (and refits) per fraction below 1
     augmentation_refit: bool = True  # refit the generator on each subset; off: the curve below 100% is leaky
-    augmentation_time_budget: float | None = Field(1.0, gt=0)  # seconds per refit; None: the run's own epochs
+    augmentation_time_budget: float | None = Field(0.5, gt=0)  # seconds per refit; None: the run's own epochs
     # Privacy
     max_exact_copy_share: float = Field(0.01, ge=0, le=1)
     min_dcr_ratio: float = Field(0.5, ge=0)
