@@ -98,21 +98,31 @@ ARM_COLOURS = {"real": REAL, "synthetic": SYNTHETIC, "smote": "#2ca02c", "noise"
 
 
 def plot_augmentation(points: list[dict], metric: str, labels: dict[str, str], path: Path) -> None:
-    """Holdout score of every arm (real only, + synthetic, + each baseline) against the share of real rows used,
-    with its 95% interval shaded (seeds and holdout rows resampled)."""
+    """Every arm (real only, + synthetic, + each baseline) against the share of real rows used: holdout scores on
+    the left, paired gains over real only on the right, each with its 95% interval shaded (seeds and holdout rows
+    resampled). Scores share the holdout's noise, so their bands overlap; the gains' bands are the test."""
     plt = _pyplot()
     x = [100 * p["fraction"] for p in points]
-    figure, ax = plt.subplots(figsize=(7.5, 4.5))
+    figure, (scores, gains) = plt.subplots(1, 2, figsize=(12, 4.5))
     for name in points[0]["arms"]:
         arms = [p["arms"][name] for p in points]
         colour = ARM_COLOURS.get(name, "#7f7f7f")
-        ax.plot(x, [a["score"] for a in arms], marker="o", color=colour, label=labels.get(name, name),
-                linewidth=2.2 if name in ("real", "synthetic") else 1.2)
-        ax.fill_between(x, [a["score_low"] for a in arms], [a["score_high"] for a in arms], color=colour, alpha=0.12)
-    ax.set_xlabel("real train rows used (%)")
-    ax.set_ylabel(f"holdout {metric.replace('_', ' ')}")
-    ax.set_xticks(x)
-    ax.legend(fontsize=8)
+        width = 2.2 if name in ("real", "synthetic") else 1.2
+        scores.plot(x, [a["score"] for a in arms], marker="o", color=colour, label=labels.get(name, name),
+                    linewidth=width)
+        scores.fill_between(x, [a["score_low"] for a in arms], [a["score_high"] for a in arms], color=colour,
+                            alpha=0.08)
+        if name != "real":
+            gains.plot(x, [a["gain"] for a in arms], marker="o", color=colour, linewidth=width)
+            gains.fill_between(x, [a["gain_low"] for a in arms], [a["gain_high"] for a in arms], color=colour,
+                               alpha=0.15)
+    gains.axhline(0, color=REAL, linewidth=1.5)
+    for ax, label in ((scores, f"holdout {metric.replace('_', ' ')}"), (gains, "gain over real only")):
+        ax.set_xlabel("real train rows used (%)")
+        ax.set_ylabel(label)
+        ax.set_xticks(x)
+    scores.legend(fontsize=8)
     leaky = any(p["leaky"] for p in points)
-    ax.set_title("Scarcity curve (95% intervals)" + (": LEAKY, no refits below 100%" if leaky else ""))
+    figure.suptitle("Scarcity curve (95% intervals)" + (": LEAKY, no refits below 100%" if leaky else ""))
+    figure.tight_layout()
     _save(figure, path)
