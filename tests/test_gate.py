@@ -397,3 +397,19 @@ def test_balance_policy_reports_minority_recall_against_smote(tables):
     assert augmentation["points"][0]["synthetic_rows"] == 35 == augmentation["points"][0]["baseline_rows"] - 4
     report["plots"] = {}
     assert "recall of the rarest class / macro F1" in render_summary(report)
+
+
+def test_merge_refuses_a_harmful_generator_and_says_what_it_would_lose(tmp_path, tables):
+    tables["train"].to_parquet(tmp_path / "train.parquet", index=False)
+    tables["holdout"].to_parquet(tmp_path / "holdout.parquet", index=False)
+    flipped(tables["fresh"]).to_parquet(tmp_path / "synthetic.parquet", index=False)
+    (tmp_path / "config.json").write_text('{"run_id": "flipped"}')
+    with pytest.raises(GateFailed, match="makes the model worse on the real holdout"):
+        validate(tmp_path / "train.parquet", tmp_path / "synthetic.parquet", tmp_path,
+                 ValidateConfig(augmentation_fractions=[1.0]), holdout_path=tmp_path / "holdout.parquet",
+                 target="species")
+    with pytest.raises(GateFailed, match=r"balanced_accuracy 0\.\d+ -> 0\.\d+ \(loss 0\.\d+; 95% interval") as refused:
+        merge(tmp_path, tmp_path / "synthetic.parquet", tmp_path / "quality.json", tmp_path, tmp_path / "merged",
+              MergeConfig(), "species")
+    assert any("beyond noise" in reason for reason in refused.value.reasons)
+    assert not (tmp_path / "merged").exists()
