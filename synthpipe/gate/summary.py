@@ -57,7 +57,8 @@ def format_summary(summary: dict) -> str:
         s = summary["train"]
         model = f"{s['model']} (auto)" if s["chosen_by"] == "auto" else s["model"]
         epochs = f", {s['epochs']} epochs" if s["epochs"] else ""
-        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})", s["path"]))
+        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})",
+                     s["path"]))
     if "generate" in summary:
         rows.append(("generated", f"{summary['generate']['rows']} rows", summary["generate"]["path"]))
     if summary.get("validate", {}).get("modality") == "image":
@@ -73,7 +74,8 @@ def format_summary(summary: dict) -> str:
         a = s["augmentation"]
         if a["gain"] is not None:
             rows.append(("accuracy", f"holdout {a['metric']}: real {a['real_score']:.3f}, real + synthetic "
-                                     f"{a['augmented_score']:.3f} ({a['gain']:+.3f})", "reports/plots/augmentation.png"))
+                                     f"{a['augmented_score']:.3f} ({a['gain']:+.3f})",
+                         "reports/plots/augmentation.png"))
             rows.append(("scarcity", a["verdict"], "reports/summary.md"))
     if "merge" in summary:
         s = summary["merge"]

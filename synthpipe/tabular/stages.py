@@ -70,7 +70,8 @@ from synthpipe.sources import check_drift, describe_source, load_source, source_
 from synthpipe.split import holdout_rows
 
 
-def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift: bool, target: str | None = None) -> dict:
+def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift: bool,
+           target: str | None = None) -> dict:
     if source.format == "parquet" and not source.parse_dates:
         current = stream_parquet(source, raw_path, schema_path, allow_drift, target)
         return {"rows": current["rows"], "columns": len(current["columns"])}
