@@ -11,6 +11,9 @@ holdout rows resampled). Results go to bench/results/scarcity.json and a section
     OMP_NUM_THREADS=1 python bench/scarcity.py [--tables penguins wine] [--families copula gan vae auto]
     python bench/scarcity.py --report   # re-render BENCHMARKS.md from the saved results
 
+Runs in the project's environment plus the packages that ship the tables: statsmodels and vega_datasets
+(`pip install --constraint constraints.txt statsmodels vega_datasets`); not dependencies of synthpipe.
+
 Bounded on purpose (the machine is 2 shared cores): each refit gets --budget seconds, the 100% fit
 --full-budget seconds, so GAN/VAE epochs depend on the machine; the table records the epochs they reached.
 """
