@@ -133,8 +133,8 @@ class TrainConfig(LoopConfig):
     mode_fit_rows: int = Field(20_000, ge=100, description="rows the mixtures are fitted on (a random subsample "
                                                            "of larger tables)")
     # Model selection (model: auto)
-    time_budget: float | None = Field(None, gt=0, description="auto: seconds for all candidates (null: no limit; a "
-                                                              "limit makes epochs machine-dependent)")
+    time_budget: float | None = Field(None, gt=0, description="seconds for the whole fit, auto: candidates and refit "
+                                                              "(null: no limit; a limit makes epochs machine-dependent)")
     validation_fraction: float = Field(0.2, gt=0, lt=1, description="auto: share of the train rows held out to "
                                                                     "score the candidates")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="bfloat16 autocast on CUDA and on CPUs with "
@@ -186,11 +186,16 @@ class ValidateConfig(Section):
                                                                                       "inferred from its values")
     max_utility_gap: float = Field(0.25, ge=0, description="train-real-test-real minus "
                                                            "train-synthetic-test-real score")
-    max_augmentation_loss: float = Field(0.05, ge=0, description="how much real + synthetic may score below real "
-                                                                 "alone")
-    augmentation_fractions: list[float] = Field([0.1, 0.25, 0.5, 1.0], description="shares of the real train rows "
-                                                                                   "for the gain curve")
-    augmentation_repeats: int = Field(3, ge=1, description="seeded subsets per fraction below 1")
+    max_augmentation_loss: float = Field(0.0, ge=0, description="refuse the merge when the gain's whole 95% "
+                                                                "interval is below -this: never merge harm")
+    augmentation_fractions: list[float] = Field([0.1, 0.25, 1.0], description="shares of the real train rows for the "
+                                                                              "scarcity curve")
+    augmentation_seeds: int = Field(3, ge=1, description="seeded subsets per fraction below 1, each with its own "
+                                                         "generator refit")
+    augmentation_refit: bool = Field(True, description="refit the generator on each subset alone; false (huge "
+                                                       "tables): the curve below 100% is leaky")
+    augmentation_time_budget: float | None = Field(0.5, gt=0, description="seconds per refit (epochs then depend on "
+                                                                          "the machine); null: the run's own epochs")
     # Privacy (against the holdout: real rows the generator never saw)
     max_exact_copy_share: float = Field(0.01, ge=0, le=1, description="synthetic rows identical to a train row, "
                                                                       "beyond the holdout's share")

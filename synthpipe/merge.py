@@ -48,25 +48,35 @@ def select_synthetic(real: pd.DataFrame, pool: pd.DataFrame, cfg: MergeConfig, t
     `target`, rows of that class until it has as many rows as the majority class; a class the pool holds too
     few rows of gets what there is, and the shortfall is recorded.
     """
+    wanted = policy_demand(real, cfg, target, scale)
     if cfg.policy == "ratio":
-        return pool.head(int(round(cfg.synthetic_ratio * len(real)))), {"policy": "ratio", "ratio": cfg.synthetic_ratio}
+        return pool.head(wanted), {"policy": "ratio", "ratio": cfg.synthetic_ratio}
     if cfg.policy == "size":
-        wanted = max(0, int(round(cfg.target_rows * scale)) - len(real))
         return pool.head(wanted), {"policy": "size", "target_rows": cfg.target_rows, "wanted": wanted}
-    if target is None or target not in real.columns:
-        raise InputError(f"merge.policy 'balance' needs the target column, and the data has no column {target!r}")
-    labels, offered = real[target].astype(object), pool[target].astype(object)
-    counts = labels.value_counts()
-    wanted = (counts.max() - counts).astype(int)
+    offered = pool[target].astype(object)
     picked, shortfall = [], {}
-    for label, need in wanted[wanted > 0].items():
+    for label, need in wanted.items():
+        if need == 0:
+            continue
         rows = pool[(offered == label).to_numpy()].head(need)
         picked.append(rows)
         if len(rows) < need:
             shortfall[str(label)] = int(need - len(rows))
     chosen = pd.concat(picked) if picked else pool.head(0)
-    return chosen, {"policy": "balance", "target": target, "wanted": {str(k): int(v) for k, v in wanted.items()},
+    return chosen, {"policy": "balance", "target": target, "wanted": {str(k): v for k, v in wanted.items()},
                     "shortfall": shortfall}
+
+
+def policy_demand(real: pd.DataFrame, cfg: MergeConfig, target: str | None, scale: float = 1.0) -> int | dict:
+    """How many synthetic rows the policy asks for: a count (ratio, size), or rows per class (balance)."""
+    if cfg.policy == "ratio":
+        return int(round(cfg.synthetic_ratio * len(real)))
+    if cfg.policy == "size":
+        return max(0, int(round(cfg.target_rows * scale)) - len(real))
+    if target is None or target not in real.columns:
+        raise InputError(f"merge.policy 'balance' needs the target column, and the data has no column {target!r}")
+    counts = real[target].astype(object).value_counts()
+    return {label: int(counts.max() - count) for label, count in counts.items()}
 
 
 def _with_dtypes_of(real: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame:
@@ -76,12 +86,13 @@ def _with_dtypes_of(real: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame
             try:
                 synthetic = synthetic.assign(**{name: synthetic[name].astype(real[name].dtype)})
             except (TypeError, ValueError) as exc:
-                raise InputError(f"synthetic column '{name}' cannot take the real dtype {real[name].dtype}: {exc}") from None
+                raise InputError(f"synthetic column '{name}' cannot take the real dtype {real[name].dtype}: "
+                                 f"{exc}") from None
     return synthetic
 
 
-def merge(prepared_dir: Path, synthetic_path: Path, quality_path: Path, model_dir: Path, out_dir: Path, cfg: MergeConfig,
-          target: str | None = None) -> dict:
+def merge(prepared_dir: Path, synthetic_path: Path, quality_path: Path, model_dir: Path, out_dir: Path,
+          cfg: MergeConfig, target: str | None = None) -> dict:
     require_passed_gate(quality_path, synthetic_path)
     run_id = read_json(model_dir / "config.json")["run_id"]
     real = read_table(prepared_dir / "train.parquet")

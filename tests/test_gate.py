@@ -84,18 +84,30 @@ def test_shuffled_columns_fool_marginals_but_not_pair_checks(tables):
 
 
 def test_augmentation_curve_on_real_data(tables):
-    report = judge(tables["fresh"], tables, augmentation_fractions=[0.25, 1.0], augmentation_repeats=2)
-    points = report["augmentation"]["points"]
+    report = judge(tables["fresh"], tables, augmentation_fractions=[0.25, 1.0], augmentation_seeds=2)
+    augmentation = report["augmentation"]
+    points = augmentation["points"]
     assert [p["fraction"] for p in points] == [0.25, 1.0]
     assert [p["real_rows"] for p in points] == [34, 138]
     assert [p["synthetic_rows"] for p in points] == [34, 137]  # ratio 1.0, capped by the 137 rows offered
-    assert [p["repeats"] for p in points] == [2, 1] and points[1]["gain_std"] == 0.0
-    assert 0 < points[1]["gain_holdout_std"] < 0.1  # 69 holdout rows leave the 100% gain uncertain, and it says so
+    assert [p["baseline_rows"] for p in points] == [34, 138]  # baselines add what the policy asks for
+    assert [p["seeds"] for p in points] == [2, 1] and points[1]["arms"]["synthetic"]["gain_std"] == 0.0
+    # No generator settings given: nothing to refit, so the 25% point uses the run's rows and says it is leaky.
+    assert augmentation["refit"] is False and points[0]["leaky"] and not points[1]["leaky"]
+    assert set(points[0]["arms"]) == {"real", "synthetic", "smote", "oversampling", "class_weights"}
     for p in points:  # paired gains: the mean gain is the difference of the mean scores
-        assert p["gain"] == pytest.approx(p["augmented_score"] - p["real_score"])
+        for name, arm in p["arms"].items():
+            assert arm["score_low"] <= arm["score"] <= arm["score_high"]
+            if name != "real":
+                assert arm["gain"] == pytest.approx(arm["score"] - p["arms"]["real"]["score"])
+                assert arm["gain_low"] <= arm["gain"] <= arm["gain_high"]
         assert 0.6 < p["real_score"] <= 1.0 and 0.6 < p["augmented_score"] <= 1.0
-    assert report["augmentation"]["gain"] == points[1]["gain"]
+    # 69 holdout rows leave the 100% gain uncertain, and the interval says so
+    assert 0 < points[1]["gain_high"] - points[1]["gain_low"] < 0.2
+    assert augmentation["gain"] == points[1]["gain"] and augmentation["gain_high"] == points[1]["gain_high"]
     assert report["utility"]["trtr"] == points[1]["real_score"]
+    assert augmentation["verdict"].startswith("At 25% of the real rows, synthetic rows ")
+    assert augmentation["best_baseline"] in ("smote", "oversampling", "class_weights")
 
 
 def test_scores_match_sklearn_and_survive_an_empty_feature(tables):
@@ -228,7 +240,8 @@ def test_standalone_validate_command_exit_codes(tmp_path, tables):
     assert failed.returncode == 3 and "synthetic data copies real train rows" in failed.stderr
     missing = run_cli("validate", "--real", "train.csv", "--synthetic", "absent.csv", cwd=tmp_path)
     assert missing.returncode == 2 and "absent.csv: file not found" in missing.stderr
-    bad_target = run_cli("validate", "--real", "train.csv", "--synthetic", "fresh.csv", "--target", "label", cwd=tmp_path)
+    bad_target = run_cli("validate", "--real", "train.csv", "--synthetic", "fresh.csv", "--target", "label",
+                         cwd=tmp_path)
     assert bad_target.returncode == 2 and "target column 'label' is not in the real data" in bad_target.stderr
     usage = run_cli("validate", "--real", "train.csv", cwd=tmp_path)
     assert usage.returncode == 2 and "--synthetic" in usage.stderr
@@ -250,3 +263,153 @@ def test_contingency_of_a_near_unique_column_compares_like_with_like():
     assert min(same.values()) > 0.85
     broken = other.assign(size=rng.permutation(other["size"].to_numpy()))
     assert contingency_similarities(real, broken, kinds, max_pairs=10)["group & size"] < 0.7
+
+
+def flipped(rows: pd.DataFrame) -> pd.DataFrame:
+    """A harmful generator: real-looking rows whose labels are rotated to the wrong class."""
+    wrong = {"Adelie": "Gentoo", "Gentoo": "Chinstrap", "Chinstrap": "Adelie"}
+    return rows.assign(species=rows["species"].map(wrong))
+
+
+def test_a_harmful_generator_is_refused_with_the_loss_named(tables):
+    report = judge(flipped(tables["fresh"]), tables, augmentation_fractions=[1.0])
+    augmentation = report["augmentation"]
+    assert augmentation["gain"] < -0.2 and augmentation["gain_high"] < 0  # a loss beyond noise
+    check = next(c for c in report["checks"] if c["check"].startswith("augmentation gain"))
+    assert check["passed"] is False and check["value"] == augmentation["gain_high"]
+    reason = next(r for r in report["reasons"] if "makes the model worse" in r)
+    assert f"(loss {-augmentation['gain']:.3f};" in reason and "beyond noise" in reason
+
+    from synthpipe.gate.report import render_summary
+
+    report["plots"] = {}
+    opening = "\n".join(render_summary(report).splitlines()[:12])  # the verdict and the baseline come first
+    assert "synthetic rows lowered balanced accuracy by" in opening
+    assert "Synthetic data does **not** beat the best baseline, " in opening
+
+
+def test_the_default_gate_allows_no_loss_beyond_noise():
+    assert ValidateConfig().max_augmentation_loss == 0.0
+
+
+def recording_refit(train_cfg, target, seen: list):
+    """The gate's own refit, recording the frame each refit was handed."""
+    from synthpipe.gate.quality import refitter
+
+    real = refitter(train_cfg, target, budget=None)
+
+    def refit(subset, wanted, seed):
+        seen.append(subset.copy())
+        return real(subset, wanted, seed)
+    return refit
+
+
+def curve_inputs(tables):
+    from synthpipe.gate.evaluation import Scorer
+    from synthpipe.gate.features import FeatureSpace
+    from synthpipe.merge import policy_demand
+    from synthpipe.schema import infer_kinds
+
+    train = tables["train"]
+    space = FeatureSpace.fit(train, infer_kinds(train), exclude=("species",))
+    scorer = Scorer(tables["holdout"], "species", "classification", space, max_iter=20)
+    merge = MergeConfig()
+    demand = lambda subset, f: policy_demand(subset, merge, "species")  # noqa: E731
+    select = lambda subset, pool, f: select_synthetic(subset, pool, merge, "species")[0]  # noqa: E731
+    return scorer, demand, select
+
+
+def test_each_refit_sees_only_its_subset_never_the_holdout(tables):
+    from synthpipe.config import TrainConfig
+    from synthpipe.gate.scarcity import scarcity_curve
+    from synthpipe.io import frame_hash
+
+    scorer, demand, select = curve_inputs(tables)
+    train, holdout = tables["train"], tables["holdout"]
+    seen = []
+    points = scarcity_curve(scorer, train, tables["fresh"], demand, select, [0.1, 0.25, 1.0], seeds=3, seed=5,
+                            refit=recording_refit(TrainConfig(model="copula"), "species", seen))
+    assert [len(frame) for frame in seen] == [14, 14, 14, 34, 34, 34]  # 3 refits per fraction below 100%, none at it
+    key = lambda df: pd.util.hash_pandas_object(df, index=False)  # noqa: E731
+    train_rows, holdout_rows = set(key(train)), set(key(holdout))
+    refits = [r for p in points for r in p["refits"]]
+    for frame, record in zip(seen, refits):
+        rows = set(key(frame))
+        assert rows <= train_rows and not rows & holdout_rows  # real train rows only, never a holdout row
+        # what the generator was fitted on: exactly this subset (its row count and content hash)
+        assert record["rows"] == len(frame) and record["data_hash"] == frame_hash(frame)
+        assert record["family"] == "copula" and record["epochs"] == 0
+    assert len({r["data_hash"] for r in refits}) == 6  # every seed draws its own subset
+    assert not any(p["leaky"] for p in points) and points[-1]["refits"] == []
+
+
+def test_same_seed_same_curve(tables):
+    from synthpipe.config import TrainConfig
+
+    runs = [assess(tables["train"], tables["fresh"], ValidateConfig(augmentation_fractions=[0.25, 1.0]),
+                   holdout=tables["holdout"], target="species", seed=4, train=TrainConfig(model="copula"))
+            for _ in range(2)]
+    first, second = (r["augmentation"]["points"] for r in runs)
+    for record in [r for points in (first, second) for p in points for r in p["refits"]]:
+        record.pop("seconds")  # wall time: the one figure that may differ
+    assert first == second and first[0]["refits"][0]["family"] == "copula"
+
+
+def test_smote_handles_rare_classes_nulls_and_datetimes(tables):
+    from synthpipe.gate.scarcity import smote_rows
+
+    rows = tables["train"].iloc[:40].copy()
+    rows["seen"] = pd.date_range("2020-01-01", periods=40, freq="D")
+    rows.loc[[0, 1], "bill_length_mm"] = np.nan
+    rare = rows[rows["species"] == "Chinstrap"].index
+    rows = rows.drop(rare[2:])  # Chinstrap keeps 2 rows: k must drop to 1
+    lone = tables["train"][tables["train"]["species"] == "Gentoo"].iloc[:1].assign(seen=pd.Timestamp("2021-01-01"))
+    rows = pd.concat([rows[rows["species"] != "Gentoo"], lone], ignore_index=True)  # Gentoo: a single row
+    added, note = smote_rows(rows, "species", {"Adelie": 5, "Chinstrap": 4, "Gentoo": 3}, seed=0)
+    assert dict(added["species"].value_counts()) == {"Adelie": 5, "Chinstrap": 4, "Gentoo": 3}
+    assert list(added.columns) == list(rows.columns) and (added.dtypes == rows.dtypes).all()
+    assert added["bill_length_mm"].notna().all() and added["seen"].between("2020-01-01", "2021-01-01").all()
+    assert (added["body_mass_g"] % 1 == 0).all()  # whole numbers stay whole
+    assert "classes with one row copied instead (Gentoo)" in note and "k_neighbors lowered to 1" in note
+    assert "nulls imputed for SMOTE only (bill_length_mm" in note
+    gentoo = added[added["species"] == "Gentoo"].drop(columns="seen").reset_index(drop=True)
+    pd.testing.assert_frame_equal(gentoo, pd.concat([lone.drop(columns="seen")] * 3, ignore_index=True))
+
+
+def test_regression_curve_has_noise_and_oversampling_baselines(tables):
+    report = assess(tables["train"], tables["fresh"], ValidateConfig(augmentation_fractions=[0.5, 1.0],
+                                                                     augmentation_seeds=1),
+                    holdout=tables["holdout"], target="body_mass_g", seed=0)
+    point = report["augmentation"]["points"][0]
+    assert set(point["arms"]) == {"real", "synthetic", "noise", "oversampling"}
+    assert report["augmentation"]["best_baseline"] in ("noise", "oversampling")
+
+
+def test_balance_policy_reports_minority_recall_against_smote(tables):
+    from synthpipe.gate.report import render_summary
+
+    report = assess(tables["train"], tables["fresh"], ValidateConfig(augmentation_fractions=[1.0]),
+                    holdout=tables["holdout"], target="species", merge=MergeConfig(policy="balance"), seed=0)
+    augmentation = report["augmentation"]
+    assert augmentation["minority_class"] == "Chinstrap" and augmentation["imbalance_ratio"] == pytest.approx(59 / 31)
+    arms = augmentation["points"][0]["arms"]
+    assert all(0 <= arm["minority_recall"] <= 1 and 0 <= arm["macro_f1"] <= 1 for arm in arms.values())
+    assert augmentation["points"][0]["synthetic_rows"] == 35 == augmentation["points"][0]["baseline_rows"] - 4
+    report["plots"] = {}
+    assert "recall of the rarest class / macro F1" in render_summary(report)
+
+
+def test_merge_refuses_a_harmful_generator_and_says_what_it_would_lose(tmp_path, tables):
+    tables["train"].to_parquet(tmp_path / "train.parquet", index=False)
+    tables["holdout"].to_parquet(tmp_path / "holdout.parquet", index=False)
+    flipped(tables["fresh"]).to_parquet(tmp_path / "synthetic.parquet", index=False)
+    (tmp_path / "config.json").write_text('{"run_id": "flipped"}')
+    with pytest.raises(GateFailed, match="makes the model worse on the real holdout"):
+        validate(tmp_path / "train.parquet", tmp_path / "synthetic.parquet", tmp_path,
+                 ValidateConfig(augmentation_fractions=[1.0]), holdout_path=tmp_path / "holdout.parquet",
+                 target="species")
+    with pytest.raises(GateFailed, match=r"balanced_accuracy 0\.\d+ -> 0\.\d+ \(loss 0\.\d+; 95% interval") as refused:
+        merge(tmp_path, tmp_path / "synthetic.parquet", tmp_path / "quality.json", tmp_path, tmp_path / "merged",
+              MergeConfig(), "species")
+    assert any("beyond noise" in reason for reason in refused.value.reasons)
+    assert not (tmp_path / "merged").exists()

@@ -186,15 +186,17 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     assert curve["metric"] == "accuracy" and [p["fraction"] for p in curve["points"]] == [0.25, 1.0]
     point, full = curve["points"]
     assert point["real_rows"] == pytest.approx(250, abs=5) and full["real_rows"] == 1000
-    assert point["synthetic_rows"] == full["synthetic_rows"] == 400 and point["repeats"] == 1
+    assert point["synthetic_rows"] == full["synthetic_rows"] == 400 and point["leaky"] and not full["leaky"]
     assert point["real_score"] > 0.8 and point["augmented_score"] > 0.8 and full["real_score"] > 0.9
     assert point["gain"] == pytest.approx(point["augmented_score"] - point["real_score"])
-    assert 0 < point["gain_holdout_std"] < 0.1 and point["gain_std"] == 0.0
+    assert point["gain_low"] < point["gain"] < point["gain_high"] and point["gain_high"] - point["gain_low"] < 0.2
+    assert point["arms"]["synthetic"]["gain"] == point["gain"] and set(point["arms"]) == {"real", "synthetic"}
     assert (curve["gain"], curve["real_score"]) == (full["gain"], full["real_score"])
     # One Prefect artifact table for both modalities.
     tables = artifact_tables(report)
     assert [row["result"] for row in tables["quality-figures"][0]] == ["pass"] * 4 + ["reported"]
-    assert tables["augmentation-curve"][0] == curve["points"]
+    assert [(row["fraction"], row["arm"]) for row in tables["augmentation-curve"][0]] == [
+        (0.25, "real"), (0.25, "synthetic"), (1.0, "real"), (1.0, "synthetic")]
     assert set(report["classes"]) == {str(d) for d in range(10)}
     wrong = ImageBatch(others.images, (others.targets + 1) % 10, others.classes)
     failed = assess_images(train, holdout, wrong, cfg, seed=0)

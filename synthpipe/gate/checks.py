@@ -72,6 +72,13 @@ def artifact_tables(report: dict) -> dict[str, tuple[list[dict], str]]:
     """The gate's checks and augmentation curve as Prefect table artifacts: key -> (rows, description)."""
     tables = {"quality-figures": (check_rows(report), "Quality gate checks")}
     if "points" in report["augmentation"]:
-        tables["augmentation-curve"] = (report["augmentation"]["points"],
-                                        f"Holdout {report['augmentation']['metric']}: real only vs real + synthetic")
+        tables["augmentation-curve"] = (curve_rows(report["augmentation"]["points"]),
+                                        f"Holdout {report['augmentation']['metric']}: real only vs real + synthetic "
+                                        "(and the baselines, where measured), at fractions of the real rows")
     return tables
+
+
+def curve_rows(points: list[dict]) -> list[dict]:
+    """The augmentation curve flat: one row per fraction, or per fraction and arm where the curve has baselines."""
+    return [{"fraction": p["fraction"], "arm": name, **arm} if "arms" in p else p
+            for p in points for name, arm in (p["arms"].items() if "arms" in p else [(None, None)])]

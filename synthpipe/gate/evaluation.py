@@ -7,14 +7,13 @@ scale and missing values, and a strong default on tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from synthpipe.gate.features import FeatureSpace
 from synthpipe.gate.metrics import as_numbers
@@ -26,13 +25,16 @@ METRICS = {"classification": "balanced_accuracy", "regression": "r2"}
 MAX_DISCRETE_CLASSES = 10
 
 
-def model_for(task: Task, seed: int, max_iter: int, rows: int):
+def model_for(task: Task, seed: int, max_iter: int, rows: int, balanced: bool = False):
     """Gradient boosting sized to the data: the default 20 rows per leaf cannot split a scarce training set
-    (the 10% point of the augmentation curve), so leaves shrink with it, down to 2 rows."""
-    estimator = HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
+    (the 10% point of the augmentation curve), so leaves shrink with it, down to 2 rows. `balanced` weights
+    each class inversely to its frequency (classification only: the class-weights baseline)."""
     # Fewer, larger boosting steps than the default (100 x 0.1): about the same fit at half the cost.
-    return estimator(max_iter=max_iter, learning_rate=0.2, min_samples_leaf=min(20, max(2, rows // 10)),
-                     categorical_features="from_dtype", random_state=seed)
+    options = dict(max_iter=max_iter, learning_rate=0.2, min_samples_leaf=min(20, max(2, rows // 10)),
+                   categorical_features="from_dtype", random_state=seed)
+    if task == "classification":
+        return HistGradientBoostingClassifier(class_weight="balanced" if balanced else None, **options)
+    return HistGradientBoostingRegressor(**options)
 
 
 def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, space: FeatureSpace, max_rows: int, folds: int,
@@ -44,8 +46,8 @@ def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, space: FeatureSpa
                      ignore_index=True)
     labels = np.repeat([0, 1], rows)
     splits = StratifiedKFold(n_splits=min(folds, rows), shuffle=True, random_state=seed)
-    scores = cross_val_score(model_for("classification", seed, max_iter, len(both)), usable(space.model_frame(both)), labels,
-                             cv=splits, scoring="roc_auc")
+    scores = cross_val_score(model_for("classification", seed, max_iter, len(both)), usable(space.model_frame(both)),
+                             labels, cv=splits, scoring="roc_auc")
     return float(np.mean(scores))
 
 
@@ -77,15 +79,15 @@ class Scorer:
             return df[self.target].astype(object).astype(str).to_numpy()  # one label type for real and synthetic
         return as_numbers(df[self.target]).to_numpy()
 
-    def predict(self, train: pd.DataFrame, seed: int) -> np.ndarray:
-        """Holdout predictions of a model fitted on `train`."""
+    def predict(self, train: pd.DataFrame, seed: int, balanced: bool = False) -> np.ndarray:
+        """Holdout predictions of a model fitted on `train` (`balanced`: with class weights, see model_for)."""
         train = train[train[self.target].notna()]
         y = self.labels(train)
         if len(np.unique(y)) < 2 or len(train) < 2:
             # Nothing to learn from (e.g. a collapsed generator's single class): predict the constant.
             model = DummyClassifier() if self.task == "classification" else DummyRegressor()
         else:
-            model = model_for(self.task, seed, self.max_iter, len(train))
+            model = model_for(self.task, seed, self.max_iter, len(train), balanced)
         features = usable(self.space.model_frame(train))
         model.fit(features, y)
         return model.predict(self.x_test[features.columns])
@@ -115,56 +117,3 @@ def utility(trtr: float, scorer: Scorer, synthetic: pd.DataFrame, seed: int) -> 
     TSTR (train on synthetic, test on real)."""
     tstr = scorer.score(synthetic, seed)
     return {"task": scorer.task, "metric": scorer.metric, "trtr": trtr, "tstr": tstr, "gap": trtr - tstr}
-
-
-def augmentation_curve(scorer: Scorer, train: pd.DataFrame, pool: pd.DataFrame,
-                       select: Callable[[pd.DataFrame, pd.DataFrame, float], pd.DataFrame],
-                       fractions: list[float], repeats: int, seed: int, resamples: int = 200) -> list[dict]:
-    """Holdout score of real-only vs real + synthetic training sets, at fractions of the real train rows.
-
-    Two spreads, both of the paired gain (same subset, same model seed): `gain_std` over `repeats` seeded
-    subsets (below 100% only: all rows are one subset), and `gain_holdout_std` over bootstrap resamples of the
-    holdout rows, which says how much a holdout this size can be trusted. `select(real, pool, fraction)` picks
-    the synthetic rows the merge policy would add to that real subset.
-    """
-    rows = np.random.default_rng(seed).integers(len(scorer.y_test), size=(resamples, len(scorer.y_test)))
-    points = []
-    for fraction in sorted(fractions):
-        runs = [_augmented_pair(scorer, train, pool, select, fraction, seed + i)
-                for i in range(repeats if fraction < 1 else 1)]
-        real = np.array([scorer.resampled(r["real"], rows) for r in runs])  # (runs, resamples)
-        augmented = np.array([scorer.resampled(r["augmented"], rows) for r in runs])
-        whole = np.arange(len(scorer.y_test))[None, :]
-        real_score = np.array([scorer.resampled(r["real"], whole)[0] for r in runs])
-        augmented_score = np.array([scorer.resampled(r["augmented"], whole)[0] for r in runs])
-        gain = augmented_score - real_score
-        points.append({"fraction": fraction, "real_rows": runs[0]["real_rows"],
-                       "synthetic_rows": runs[0]["synthetic_rows"], "repeats": len(runs),
-                       "real_score": float(real_score.mean()), "real_score_std": float(real_score.std()),
-                       "augmented_score": float(augmented_score.mean()),
-                       "augmented_score_std": float(augmented_score.std()),
-                       "gain": float(gain.mean()), "gain_std": float(gain.std()),
-                       "gain_holdout_std": float(np.nanstd((augmented - real).mean(axis=0)))})
-    return points
-
-
-def _augmented_pair(scorer: Scorer, train: pd.DataFrame, pool: pd.DataFrame, select, fraction: float,
-                    seed: int) -> dict:
-    subset = subsample(train, fraction, scorer.target if scorer.task == "classification" else None, seed)
-    added = select(subset, pool, fraction)
-    augmented = pd.concat([subset, added[list(subset.columns)]], ignore_index=True)
-    return {"real": scorer.predict(subset, seed), "augmented": scorer.predict(augmented, seed),
-            "real_rows": len(subset), "synthetic_rows": len(added)}
-
-
-def subsample(df: pd.DataFrame, fraction: float, stratify_on: str | None, seed: int) -> pd.DataFrame:
-    """A seeded `fraction` of the rows, stratified on a label column when every class allows it."""
-    if fraction >= 1:
-        return df
-    rows = max(2, int(round(fraction * len(df))))
-    labels = df[stratify_on].astype(object).fillna("<null>") if stratify_on else None
-    try:
-        picked, _ = train_test_split(df, train_size=rows, stratify=labels, random_state=seed)
-    except ValueError:  # a class too small to stratify on, or fewer rows than classes
-        picked = df.sample(rows, random_state=seed)
-    return picked.reset_index(drop=True)

@@ -92,19 +92,37 @@ def plot_training_losses(log: pd.DataFrame, path: Path) -> None:
     _save(figure, path)
 
 
-def plot_augmentation(points: list[dict], metric: str, path: Path) -> None:
-    """Holdout score of real-only vs real + synthetic training sets, against the share of real rows used."""
+# One colour per arm of the scarcity curve, real and synthetic as in every other plot.
+ARM_COLOURS = {"real": REAL, "synthetic": SYNTHETIC, "smote": "#2ca02c", "noise": "#2ca02c",
+               "oversampling": "#9467bd", "class_weights": "#8c564b"}
+
+
+def plot_augmentation(points: list[dict], metric: str, labels: dict[str, str], path: Path) -> None:
+    """Every arm (real only, + synthetic, + each baseline) against the share of real rows used: holdout scores on
+    the left, paired gains over real only on the right, each with its 95% interval shaded (seeds and holdout rows
+    resampled). Scores share the holdout's noise, so their bands overlap; the gains' bands are the test."""
     plt = _pyplot()
     x = [100 * p["fraction"] for p in points]
-    figure, ax = plt.subplots(figsize=(7, 4.2))
-    for key, label, color in (("real_score", "real only", REAL), ("augmented_score", "real + synthetic", SYNTHETIC)):
-        mean = np.array([p[key] for p in points])
-        spread = np.array([p[f"{key}_std"] for p in points])
-        ax.plot(x, mean, marker="o", color=color, label=label)
-        ax.fill_between(x, mean - spread, mean + spread, color=color, alpha=0.15)
-    ax.set_xlabel("real train rows used (%)")
-    ax.set_ylabel(f"holdout {metric.replace('_', ' ')}")
-    ax.set_xticks(x)
-    ax.legend()
-    ax.set_title("Augmentation gain (mean ± std over seeds)")
+    figure, (scores, gains) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name in points[0]["arms"]:
+        arms = [p["arms"][name] for p in points]
+        colour = ARM_COLOURS.get(name, "#7f7f7f")
+        width = 2.2 if name in ("real", "synthetic") else 1.2
+        scores.plot(x, [a["score"] for a in arms], marker="o", color=colour, label=labels.get(name, name),
+                    linewidth=width)
+        scores.fill_between(x, [a["score_low"] for a in arms], [a["score_high"] for a in arms], color=colour,
+                            alpha=0.08)
+        if name != "real":
+            gains.plot(x, [a["gain"] for a in arms], marker="o", color=colour, linewidth=width)
+            gains.fill_between(x, [a["gain_low"] for a in arms], [a["gain_high"] for a in arms], color=colour,
+                               alpha=0.15)
+    gains.axhline(0, color=REAL, linewidth=1.5)
+    for ax, label in ((scores, f"holdout {metric.replace('_', ' ')}"), (gains, "gain over real only")):
+        ax.set_xlabel("real train rows used (%)")
+        ax.set_ylabel(label)
+        ax.set_xticks(x)
+    scores.legend(fontsize=8)
+    leaky = any(p["leaky"] for p in points)
+    figure.suptitle("Scarcity curve (95% intervals)" + (": LEAKY, no refits below 100%" if leaky else ""))
+    figure.tight_layout()
     _save(figure, path)

@@ -10,10 +10,12 @@ import pandas as pd
 from synthpipe.gate import plots
 from synthpipe.gate.checks import checks_markdown
 from synthpipe.gate.metrics import correlation_matrices
+from synthpipe.gate.scarcity import LABELS, SHORT
 from synthpipe.schema import infer_kinds
 
 PLOTS = {"marginals": "marginals.png", "correlation": "correlation_difference.png",
          "losses": "training_losses.png", "augmentation": "augmentation.png"}
+IMBALANCED = 1.5  # largest / rarest class rows from which the class-balance table is shown
 
 
 def write_plots(report: dict, real: pd.DataFrame, synthetic: pd.DataFrame, out_dir: Path,
@@ -32,7 +34,7 @@ def write_plots(report: dict, real: pd.DataFrame, synthetic: pd.DataFrame, out_d
         plots.plot_training_losses(pd.read_csv(train_log), out_dir / PLOTS["losses"])
         drawn["losses"] = PLOTS["losses"]
     if "points" in report["augmentation"]:
-        plots.plot_augmentation(report["augmentation"]["points"], report["augmentation"]["metric"],
+        plots.plot_augmentation(report["augmentation"]["points"], report["augmentation"]["metric"], LABELS,
                                 out_dir / PLOTS["augmentation"])
         drawn["augmentation"] = PLOTS["augmentation"]
     return drawn
@@ -48,10 +50,24 @@ def render_summary(report: dict, plot_dir: str | None = None) -> str:
         lines += [f"- {reason}" for reason in report["reasons"]] + [""]
     else:
         lines += ["Synthetic data met every threshold and may be merged.", ""]
+    lines += _headline(report["augmentation"])
     lines += _accuracy_section(report) + checks_markdown(report) + _details_section(report)
     if plot_dir is not None and report.get("plots"):
         lines += ["## Plots", ""] + [f"![{name}]({plot_dir}/{file})" for name, file in report["plots"].items()] + [""]
     return "\n".join(lines)
+
+
+def _headline(augmentation: dict) -> list[str]:
+    """The scarcity verdict in one sentence, and plainly when a classic oversampler does better."""
+    if "verdict" not in augmentation:
+        return []
+    lines = [f"**{augmentation['verdict']}**", ""]
+    if not augmentation["beats_best_baseline"]:
+        best = SHORT[augmentation["best_baseline"]]
+        lines += [f"Synthetic data does **not** beat the best baseline, {best}, at "
+                  f"{augmentation['scarce_fraction']:.0%} of the real rows (gain {augmentation['scarce_gain']:+.3f} vs "
+                  f"{augmentation['best_baseline_gain']:+.3f}): that baseline is the cheaper choice there.", ""]
+    return lines
 
 
 def _accuracy_section(report: dict) -> list[str]:
@@ -62,27 +78,64 @@ def _accuracy_section(report: dict) -> list[str]:
     metric = utility["metric"].replace("_", " ")
     gain = augmentation["gain"]
     effect = "improved" if gain > 0 else ("did not change" if gain == 0 else "lowered")
+    points = augmentation["points"]
+    names = list(points[0]["arms"])
     lines += [
         f"A gradient-boosting model predicting **{utility['target']}** ({utility['task']}), scored by {metric} on the "
         f"real holdout ({report['rows']['holdout']} rows, never seen by the generator):", "",
-        f"- trained on real train rows: **{augmentation['real_score']:.3f}**; on real + synthetic rows "
+        f"- trained on real train rows: **{augmentation['real_score']:.3f}**; on the training set merge builds "
         f"({augmentation['policy']} policy): **{augmentation['augmented_score']:.3f}** — synthetic data {effect} it "
-        f"by {abs(gain):.3f} (± {augmentation['points'][-1]['gain_holdout_std']:.3f} over holdout resamples).",
+        f"by {abs(gain):.3f} (95% interval of the gain {augmentation['gain_low']:+.3f} to "
+        f"{augmentation['gain_high']:+.3f}).",
         f"- trained on synthetic rows only: {utility['tstr']:.3f} (real only: {utility['trtr']:.3f}).", "",
-        "| real rows used | real rows | synthetic rows added | real only | real + synthetic | gain | ± over seeds | "
-        "± over holdout resamples |",
-        "|---|---|---|---|---|---|---|---|",
+        "Gain over real only at each share of the real rows (95% interval: seeds and holdout rows resampled):", "",
+        "| real rows used | real rows | rows added | " + " | ".join(LABELS[n] for n in names) + " |",
+        "|---|---|---|" + "---|" * len(names),
     ]
-    for p in augmentation["points"]:
-        lines.append(f"| {p['fraction']:.0%} | {p['real_rows']} | {p['synthetic_rows']} | {p['real_score']:.3f} | "
-                     f"{p['augmented_score']:.3f} | **{p['gain']:+.3f}** | {p['gain_std']:.3f} (n={p['repeats']}) | "
-                     f"{p['gain_holdout_std']:.3f} |")
-    lines += ["", "Fractions below 100% repeat over seeded subsets of the real rows; the last column is the spread of "
-              "the gain over bootstrap resamples of the holdout, i.e. how much a holdout this size can tell. "
-              "The synthetic rows come from a "
-              "generator fitted on all real train rows, so at small fractions the gain shows what the synthetic pool "
-              "carries, not what a generator fitted on that fraction alone would give.", ""]
+    for p in points:
+        cells = [f"{p['arms']['real']['score']:.3f}"] + [_gain_cell(p["arms"][n]) for n in names[1:]]
+        lines.append(f"| {p['fraction']:.0%} | {p['real_rows']} | {p['synthetic_rows']} | " + " | ".join(cells) + " |")
+    lines += ["", _provenance(augmentation), ""]
+    lines += _balance_section(augmentation, names)
+    notes = sorted({note for p in points for note in p["baseline_notes"]})
+    if notes:
+        lines += ["Baselines: " + "; ".join(notes) + ".", ""]
     return lines
+
+
+def _gain_cell(arm: dict) -> str:
+    return f"{arm['score']:.3f} (**{arm['gain']:+.3f}** [{arm['gain_low']:+.3f}, {arm['gain_high']:+.3f}])"
+
+
+def _provenance(augmentation: dict) -> str:
+    """Where the synthetic rows of each point came from: refits (family, epochs, seconds) or the run's own pool."""
+    parts = []
+    for p in augmentation["points"]:
+        if p["fraction"] >= 1:
+            parts.append(f"{p['fraction']:.0%}: the run's own synthetic rows")
+        elif p["leaky"]:
+            parts.append(f"{p['fraction']:.0%}: the run's own synthetic rows, from a generator fitted on ALL real "
+                         "train rows (leaky: it saw the rows this point pretends not to have)")
+        else:
+            fits = [f"{r['family']} {r['epochs']} epochs {r['seconds']:.1f} s" if "family" in r else
+                    f"failed ({r['failed']})" for r in p["refits"]]
+            parts.append(f"{p['fraction']:.0%}: {len(fits)} refits on the subset alone ({'; '.join(fits)})")
+    return "Synthetic rows: " + ". ".join(parts) + "."
+
+
+def _balance_section(augmentation: dict, names: list[str]) -> list[str]:
+    """Minority-class recall and macro F1 per arm, when the target is imbalanced or the merge balances it."""
+    ratio = augmentation.get("imbalance_ratio")
+    if ratio is None or (ratio < IMBALANCED and augmentation["policy"] != "balance"):
+        return []
+    lines = [f"Class balance ({augmentation['policy']} policy; the rarest class '{augmentation['minority_class']}' "
+             f"has {ratio:.1f}x fewer train rows than the largest): recall of the rarest class / macro F1", "",
+             "| real rows used | " + " | ".join(LABELS[n] for n in names) + " |", "|---|" + "---|" * len(names)]
+    for p in augmentation["points"]:
+        cells = [f"{p['arms'][n].get('minority_recall', float('nan')):.3f} / {p['arms'][n]['macro_f1']:.3f}"
+                 for n in names]
+        lines.append(f"| {p['fraction']:.0%} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def _details_section(report: dict) -> list[str]:

@@ -61,6 +61,8 @@ def format_summary(summary: dict) -> str:
             rows.append(("accuracy", f"holdout {a['metric']}: real {a['real_score']:.3f}, real + synthetic "
                                      f"{a['augmented_score']:.3f} ({a['gain']:+.3f})",
                          "reports/plots/augmentation.png"))
+        if a.get("verdict"):
+            rows.append(("scarcity", a["verdict"], s["path"]))
     if "merge" in summary:
         s = summary["merge"]
         rows.append(("merged", f"{s['real']} real + {s['synthetic']} synthetic = {s['total']} rows", s["path"]))
@@ -78,7 +80,7 @@ def gate_summary(quality: dict, summary_path: str) -> dict:
     return {"passed": quality["passed"], "reasons": quality["reasons"], "modality": quality["modality"],
             "checks": [{key: c[key] for key in ("check", "value", "limit", "passed")} for c in quality["checks"]],
             "augmentation": {k: quality["augmentation"].get(k)
-                             for k in ("metric", "real_score", "augmented_score", "gain")},
+                             for k in ("metric", "real_score", "augmented_score", "gain", "verdict")},
             "path": summary_path}
 
 

@@ -87,8 +87,9 @@ def augmentation_curve(train: ImageBatch, holdout: ImageBatch, synthetic: ImageB
     """Holdout accuracy with a share of the real train images, alone and together with every synthetic image.
     The generator saw the whole train split: this measures what its images add to a smaller labelled set.
 
-    The record is the table curve's (synthpipe.gate.evaluation): one seeded subset per share (repeats 1, so the
-    spreads over seeds are 0), and the spread of the gain over bootstrap resamples of the holdout images."""
+    Each point is a table scarcity-curve point (synthpipe.gate.scarcity): arms "real" and "synthetic" with 95%
+    intervals over bootstrap resamples of the holdout images (one seeded subset per share), and `leaky` below 100%:
+    the generator saw every train image, not only the subset."""
     rows = np.random.default_rng(seed).integers(len(holdout.targets), size=(resamples, len(holdout.targets)))
     points = []
     for fraction in sorted(fractions if 1.0 in fractions else [*fractions, 1.0]):
@@ -97,15 +98,29 @@ def augmentation_curve(train: ImageBatch, holdout: ImageBatch, synthetic: ImageB
         alone = correct(fit(real_images, real_targets), holdout)
         mixed = correct(fit(torch.cat([real_images, synthetic.images]), torch.cat([real_targets, synthetic.targets])),
                         holdout)
-        gain = mixed.mean() - alone.mean()
-        points.append({"fraction": fraction, "real_rows": len(pick), "synthetic_rows": len(synthetic.targets),
-                       "repeats": 1, "real_score": float(alone.mean()), "real_score_std": 0.0,
-                       "augmented_score": float(mixed.mean()), "augmented_score_std": 0.0,
-                       "gain": float(gain), "gain_std": 0.0,
-                       "gain_holdout_std": float((mixed[rows].mean(axis=1) - alone[rows].mean(axis=1)).std())})
+        points.append(curve_point(fraction, len(pick), len(synthetic.targets), alone, mixed, rows))
     full = points[-1]  # every real train image: the training set merge builds
     return {"metric": "accuracy", "policy": "all synthetic images", "points": points, "fraction": full["fraction"],
             "gain": full["gain"], "real_score": full["real_score"], "augmented_score": full["augmented_score"]}
+
+
+def curve_point(fraction: float, real_rows: int, synthetic_rows: int, alone: np.ndarray, mixed: np.ndarray,
+                resampled: np.ndarray) -> dict:
+    """One point of the curve from per-image correctness of the real-only and the mixed classifier."""
+    def interval(values: np.ndarray) -> tuple[float, float]:
+        low, high = np.percentile(values, [2.5, 97.5])
+        return float(low), float(high)
+
+    real, augmented = alone[resampled].mean(axis=1), mixed[resampled].mean(axis=1)
+    (real_low, real_high), (aug_low, aug_high) = interval(real), interval(augmented)
+    gain_low, gain_high = interval(augmented - real)
+    gain = float(mixed.mean() - alone.mean())
+    arms = {"real": {"score": float(alone.mean()), "score_low": real_low, "score_high": real_high},
+            "synthetic": {"score": float(mixed.mean()), "score_low": aug_low, "score_high": aug_high,
+                          "gain": gain, "gain_low": gain_low, "gain_high": gain_high}}
+    return {"fraction": fraction, "real_rows": real_rows, "synthetic_rows": synthetic_rows, "leaky": fraction < 1,
+            "arms": arms, "real_score": arms["real"]["score"], "augmented_score": arms["synthetic"]["score"],
+            "gain": gain, "gain_low": gain_low, "gain_high": gain_high}
 
 
 def correct(model, holdout: ImageBatch) -> np.ndarray:
@@ -157,10 +172,10 @@ def render_summary(report: dict) -> str:
               f"{c['label_agreement']:.3f} | {c['synthetic']} | {c['holdout']} |"
               for label, c in report["classes"].items()]
     lines += ["", "## Augmentation: holdout accuracy", "",
-              "| real train images | real only | real + synthetic | gain | ± over holdout resamples |",
+              "| real train images | real only | real + synthetic | gain | 95% interval over holdout resamples |",
               "|---|---|---|---|---|"]
     lines += [f"| {p['fraction']:.0%} ({p['real_rows']}) | {p['real_score']:.3f} | {p['augmented_score']:.3f} | "
-              f"{p['gain']:+.3f} | {p['gain_holdout_std']:.3f} |" for p in a["points"]]
+              f"{p['gain']:+.3f} | {p['gain_low']:+.3f} to {p['gain_high']:+.3f} |" for p in a["points"]]
     lines += ["", f"Each row adds all {report['counts']['synthetic']} synthetic images. The generator was trained on "
               "the whole real train split; the curve shows what its images add when fewer real labels are used for "
               "the classifier.", "", "![samples, one row per class](plots/samples.png)", "",

@@ -22,6 +22,7 @@ from synthpipe.device import cpu_threads, resolve_device
 from synthpipe.errors import GateFailed, InputError
 from synthpipe.gate.expectations import expectation_specs, run_expectations
 from synthpipe.gate.plots import plot_augmentation, plot_training_losses
+from synthpipe.gate.scarcity import LABELS
 from synthpipe.images.codec import IMAGE_COLUMN, ImageBatch, image_table, sorted_classes, table_to_batch
 from synthpipe.images.figures import sample_grid
 from synthpipe.images.folders import load_images
@@ -164,7 +165,8 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
     with atomic_dir(plots) as tmp:
         sample_grid(synthetic.images.cpu().numpy(), synthetic.targets.cpu().numpy(), synthetic.classes,
                     cfg.generate.grid_columns, tmp / "samples.png")
-        plot_augmentation(report["augmentation"]["points"], report["augmentation"]["metric"], tmp / "augmentation.png")
+        plot_augmentation(report["augmentation"]["points"], report["augmentation"]["metric"], LABELS,
+                          tmp / "augmentation.png")
         if train_log is not None and train_log.exists():  # the table gate's plot of the shared loop's log
             plot_training_losses(pd.read_csv(train_log), tmp / "training_losses.png")
             report["figures"]["losses"] = str(plots / "training_losses.png")

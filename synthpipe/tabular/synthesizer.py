@@ -297,7 +297,8 @@ class TabularSynthesizer:
         if self.config.model == "auto":
             self._model, selection = select_model(df, target, self.config, self.seed, device, on_epoch, checkpoint_dir)
         else:
-            self._model = fit_family(self.config.model, df, target, self.config, self.seed, device, None, on_epoch,
+            stop_at = time.monotonic() + self.config.time_budget if self.config.time_budget else None
+            self._model = fit_family(self.config.model, df, target, self.config, self.seed, device, stop_at, on_epoch,
                                      checkpoint_dir)
             selection = None
         self.info = {"model": self._model.family, "target": target, "rows": len(df),
