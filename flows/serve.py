@@ -61,7 +61,8 @@ def _cron_schedule(cron: str, timezone: str):
         return CronSchedule(cron=cron, timezone=timezone)
     except ValidationError as exc:
         problem = exc.errors()[0]["msg"]
-        raise ConfigError(f"schedule.cron / schedule.timezone: {problem} (got cron={cron!r}, timezone={timezone!r})") from None
+        raise ConfigError(f"schedule.cron / schedule.timezone: {problem} "
+                          f"(got cron={cron!r}, timezone={timezone!r})") from None
 
 
 def _start_server(host: str, port: int, api_url: str) -> subprocess.Popen:

@@ -2,8 +2,8 @@
 params.yaml's sections onto them (synthpipe.stages picks this module for images).
 
 Layout: Parquet tables of PNG bytes + label + height + width (raw, prepared train/holdout, synthetic);
-models/<name>/ with safetensors + JSON; reports/quality.json, summary.md and plots/ (sample grid, one row per
-class, and the augmentation curve).
+models/<name>/ with safetensors + JSON; reports/quality.json, summary.md, report.html and plots/ (sample grid, one
+row per class, and the augmentation curve).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from synthpipe.config import ImageConfig, Params, PreprocessConfig, SourceConfig
 from synthpipe.device import resolve_device
 from synthpipe.errors import GateFailed, InputError
 from synthpipe.gate.expectations import expectation_specs, run_expectations
+from synthpipe.gate.html import write_html_report
 from synthpipe.gate.quality import describe_failure
 from synthpipe.images.codec import IMAGE_COLUMN, ImageBatch, image_table, sorted_classes, table_to_batch
 from synthpipe.images.figures import augmentation_plot, sample_grid
@@ -62,7 +63,8 @@ def preprocess(raw_path: Path, out_dir: Path, label_column: str, cfg: Preprocess
         train, holdout = train_test_split(df, test_size=cfg.holdout_fraction, random_state=seed,
                                           stratify=df[label_column] if cfg.stratify else None)
     except ValueError as exc:
-        raise InputError(f"preprocess.holdout_fraction={cfg.holdout_fraction}: cannot split {len(df)} images: {exc}") from None
+        raise InputError(f"preprocess.holdout_fraction={cfg.holdout_fraction}: "
+                         f"cannot split {len(df)} images: {exc}") from None
     train, holdout = train.sort_index().reset_index(drop=True), holdout.sort_index().reset_index(drop=True)
     classes = sorted_classes(df[label_column])
     dataset = {"label_column": label_column, "label_dtype": str(df[label_column].dtype), "classes": classes,
@@ -157,6 +159,7 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
     # Reports are written whatever the verdict: a failed gate must say why.
     write_json(report, quality_path)
     write_text(render_summary(report), summary_path)
+    write_html_report(report, summary_path.parent)
     if not report["passed"]:
         raise GateFailed(report["reasons"])
     return {"passed": True}
