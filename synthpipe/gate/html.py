@@ -64,6 +64,8 @@ def embedded_figures(plot_dir: Path) -> dict[str, dict]:
 
 
 def render_html(report: dict, figures: dict[str, dict], data_docs: str | None = None) -> str:
+    """The page for `report` (quality.json's structure), with `figures` from embedded_figures; `data_docs` is the
+    Data Docs' address relative to the page, linked only when given."""
     from jinja2 import Environment, PackageLoader, select_autoescape  # loaded only by the validate stage
 
     env = Environment(loader=PackageLoader("synthpipe.gate", "templates"), autoescape=select_autoescape(["j2"]),
@@ -71,7 +73,6 @@ def render_html(report: dict, figures: dict[str, dict], data_docs: str | None = 
     env.filters["fmt"] = fmt
     env.tests["records"] = is_records
     env.globals["columns"] = columns
-    env.tests["mapping"] = lambda value: isinstance(value, dict)
     return env.get_template(TEMPLATE).render(
         verdict="PASSED" if report.get("passed") else "FAILED", passed=bool(report.get("passed")),
         reasons=report.get("reasons", []), checks=report.get("checks", []), sections=sections(report),
