@@ -24,6 +24,9 @@ TOOL_ENVIRONMENT = {
     "DO_NOT_TRACK": "1",
     "DVC_NO_ANALYTICS": "1",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # The UI opens on V1: Prefect 3.8's V2 UI contacts Amplitude as it loads even with analytics off; V1 sends no
+    # request off the machine (its "Switch to V2 UI" still works).
+    "PREFECT_SERVER_UI_V2_ENABLED": "false",
 }
 
 
@@ -71,7 +74,8 @@ class DataConfig(Section):
             raise ValueError("source.format 'folder' reads images: set data.modality: image")
         if self.modality == "image":
             if self.source.format not in ("example", "folder", "parquet"):
-                raise ValueError(f"images come from 'example', 'folder' or 'parquet' sources, not '{self.source.format}'")
+                raise ValueError("images come from 'example', 'folder' or 'parquet' sources, "
+                                 f"not '{self.source.format}'")
             if not self.target:
                 raise ValueError("images need a label column: set data.target")
         return self
@@ -112,7 +116,8 @@ class TrainConfig(Section):
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Resumable, divergence-safe, distributed training (synthpipe.training)
-    checkpoint_every: int = Field(10, ge=1)  # epochs between checkpoints (the train stage keeps them in models/<name>.ckpt)
+    # epochs between checkpoints (the train stage keeps them in models/<name>.ckpt)
+    checkpoint_every: int = Field(10, ge=1)
     max_divergence_retries: int = Field(3, ge=0)  # NaN/inf: restarts from the last good epoch before giving up
     divergence_lr_factor: float = Field(0.5, gt=0, lt=1)  # learning rate multiplier for each such restart
     nproc: int = Field(1, ge=1)  # train stage: >1 launches torchrun with this many data-parallel processes

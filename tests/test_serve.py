@@ -89,7 +89,7 @@ def test_the_ui_on_another_port_talks_to_its_own_api(tmp_path):
     import json
     import urllib.request
 
-    from tests.browser import CHROMIUM, Browser
+    from tests.browser import CHROMIUM, Browser, external
 
     project = make_project(tmp_path / "project", FAST_PARAMS, LOOSE_GATE, QUICK)
     port = free_port()
@@ -113,6 +113,7 @@ def test_the_ui_on_another_port_talks_to_its_own_api(tmp_path):
                 assert "Unable to connect" not in browser.evaluate("document.body.innerText")
                 api_calls = [url for url in browser.requests if "/api/" in url]
                 assert api_calls and all(url.startswith(f"{base}/api/") for url in api_calls)
+                assert external(browser.requests) == []
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=90)
