@@ -4,8 +4,11 @@ JavaScript in it, take a screenshot. Tests that need it skip (with the reason) w
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
+import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -30,13 +33,20 @@ class Browser:
     def __enter__(self) -> Browser:
         from websockets.sync.client import connect
 
-        self._profile = tempfile.TemporaryDirectory(prefix="synthpipe-chromium-")
+        # Chromium's helper processes may still write to the profile for a moment after it exits.
+        self._profile = tempfile.TemporaryDirectory(prefix="synthpipe-chromium-", ignore_cleanup_errors=True)
+        # A session of its own: stopping it stops its helper processes (renderer, GPU, zygote) too.
         self._process = subprocess.Popen([str(CHROMIUM), *FLAGS, f"--user-data-dir={self._profile.name}",
-                                          "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port = self._debugging_port(Path(self._profile.name) / "DevToolsActivePort")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
-            page = next(t for t in json.load(response) if t["type"] == "page")
-        self._socket = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+                                          "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True)
+        try:
+            port = self._debugging_port(Path(self._profile.name) / "DevToolsActivePort")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
+                page = next(t for t in json.load(response) if t["type"] == "page")
+            self._socket = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+        except BaseException:
+            self._stop()
+            raise
         self._ids = itertools.count(1)
         self.requests: list[str] = []
         self.failed: list[str] = []
@@ -46,7 +56,11 @@ class Browser:
 
     def __exit__(self, *exc) -> None:
         self._socket.close()
-        self._process.terminate()
+        self._stop()
+
+    def _stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGTERM)
         self._process.wait(timeout=30)
         self._profile.cleanup()
 
