@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from synthpipe.config import Paths
+from synthpipe.gate.html import REPORT_FILE
 from synthpipe.images.summary import gate_line, gate_summary
 from synthpipe.io import read_json, table_rows
 
@@ -28,8 +29,11 @@ def summarize(paths: Paths) -> dict:
         summary["generate"] = {"rows": table_rows(paths.synthetic), "path": str(paths.synthetic)}
     if paths.quality.exists():
         quality = read_json(paths.quality)
+        # The page to open: the self-contained report, where the run wrote one.
+        report = paths.quality.parent / REPORT_FILE
+        report_path = str(report if report.exists() else paths.summary)
     if paths.quality.exists() and quality.get("modality") == "image":
-        summary["validate"] = gate_summary(quality, str(paths.summary))
+        summary["validate"] = gate_summary(quality, report_path)
     elif paths.quality.exists():
         summary["validate"] = {"passed": quality["passed"], "reasons": quality["reasons"],
                                "fidelity": {k: v for k, v in quality["fidelity"].items() if not isinstance(v, dict)},
@@ -37,7 +41,7 @@ def summarize(paths: Paths) -> dict:
                                                 for k in ("metric", "real_score", "augmented_score", "gain")},
                                "expectations_failed": quality["expectations"]["failed"],
                                "expectations_evaluated": quality["expectations"]["evaluated"],
-                               "path": str(paths.summary)}
+                               "path": report_path}
     manifest = paths.merged / "manifest.json"
     if manifest.exists() and summary.get("validate", {}).get("passed"):
         summary["merge"] = {**read_json(manifest)["rows"], "path": str(paths.merged / "train.parquet")}
@@ -56,7 +60,8 @@ def format_summary(summary: dict) -> str:
         s = summary["train"]
         model = f"{s['model']} (auto)" if s["chosen_by"] == "auto" else s["model"]
         epochs = f", {s['epochs']} epochs" if s["epochs"] else ""
-        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})", s["path"]))
+        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})",
+                     s["path"]))
     if "generate" in summary:
         rows.append(("generated", f"{summary['generate']['rows']} rows", summary["generate"]["path"]))
     if summary.get("validate", {}).get("modality") == "image":
@@ -72,7 +77,8 @@ def format_summary(summary: dict) -> str:
         a = s["augmentation"]
         if a["gain"] is not None:
             rows.append(("accuracy", f"holdout {a['metric']}: real {a['real_score']:.3f}, real + synthetic "
-                                     f"{a['augmented_score']:.3f} ({a['gain']:+.3f})", "reports/plots/augmentation.png"))
+                                     f"{a['augmented_score']:.3f} ({a['gain']:+.3f})",
+                         "reports/plots/augmentation.png"))
     if "merge" in summary:
         s = summary["merge"]
         rows.append(("merged", f"{s['real']} real + {s['synthetic']} synthetic = {s['total']} rows", s["path"]))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 
-def gate_summary(quality: dict, summary_path: str) -> dict:
+def gate_summary(quality: dict, report_path: str) -> dict:
     return {"passed": quality["passed"], "reasons": quality["reasons"], "modality": "image",
             "fidelity": quality["fidelity"], "utility": quality["utility"],
-            "augmentation": quality["augmentation"], "path": summary_path}
+            "augmentation": quality["augmentation"], "path": report_path}
 
 
 def gate_line(s: dict) -> str:
