@@ -229,7 +229,8 @@ def test_standalone_validate_command_exit_codes(tmp_path, tables):
     assert failed.returncode == 3 and "synthetic data copies real train rows" in failed.stderr
     missing = run_cli("validate", "--real", "train.csv", "--synthetic", "absent.csv", cwd=tmp_path)
     assert missing.returncode == 2 and "absent.csv: file not found" in missing.stderr
-    bad_target = run_cli("validate", "--real", "train.csv", "--synthetic", "fresh.csv", "--target", "label", cwd=tmp_path)
+    bad_target = run_cli("validate", "--real", "train.csv", "--synthetic", "fresh.csv", "--target", "label",
+                         cwd=tmp_path)
     assert bad_target.returncode == 2 and "target column 'label' is not in the real data" in bad_target.stderr
     usage = run_cli("validate", "--real", "train.csv", cwd=tmp_path)
     assert usage.returncode == 2 and "--synthetic" in usage.stderr
