@@ -23,11 +23,6 @@ def run_stage(stage: str, params: Params) -> dict:
     return importlib.import_module(MODALITIES[params.data.modality]).run(stage, params)
 
 
-def artifact_tables(params: Params, report: dict) -> dict[str, tuple[list[dict], str]]:
-    """The gate's figures for Prefect table artifacts, key -> (rows, description), as the modality lays them out."""
-    return importlib.import_module(MODALITIES[params.data.modality]).artifact_tables(report)
-
-
 def sharded(params: Params) -> bool:
     """Whether generate draws its rows in shards that a task runner can spread over workers (tables only)."""
     return params.data.modality == "table" and params.generate.shards > 1

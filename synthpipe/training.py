@@ -1,4 +1,5 @@
-"""The one epoch loop of the tabular GAN and VAE: history, deadline, checkpoints, resume, divergence, replicas.
+"""The one epoch loop of every neural model (the tabular GAN and VAE, the image GAN): history, deadline,
+checkpoints, resume, divergence, replicas, progress.
 
 A model family hands over a `Trainee`: its networks, its optimisers and `step()`, which trains on one batch
 (calling `update` for each optimiser) and returns that batch's losses. Everything around the steps lives here:
@@ -6,6 +7,7 @@ A model family hands over a `Trainee`: its networks, its optimisers and `step()`
     resume from a matching checkpoint  ->  for each epoch: steps, then
         losses or weights not finite?  ->  back to the last good state, learning rate x factor, same epoch again
         else                           ->  record, callback, good state, checkpoint every K epochs, deadline
+    (and, when stderr is not a terminal, a progress line in the log at least every 30 seconds)
     ->  the family finishes its networks (Trainee.finish)  ->  replicas agree on the weights  ->  checkpoint removed
 
 A checkpoint is a directory holding state.safetensors (every module and optimiser tensor, the RNG states) and
@@ -26,6 +28,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -36,13 +39,15 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from synthpipe.config import TrainConfig
+from synthpipe import interrupt
+from synthpipe.config import LoopConfig
 from synthpipe.errors import Diverged, SynthpipeError
 from synthpipe.io import atomic_dir, read_json, write_json
 
 log = logging.getLogger(__name__)
 STATE_TENSORS, STATE_META = "state.safetensors", "state.json"
 HEAP_SETTLE_BYTES = 16 * 2**20  # see settle_heap
+PROGRESS_SECONDS = 30.0
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Trainee:
     steps_per_epoch: int
     batch: int
     finish: Callable[[], None] | None = None  # puts the networks in their final form once training ends
+    settings: str = "train"  # the params section of its settings, named in errors
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,9 @@ class LoopOptions:
     stop_at: float | None = None  # time.monotonic() deadline
     on_epoch: Callable[[dict], None] | None = None
     checkpoints: Checkpoints | None = None
+    # Seconds between progress lines in the log when stderr is not a terminal (None: never). A terminal has the
+    # stage's progress bar (tqdm, disable=None), which shows nothing in a scheduler's, CI's or DVC's log.
+    progress_every: float | None = PROGRESS_SECONDS
 
 
 @dataclass
@@ -88,7 +97,7 @@ class TrainResult:
 
 # ---------------------------------------------------------------------------------------------- the loop
 
-def train(trainee: Trainee, cfg: TrainConfig, seed: int, options: LoopOptions | None = None) -> TrainResult:
+def train(trainee: Trainee, cfg: LoopConfig, seed: int, options: LoopOptions | None = None) -> TrainResult:
     """Run `trainee` for cfg.epochs epochs, or to the deadline."""
     options = options or LoopOptions()
     settle_heap()
@@ -98,16 +107,18 @@ def train(trainee: Trainee, cfg: TrainConfig, seed: int, options: LoopOptions | 
     # back there rather than to the previous epoch, whose weights a too-high learning rate may already have ruined.
     good = (epoch, snapshot(trainee))
     retries = len(history) - epochs_run(history)
+    progress = Progress(trainee, cfg.epochs, options.progress_every)
     while epoch < cfg.epochs:
         epoch += 1
         at_boundary = epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs
-        record = run_epoch(trainee, epoch, check_weights=at_boundary)
+        record = run_epoch(trainee, epoch, check_weights=at_boundary, progress=progress)
         if record is None:  # NaN or inf somewhere: back to the good state, with a lower learning rate
             retries += 1
             check_retries(trainee, cfg, epoch, retries)
             epoch, history = back_off(trainee, good, history, cfg, epoch, retries)
             continue
         history.append(record)
+        progress.epoch_done(record)
         if options.on_epoch:
             options.on_epoch(record)
         average_buffers(trainee)
@@ -137,15 +148,19 @@ def settle_heap() -> None:
     torch.empty(HEAP_SETTLE_BYTES, dtype=torch.uint8)  # freed at once: nothing holds it
 
 
-def run_epoch(trainee: Trainee, epoch: int, check_weights: bool) -> dict | None:
+def run_epoch(trainee: Trainee, epoch: int, check_weights: bool, progress: Progress | None = None) -> dict | None:
     """One pass of steps; None when a loss (or, checked before a snapshot, a weight) is not finite on any rank.
 
     Weights that turn NaN show in the next step's losses, so checking them only before they are kept suffices."""
     started = time.perf_counter()
     every_loss = []  # checked once the epoch ends: one host sync and one check per epoch, not one per step
     for i in range(trainee.steps_per_epoch):
+        interrupt.check()  # a stop asked for while this runs outside the main thread (see synthpipe.interrupt)
         losses = trainee.step((epoch - 1) * trainee.steps_per_epoch + i)
         every_loss.extend(losses.values())
+        if progress and progress.due():  # long epochs too: a line within the interval, not at the epoch's end
+            progress.log("%s: epoch %d/%d, step %d/%d", trainee.family, epoch, progress.epochs, i + 1,
+                         trainee.steps_per_epoch)
     finite = torch.isfinite(torch.stack(every_loss)).all()
     if check_weights:
         # One sum per tensor: NaN and inf carry through a sum, and finite weights overflow it only near 1e32
@@ -157,6 +172,33 @@ def run_epoch(trainee: Trainee, epoch: int, check_weights: bool) -> dict | None:
     seconds = time.perf_counter() - started
     return {"epoch": epoch, **{name: value.item() for name, value in losses.items()}, "seconds": seconds,
             "rows_per_s": trainee.steps_per_epoch * trainee.batch * world_size() / seconds}
+
+
+class Progress:
+    """Progress lines in the log, never more than `every` seconds apart: at the first epoch end after half the
+    interval, a line with the epoch, its losses, the speed and the time the rest will take; within an epoch that
+    runs past the whole interval, a line with the step it is at."""
+
+    def __init__(self, trainee: Trainee, epochs: int, every: float | None):
+        self.family, self.epochs = trainee.family, epochs
+        self.every = None if sys.stderr.isatty() or rank() != 0 else every  # rank 0 speaks for all replicas
+        self.last = time.monotonic()
+
+    def due(self, share: float = 1.0) -> bool:
+        return self.every is not None and time.monotonic() - self.last >= share * self.every
+
+    def log(self, message: str, *args: object) -> None:
+        self.last = time.monotonic()
+        log.info(message, *args)
+
+    def epoch_done(self, record: dict) -> None:
+        if not self.due(0.5):  # short epochs: a line with losses comes before a step line would
+            return
+        losses = ", ".join(f"{name} {value:.4g}" for name, value in record.items()
+                           if name not in ("epoch", "seconds", "rows_per_s"))
+        left = (self.epochs - record["epoch"]) * record["seconds"]
+        self.log("%s: epoch %d/%d, %s, %.0f rows/s, about %.0f s left", self.family, record["epoch"], self.epochs,
+                 losses, record["rows_per_s"], left)
 
 
 def epochs_run(history: list[dict]) -> int:
@@ -285,16 +327,17 @@ def update(optimizer: Adam, loss: torch.Tensor) -> None:
 
 # ---------------------------------------------------------------------------------------------- divergence
 
-def check_retries(trainee: Trainee, cfg: TrainConfig, epoch: int, retries: int) -> None:
+def check_retries(trainee: Trainee, cfg: LoopConfig, epoch: int, retries: int) -> None:
     if retries > cfg.max_divergence_retries:
         lr = learning_rates(trainee)[0]
         raise Diverged(f"{trainee.family}: training diverged (NaN or infinite loss or weights) in epoch {epoch} "
                        f"and {cfg.max_divergence_retries} retries at a lower learning rate did not help "
-                       f"(last learning rate {lr:.3g}); lower the learning rate (train.learning_rate for the GAN), "
-                       f"check the data for extreme values, or raise train.max_divergence_retries")
+                       f"(last learning rate {lr:.3g}); lower the learning rate ({trainee.settings}.learning_rate "
+                       f"for a GAN), check the data for extreme values, or raise "
+                       f"{trainee.settings}.max_divergence_retries")
 
 
-def back_off(trainee: Trainee, to: tuple[int, State], history: list[dict], cfg: TrainConfig, epoch: int,
+def back_off(trainee: Trainee, to: tuple[int, State], history: list[dict], cfg: LoopConfig, epoch: int,
              retry: int) -> tuple[int, list[dict]]:
     """Restore the state after epoch `to[0]` with every learning rate times the factor; forget later epochs."""
     start, state = to
@@ -344,7 +387,8 @@ def snapshot(trainee: Trainee, reuse: State | None = None) -> State:
 def restore(trainee: Trainee, state: State) -> None:
     for name, module in trainee.modules.items():
         prefix = f"module.{name}."
-        module.load_state_dict({k.removeprefix(prefix): v.clone() for k, v in state.tensors.items() if k.startswith(prefix)})
+        module.load_state_dict({k.removeprefix(prefix): v.clone()
+                                for k, v in state.tensors.items() if k.startswith(prefix)})
     for name, optimizer in trainee.optimizers.items():
         per_param: dict[int, dict] = {}
         for key, value in state.tensors.items():

@@ -8,9 +8,10 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from synthpipe.config import Params
+from synthpipe.gate.checks import artifact_tables
 from synthpipe.gate.html import REPORT_FILE
 from synthpipe.io import read_json
-from synthpipe.stages import artifact_tables, run_stage
+from synthpipe.stages import run_stage
 
 # summary.md's figures are relative links, which the Prefect UI cannot show: the artifact names the files instead.
 RELATIVE_IMAGE = re.compile(r"!\[([^\]]*)\]\((?![a-z]+:|/)([^)]+)\)")
@@ -21,17 +22,17 @@ def run(params: Params) -> dict:
         return run_stage("validate", params)
     finally:
         if params.paths.quality.exists():
-            publish(params, params.paths.quality, params.paths.summary)
+            publish(params.paths.quality, params.paths.summary)
 
 
-def publish(params: Params, quality_path: Path, summary_path: Path) -> None:
+def publish(quality_path: Path, summary_path: Path) -> None:
     report = (summary_path.parent / REPORT_FILE).resolve()
     create_markdown_artifact(key="quality-summary", markdown=artifact_markdown(summary_path, report),
                              description="Quality gate verdict, reasons and what synthetic data did to model accuracy")
     if report.exists():
         create_link_artifact(key="quality-report", link=report.as_uri(), link_text=str(report),
                              description="The full quality report with every figure: one HTML file, opens offline")
-    for key, (table, description) in artifact_tables(params, read_json(quality_path)).items():
+    for key, (table, description) in artifact_tables(read_json(quality_path)).items():
         create_table_artifact(key=key, table=table, description=description)
 
 

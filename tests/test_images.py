@@ -1,6 +1,7 @@
 """Images on real handwritten digits: ingest of both layouts, the conditional GAN, the quality figures, the stages."""
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from PIL import Image
 
 from synthpipe.config import ImageConfig, ImageTrainConfig, ImageValidateConfig, SourceConfig
 from synthpipe.errors import GateFailed, InputError
+from synthpipe.gate.checks import artifact_tables
 from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch, table_to_batch
 from synthpipe.images.folders import load_images
@@ -50,13 +52,15 @@ def digit_folder(root, digits, size, per_class):
     for label in range(10):
         (root / str(label)).mkdir(parents=True)
         for n, index in enumerate(np.flatnonzero(labels == label)[:per_class]):
-            Image.fromarray(images[index]).resize((size, size), Image.Resampling.BICUBIC).save(root / str(label) / f"{n}.png")
+            scan = Image.fromarray(images[index]).resize((size, size), Image.Resampling.BICUBIC)
+            scan.save(root / str(label) / f"{n}.png")
     return root
 
 
 def real_batch(digits, rows=slice(None)) -> ImageBatch:
     images, labels = digits
-    return ImageBatch(torch.from_numpy(images[rows]).unsqueeze(1), torch.from_numpy(labels[rows]).long(), list(range(10)))
+    return ImageBatch(torch.from_numpy(images[rows]).unsqueeze(1), torch.from_numpy(labels[rows]).long(),
+                      list(range(10)))
 
 
 @pytest.mark.parametrize("size", [28, 32])
@@ -95,7 +99,8 @@ def test_ingest_parquet_table_of_png_bytes(tmp_path, digits):
         load_images(source, "digit", ImageConfig(size=8))
     pd.DataFrame({"png": [b"not a png"], "digit": [1]}).to_parquet(tmp_path / "bad.parquet")
     with pytest.raises(InputError, match=r"bad\.parquet column 'png' row 0: not a readable image"):
-        load_images(SourceConfig(format="parquet", path=str(tmp_path / "bad.parquet")), "digit", ImageConfig(size=8, column="png"))
+        load_images(SourceConfig(format="parquet", path=str(tmp_path / "bad.parquet")), "digit",
+                    ImageConfig(size=8, column="png"))
 
 
 @pytest.mark.parametrize("size,channels", [(8, 1), (16, 3), (32, 1)])
@@ -116,7 +121,8 @@ def test_same_seed_same_images_on_cpu(tmp_path, digits):
     labels = np.arange(10).repeat(3)
     a, b, c = (sample_images(run.generator, labels, 16, seed=1) for run in runs)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
-    assert [r["epoch"] for r in runs[0].history] == [1, 2] and all(np.isfinite(r["critic_loss"]) for r in runs[0].history)
+    assert [r["epoch"] for r in runs[0].history] == [1, 2]
+    assert all(np.isfinite(r["critic_loss"]) for r in runs[0].history)
     save_image_gan(runs[0], tmp_path, {"seed": 5})
     generator, shape, config = load_image_generator(tmp_path, torch.device("cpu"))
     assert shape == runs[0].shape and len(config["run_id"]) == 16
@@ -161,17 +167,45 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     others = real_batch(digits, slice(1000, 1400))
     cfg = ImageValidateConfig(classifier_steps=80, classifier_batch=64, augmentation_fractions=[0.25])
     report = assess_images(train, holdout, others, cfg, seed=0)
-    assert report["passed"], report["reasons"]
+    assert report["passed"] and report["reasons"] == [], report["reasons"]
     assert report["utility"]["real_accuracy"] > 0.9 and report["utility"]["cas_ratio"] > 0.85
     assert report["fidelity"]["label_agreement"] > 0.9 and report["fidelity"]["worst_class_coverage"] > 0.4
-    point = report["augmentation"][0]
-    assert point["real_fraction"] == 0.25 and point["real_images"] == pytest.approx(250, abs=5)
-    assert point["accuracy_real"] > 0.8 and point["accuracy_real_plus_synthetic"] > 0.8
+    # The table gate's check records: every threshold judged, the FID ratio reported with no limit.
+    checks = {c["check"]: c for c in report["checks"]}
+    assert list(checks) == ["expectations failed", "label agreement", "CAS ratio", "worst class coverage", "FID ratio"]
+    assert all(set(c) == {"check", "value", "limit", "passed", "reason"} for c in checks.values())
+    assert checks["label agreement"] == {"check": "label agreement", "value": report["fidelity"]["label_agreement"],
+                                         "limit": ">= 0.8", "passed": True, "reason": None}
+    assert checks["CAS ratio"]["value"] == report["utility"]["cas_ratio"] and checks["CAS ratio"]["limit"] == ">= 0.7"
+    assert checks["expectations failed"]["value"] == 0 and checks["expectations failed"]["passed"] is True
+    fid = checks["FID ratio"]
+    assert fid["passed"] is None and fid["limit"] is None
+    assert fid["value"] == pytest.approx(report["fidelity"]["fid"] / report["fidelity"]["fid_real_baseline"])
+    # The table curve's record: the asked-for share, then all real images (the set merge builds).
+    curve = report["augmentation"]
+    assert curve["metric"] == "accuracy" and [p["fraction"] for p in curve["points"]] == [0.25, 1.0]
+    point, full = curve["points"]
+    assert point["real_rows"] == pytest.approx(250, abs=5) and full["real_rows"] == 1000
+    assert point["synthetic_rows"] == full["synthetic_rows"] == 400 and point["repeats"] == 1
+    assert point["real_score"] > 0.8 and point["augmented_score"] > 0.8 and full["real_score"] > 0.9
+    assert point["gain"] == pytest.approx(point["augmented_score"] - point["real_score"])
+    assert 0 < point["gain_holdout_std"] < 0.1 and point["gain_std"] == 0.0
+    assert (curve["gain"], curve["real_score"]) == (full["gain"], full["real_score"])
+    # One Prefect artifact table for both modalities.
+    tables = artifact_tables(report)
+    assert [row["result"] for row in tables["quality-figures"][0]] == ["pass"] * 4 + ["reported"]
+    assert tables["augmentation-curve"][0] == curve["points"]
     assert set(report["classes"]) == {str(d) for d in range(10)}
     wrong = ImageBatch(others.images, (others.targets + 1) % 10, others.classes)
     failed = assess_images(train, holdout, wrong, cfg, seed=0)
     assert not failed["passed"] and failed["fidelity"]["label_agreement"] < 0.1
-    assert any("label agreement" in r for r in failed["reasons"]) and any("CAS" in r for r in failed["reasons"])
+    verdicts = {c["check"]: c["passed"] for c in failed["checks"]}
+    assert verdicts == {"expectations failed": True, "label agreement": False, "CAS ratio": False,
+                        "worst class coverage": verdicts["worst class coverage"], "FID ratio": None}
+    assert failed["reasons"] == [c["reason"] for c in failed["checks"] if c["passed"] is False]
+    assert failed["reasons"][0].startswith(f"label agreement {failed['fidelity']['label_agreement']:.3f} < "
+                                           "min_label_agreement 0.8")
+    assert failed["reasons"][1].startswith(f"CAS {failed['utility']['cas']:.3f} is ")
 
 
 def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_merge(tmp_path, monkeypatch, digits,
@@ -208,11 +242,18 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
     assert quality["counts"] == {"train": 640, "holdout": 160, "synthetic": 300}
     assert Image.open("reports/plots/samples.png").size[1] == 10 * (48 + 2)  # one row per class
     assert Path("reports/plots/augmentation.png").exists() and Path("models/digits/weights.safetensors").exists()
+    assert Image.open("reports/plots/training_losses.png").size[0] > 300
+    assert "![training losses](plots/training_losses.png)" in Path("reports/summary.md").read_text()
     merged = pd.read_parquet("data/merged/train.parquet")
     real = pd.read_parquet("data/prepared/train.parquet")
     assert merged["is_synthetic"].sum() == 300 and summary["merge"]["synthetic"] == 300
     pd.testing.assert_frame_equal(merged[~merged["is_synthetic"]].drop(columns=["is_synthetic", "generator_run"]), real)
-    assert "gate       PASSED: FID" in format_summary(summary)
+    assert re.search(r"gate       PASSED: 4/4 checks passed; expectations failed 0, label agreement [\d.]+, "
+                     r"CAS ratio [\d.]+, worst class coverage [\d.]+, FID ratio [\d.]+ ", format_summary(summary))
+    assert re.search(r"accuracy   holdout accuracy: real 0\.\d{3}, real \+ synthetic 0\.\d{3} \([+-]0\.\d{3}\)",
+                     format_summary(summary))
+    assert summary["validate"]["checks"] == [{key: c[key] for key in ("check", "value", "limit", "passed")}
+                                             for c in quality["checks"]]
     assert stages_run(dvc("repro")) == [] and "label_agreement" in dvc("metrics", "show", "--json").stdout
     assert quality["expectations"]["failed"] == 0 and Path("reports/data_docs/index.html").exists()
 
@@ -238,8 +279,21 @@ def test_image_settings_are_validated_with_the_key_named(tmp_path):
     with pytest.raises(ConfigError, match=r"image: Value error, size must be one of 8, 16, 32, 64, 128 \(got 28\)"):
         load_params(path)
     path.write_text("data: {source: {format: folder, path: imgs}}\n")
-    with pytest.raises(ConfigError, match=r"data: Value error, source.format 'folder' reads images: set data.modality: image"):
+    with pytest.raises(ConfigError,
+                       match=r"data: Value error, source.format 'folder' reads images: set data.modality: image"):
         load_params(path)
     path.write_text("data: {modality: image, target: label, source: {format: csv, path: x.csv}}\n")
     with pytest.raises(ConfigError, match=r"images come from 'example', 'folder' or 'parquet' sources, not 'csv'"):
         load_params(path)
+
+
+def test_image_stages_run_on_their_cpu_threads_and_give_the_previous_count_back(monkeypatch):
+    from synthpipe.config import load_params
+    from synthpipe.images import stages as images
+    from tests.conftest import REPO
+
+    seen = []
+    monkeypatch.setattr(images, "ingest", lambda *args: seen.append(torch.get_num_threads()) or {})
+    torch.set_num_threads(2)
+    images.run("ingest", load_params(REPO / "params-digits.yaml", ["image.cpu_threads=1"]))
+    assert seen == [1] and torch.get_num_threads() == 2

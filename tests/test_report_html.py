@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from synthpipe.config import ValidateConfig, parse_params
+from synthpipe.config import ValidateConfig
 from synthpipe.gate.datadocs import offline_page, renders_offline
 from synthpipe.gate.html import render_html
 from synthpipe.io import read_json
@@ -141,7 +141,7 @@ def test_the_validate_task_links_the_report_from_its_artifacts(reports, prefect_
 
     @flow
     def publishing():
-        publish(parse_params({}), reports / "quality.json", reports / "summary.md")
+        publish(reports / "quality.json", reports / "summary.md")
 
     publishing()
     report = (reports / "report.html").resolve()

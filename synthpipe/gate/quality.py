@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from synthpipe.config import MergeConfig, ValidateConfig
 from synthpipe.errors import InputError
+from synthpipe.gate.checks import check, expectations_check, verdict
 from synthpipe.gate.evaluation import Scorer, augmentation_curve, detection_auc, task_for, utility
 from synthpipe.gate.expectations import expectation_specs, run_expectations
 from synthpipe.gate.features import FeatureSpace
@@ -55,17 +56,19 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
     with _timed(timings, "utility"), single_thread():
         utility_report, augmentation = _learned(real, comparable, holdout, target, shared, cfg, merge, seed)
     report = {
-        "rows": {"real_train": len(real), "synthetic": len(synthetic), "holdout": None if holdout is None else len(holdout)},
+        "modality": "table",
+        "rows": {"real_train": len(real), "synthetic": len(synthetic),
+                 "holdout": None if holdout is None else len(holdout)},
         "sampling": {"seed": seed, "sample_rows": cfg.sample_rows,
-                     "sampled": max(len(real), len(synthetic), len(holdout) if holdout is not None else 0) > cfg.sample_rows},
+                     "sampled": max(len(real), len(synthetic), len(holdout) if holdout is not None else 0)
+                     > cfg.sample_rows},
         "expectations": {"evaluated": len(results), "failed": sum(not r["success"] for r in results),
                          "suite": specs, "results": results},
         "fidelity": fidelity, "diversity": diversity, "utility": utility_report, "augmentation": augmentation,
         "privacy": privacy, "seconds": timings,
     }
     report["checks"] = gate_checks(report, cfg)
-    report["reasons"] = [check["reason"] for check in report["checks"] if check["passed"] is False]
-    report["passed"] = not report["reasons"]
+    verdict(report)
     return report
 
 
@@ -75,7 +78,8 @@ def single_thread():
     return threadpool_limits(1)
 
 
-def _check_inputs(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None, target: str | None) -> None:
+def _check_inputs(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
+                  target: str | None) -> None:
     for name, table in (("real train", real), ("synthetic", synthetic)):
         if len(table) == 0:
             raise InputError(f"the {name} data has no rows")
@@ -151,7 +155,8 @@ def _learned(real, synthetic, holdout, target, kinds, cfg: ValidateConfig, merge
     augmentation = {"metric": scorer.metric, "policy": merge.policy, "points": points,
                     "fraction": full["fraction"], "gain": full["gain"], "real_score": full["real_score"],
                     "augmented_score": full["augmented_score"]}
-    return {"target": target} | utility(full["real_score"], scorer, _capped(synthetic, cfg.sample_rows, seed), seed), augmentation
+    scores = utility(full["real_score"], scorer, _capped(synthetic, cfg.sample_rows, seed), seed)
+    return {"target": target} | scores, augmentation
 
 
 def _policy_rows(subset: pd.DataFrame, pool: pd.DataFrame, fraction: float, merge: MergeConfig, target: str,
@@ -167,67 +172,47 @@ def _capped(df: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 def gate_checks(report: dict, cfg: ValidateConfig) -> list[dict]:
     """Every thresholded figure as {check, value, limit, passed, reason}; passed is None when not computed."""
     f, d, u, a, p = (report[k] for k in ("fidelity", "diversity", "utility", "augmentation", "privacy"))
-    failed = [item for item in report["expectations"]["results"] if not item["success"]]
-    listed = "; ".join(describe_failure(item) for item in failed[:8])
     copy_excess = p["exact_copy_share"] - (p["holdout_exact_copy_share"] or 0.0)
     return [
-        _check("expectations failed", len(failed), "<=", cfg.max_failed_expectations, lambda v, t:
-               f"{v:.0f} expectations failed (allowed {t}): {listed}"),
-        _check("mean column shape", f["mean_column_shape"], ">=", cfg.min_column_shape, lambda v, t:
+        expectations_check(report["expectations"]["results"], cfg.max_failed_expectations),
+        check("mean column shape", f["mean_column_shape"], ">=", cfg.min_column_shape, lambda v, t:
                f"column distributions differ from the real data: mean shape similarity {v:.3f} < {t}"),
-        _check("worst column shape", f["worst_column_shape"], ">=", cfg.min_worst_column_shape, lambda v, t:
+        check("worst column shape", f["worst_column_shape"], ">=", cfg.min_worst_column_shape, lambda v, t:
                f"column '{f['worst_column']}' is far from its real distribution: shape similarity {v:.3f} < {t}"),
-        _check("correlation difference", f["correlation_difference"], "<=", cfg.max_correlation_diff, lambda v, t:
+        check("correlation difference", f["correlation_difference"], "<=", cfg.max_correlation_diff, lambda v, t:
                f"relationships between numeric columns are lost: mean correlation difference {v:.3f} > {t}"),
-        _check("contingency similarity", f["contingency_similarity"], ">=", cfg.min_contingency_similarity, lambda v, t:
+        check("contingency similarity", f["contingency_similarity"], ">=", cfg.min_contingency_similarity, lambda v, t:
                f"relationships of categorical columns are lost: mean contingency similarity {v:.3f} < {t} "
                f"(worst pair {f['worst_pair']})"),
-        _check("detection AUC", f["detection_auc"], "<=", cfg.max_detection_auc, lambda v, t:
+        check("detection AUC", f["detection_auc"], "<=", cfg.max_detection_auc, lambda v, t:
                f"a classifier tells synthetic rows from real ones: detection ROC AUC {v:.3f} > {t} "
                "(0.5 = indistinguishable)"),
-        _check("duplicate share", d["duplicate_share"] - d["real_duplicate_share"], "<=", cfg.max_duplicate_share,
+        check("duplicate share", d["duplicate_share"] - d["real_duplicate_share"], "<=", cfg.max_duplicate_share,
                lambda v, t: f"the generator repeats itself (mode collapse): {d['duplicate_share']:.1%} of synthetic "
                f"rows are duplicates, vs {d['real_duplicate_share']:.1%} of real rows (excess {v:.3f} > {t})"),
-        _check("category coverage", d["category_coverage"], ">=", cfg.min_category_coverage, lambda v, t:
+        check("category coverage", d["category_coverage"], ">=", cfg.min_category_coverage, lambda v, t:
                f"the generator collapsed onto few categories (mode collapse): column "
                f"'{d['least_covered_categorical']}' shows only {v:.0%} of its common real categories (< {t})"),
-        _check("range coverage", d["range_coverage"], ">=", cfg.min_range_coverage, lambda v, t:
+        check("range coverage", d["range_coverage"], ">=", cfg.min_range_coverage, lambda v, t:
                f"the generator collapsed onto a narrow range (mode collapse): column '{d['least_covered_numeric']}' "
                f"spans only {v:.0%} of its real range (< {t})"),
-        _check("utility gap", u.get("gap"), "<=", cfg.max_utility_gap, lambda v, t:
+        check("utility gap", u.get("gap"), "<=", cfg.max_utility_gap, lambda v, t:
                f"a model trained on synthetic data predicts '{u['target']}' much worse than one trained on real "
                f"data: holdout {u['metric']} {u['tstr']:.3f} vs {u['trtr']:.3f} (gap {v:.3f} > {t})"),
-        _check("augmentation loss", None if "gain" not in a else -a["gain"], "<=", cfg.max_augmentation_loss,
+        check("augmentation loss", None if "gain" not in a else -a["gain"], "<=", cfg.max_augmentation_loss,
                lambda v, t: f"adding synthetic rows makes the model worse on the real holdout: {a['metric']} "
                f"{a['real_score']:.3f} -> {a['augmented_score']:.3f} (loss {v:.3f} > {t})"),
-        _check("exact copies", copy_excess, "<=", cfg.max_exact_copy_share, lambda v, t:
+        check("exact copies", copy_excess, "<=", cfg.max_exact_copy_share, lambda v, t:
                f"synthetic data copies real train rows: {p['exact_copies']} rows ({p['exact_copy_share']:.1%}) are "
                f"identical to a train row, vs {(p['holdout_exact_copy_share'] or 0):.1%} of real holdout rows "
                f"(excess {v:.3f} > {t})"),
-        _check("DCR ratio", p["dcr_ratio"], ">=", cfg.min_dcr_ratio, lambda v, t:
+        check("DCR ratio", p["dcr_ratio"], ">=", cfg.min_dcr_ratio, lambda v, t:
                f"synthetic rows sit much closer to train rows than new real rows do, a sign of memorised rows: "
                f"median distance to closest record is {v:.3f} x the holdout's (< {t})"),
-        _check("NNDR ratio", p["nndr_ratio"], ">=", cfg.min_nndr_ratio, lambda v, t:
+        check("NNDR ratio", p["nndr_ratio"], ">=", cfg.min_nndr_ratio, lambda v, t:
                f"synthetic rows sit on single train records rather than among them: median nearest-neighbour "
                f"distance ratio is {v:.3f} x the holdout's (< {t})"),
     ]
-
-
-def _check(name: str, value, op: str, limit, reason) -> dict:
-    if value is None:
-        return {"check": name, "value": None, "limit": f"{op} {limit}", "passed": None, "reason": None}
-    passed = bool(value <= limit) if op == "<=" else bool(value >= limit)
-    return {"check": name, "value": float(value), "limit": f"{op} {limit}", "passed": passed,
-            "reason": None if passed else reason(float(value), limit)}
-
-
-def describe_failure(item: dict) -> str:
-    where = f"column '{item['column']}'" if item["column"] else "table"
-    name = item["expectation"].removeprefix("expect_").replace("_", " ")
-    examples = list(dict.fromkeys(item["unexpected_examples"]))[:3]
-    detail = f", e.g. {', '.join(examples)}" if examples else ""
-    observed = f" (observed {item['observed']})" if item["observed"] is not None and not detail else ""
-    return f"{where}: {name}{observed}{detail}"
 
 
 def _argmin(scores: dict[str, float]) -> str | None:

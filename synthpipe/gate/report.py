@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthpipe.gate import plots
+from synthpipe.gate.checks import checks_markdown
 from synthpipe.gate.metrics import correlation_matrices
 from synthpipe.schema import infer_kinds
 
@@ -47,7 +48,7 @@ def render_summary(report: dict, plot_dir: str | None = None) -> str:
         lines += [f"- {reason}" for reason in report["reasons"]] + [""]
     else:
         lines += ["Synthetic data met every threshold and may be merged.", ""]
-    lines += _accuracy_section(report) + _checks_section(report) + _details_section(report)
+    lines += _accuracy_section(report) + checks_markdown(report) + _details_section(report)
     if plot_dir is not None and report.get("plots"):
         lines += ["## Plots", ""] + [f"![{name}]({plot_dir}/{file})" for name, file in report["plots"].items()] + [""]
     return "\n".join(lines)
@@ -82,15 +83,6 @@ def _accuracy_section(report: dict) -> list[str]:
               "generator fitted on all real train rows, so at small fractions the gain shows what the synthetic pool "
               "carries, not what a generator fitted on that fraction alone would give.", ""]
     return lines
-
-
-def _checks_section(report: dict) -> list[str]:
-    lines = ["## Checks", "", "| check | value | threshold | result |", "|---|---|---|---|"]
-    for c in report["checks"]:
-        result = {True: "pass", False: "**FAIL**", None: "not computed"}[c["passed"]]
-        value = "n/a" if c["value"] is None else f"{c['value']:.3f}"
-        lines.append(f"| {c['check']} | {value} | {c['limit']} | {result} |")
-    return lines + [""]
 
 
 def _details_section(report: dict) -> list[str]:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from synthpipe.config import Paths
 from synthpipe.gate.html import REPORT_FILE
-from synthpipe.images.summary import gate_line, gate_summary
 from synthpipe.io import read_json, table_rows
+
+# The checks shown in the run summary's gate line, where a modality's report has them (every check is in
+# summary.md and quality.json).
+HEADLINE = ("mean column shape", "worst column shape", "correlation difference", "detection AUC",
+            "label agreement", "CAS ratio", "worst class coverage", "FID ratio", "expectations failed")
 
 
 def summarize(paths: Paths) -> dict:
@@ -28,20 +32,10 @@ def summarize(paths: Paths) -> dict:
     if paths.synthetic.exists():
         summary["generate"] = {"rows": table_rows(paths.synthetic), "path": str(paths.synthetic)}
     if paths.quality.exists():
-        quality = read_json(paths.quality)
         # The page to open: the self-contained report, where the run wrote one.
         report = paths.quality.parent / REPORT_FILE
-        report_path = str(report if report.exists() else paths.summary)
-    if paths.quality.exists() and quality.get("modality") == "image":
-        summary["validate"] = gate_summary(quality, report_path)
-    elif paths.quality.exists():
-        summary["validate"] = {"passed": quality["passed"], "reasons": quality["reasons"],
-                               "fidelity": {k: v for k, v in quality["fidelity"].items() if not isinstance(v, dict)},
-                               "augmentation": {k: quality["augmentation"].get(k)
-                                                for k in ("metric", "real_score", "augmented_score", "gain")},
-                               "expectations_failed": quality["expectations"]["failed"],
-                               "expectations_evaluated": quality["expectations"]["evaluated"],
-                               "path": report_path}
+        page = report if report.exists() else paths.summary
+        summary["validate"] = gate_summary(read_json(paths.quality), str(page))
     manifest = paths.merged / "manifest.json"
     if manifest.exists() and summary.get("validate", {}).get("passed"):
         summary["merge"] = {**read_json(manifest)["rows"], "path": str(paths.merged / "train.parquet")}
@@ -60,22 +54,14 @@ def format_summary(summary: dict) -> str:
         s = summary["train"]
         model = f"{s['model']} (auto)" if s["chosen_by"] == "auto" else s["model"]
         epochs = f", {s['epochs']} epochs" if s["epochs"] else ""
-        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})",
-                     s["path"]))
+        detail = f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})"
+        rows.append(("trained", detail, s["path"]))
     if "generate" in summary:
         rows.append(("generated", f"{summary['generate']['rows']} rows", summary["generate"]["path"]))
-    if summary.get("validate", {}).get("modality") == "image":
-        rows.append(("gate", gate_line(summary["validate"]), summary["validate"]["path"]))
-    elif "validate" in summary:
-        s, f = summary["validate"], summary["validate"]["fidelity"]
-        corr = "n/a" if f["correlation_difference"] is None else f"{f['correlation_difference']:.3f}"
-        detection = "n/a" if f["detection_auc"] is None else f"{f['detection_auc']:.3f}"
-        figures = (f"shape {f['mean_column_shape']:.3f} (worst {f['worst_column']} {f['worst_column_shape']:.3f}), "
-                   f"corr diff {corr}, detection AUC {detection}, "
-                   f"expectations failed {s['expectations_failed']}/{s['expectations_evaluated']}")
-        rows.append(("gate", f"{'PASSED' if s['passed'] else 'FAILED'}: {figures}", s["path"]))
-        a = s["augmentation"]
-        if a["gain"] is not None:
+    if "validate" in summary:
+        s, a = summary["validate"], summary["validate"]["augmentation"]
+        rows.append(("gate", gate_line(s), s["path"]))
+        if a.get("gain") is not None:
             rows.append(("accuracy", f"holdout {a['metric']}: real {a['real_score']:.3f}, real + synthetic "
                                      f"{a['augmented_score']:.3f} ({a['gain']:+.3f})",
                          "reports/plots/augmentation.png"))
@@ -89,3 +75,21 @@ def format_summary(summary: dict) -> str:
     if "validate" in summary:
         lines += [f"    - {reason}" for reason in summary["validate"]["reasons"]]
     return "\n".join(lines)
+
+
+def gate_summary(quality: dict, page: str) -> dict:
+    """The gate's verdict, reasons, check results and augmentation headline: the same keys for every modality."""
+    return {"passed": quality["passed"], "reasons": quality["reasons"], "modality": quality["modality"],
+            "checks": [{key: c[key] for key in ("check", "value", "limit", "passed")} for c in quality["checks"]],
+            "augmentation": {k: quality["augmentation"].get(k)
+                             for k in ("metric", "real_score", "augmented_score", "gain")},
+            "path": page}
+
+
+def gate_line(s: dict) -> str:
+    """Verdict, checks passed, and the headline checks' values: "PASSED: 5/5 checks passed; label agreement ..."."""
+    judged = [c for c in s["checks"] if c["passed"] is not None]
+    shown = [f"{c['check']} {c['value']:.3g}" + ("" if c["passed"] is not False else " (FAIL)")
+             for c in s["checks"] if c["check"] in HEADLINE and c["value"] is not None]
+    return (f"{'PASSED' if s['passed'] else 'FAILED'}: {sum(c['passed'] for c in judged)}/{len(judged)} checks "
+            f"passed; {', '.join(shown)}")

@@ -1,4 +1,4 @@
-"""PNG figures: a sample grid (one row per class) and the augmentation curve."""
+"""PNG figures: a sample grid, one row per class (the augmentation curve is the table gate's plot)."""
 
 from __future__ import annotations
 
@@ -29,24 +29,3 @@ def sample_grid(images: np.ndarray, targets: np.ndarray, classes: list, columns:
     with atomic_path(path) as tmp:
         canvas.save(tmp, format="PNG")
 
-
-def augmentation_plot(curve: list[dict], path: str | Path) -> None:
-    """Holdout accuracy against the share of real train labels, with and without synthetic images."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shares = [100 * point["real_fraction"] for point in curve]
-    figure, axes = plt.subplots(figsize=(5, 3.5), dpi=120)
-    axes.plot(shares, [p["accuracy_real"] for p in curve], "o-", label="real only")
-    axes.plot(shares, [p["accuracy_real_plus_synthetic"] for p in curve], "s-", label="real + synthetic")
-    axes.set(xlabel="real train images used (%)", ylabel="accuracy on real holdout", xscale="log",
-             title="Augmentation with synthetic images")
-    axes.set_xticks(shares, [f"{s:g}" for s in shares])
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png")
-    plt.close(figure)

@@ -9,13 +9,14 @@ penalty kept about twice the within-class variety for the same steps.) With a fe
 memorises them: DiffAugment (Zhao et al. 2020) shows it only randomly translated / cut-out / recoloured copies
 of real AND fake images, with the same differentiable ops in the generator's step, so the generator learns the
 images, not the augmentation.
+
+Training runs on the shared loop (synthpipe.training): checkpoints (the generator's moving average included),
+resume to the same weights, divergence recovery and progress lines come from there.
 """
 
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,7 +27,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from synthpipe.config import ImageTrainConfig
+from synthpipe.device import mixed_precision
 from synthpipe.io import atomic_path, file_hash, read_json, verify_manifest, write_json, write_manifest
+from synthpipe.training import Adam, LoopOptions, Trainee, fingerprint, state_digest, train, update, world_size
 
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
@@ -160,53 +163,64 @@ class TrainedImageGan:
 
 
 def train_image_gan(images: torch.Tensor, targets: torch.Tensor, classes: int, cfg: ImageTrainConfig, seed: int,
-                    on_epoch: Callable[[dict], None] | None = None) -> TrainedImageGan:
-    """Train on uint8 `images` (N, C, S, S) already on their device. Same data, config and seed -> same weights on CPU."""
-    torch.manual_seed(seed)
-    device, count = images.device, images.shape[0]
+                    options: LoopOptions | None = None) -> TrainedImageGan:
+    """Train on uint8 `images` (N, C, S, S) already on their device.
+
+    Same data, config and seed -> same weights on CPU, whether or not the run was stopped and resumed."""
+    torch.manual_seed(seed)  # the networks' initial weights
     shape = ImageGanShape(images.shape[-1], images.shape[1], classes, cfg.noise_dim, cfg.width)
-    generator, critic = Generator(shape).to(device), Critic(shape).to(device)
+    generator, critic = Generator(shape).to(images.device), Critic(shape).to(images.device)
     average = copy.deepcopy(generator).requires_grad_(False)
+    result = train(image_gan_trainee(images, targets, cfg, generator, critic, average), cfg, seed, options)
+    return TrainedImageGan(shape, average, critic, result.history)
+
+
+def image_gan_trainee(images: torch.Tensor, targets: torch.Tensor, cfg: ImageTrainConfig, generator: Generator,
+                      critic: Critic, average: Generator) -> Trainee:
+    device, count = images.device, images.shape[0]
     # Betas (0.5, 0.9), the usual WGAN-GP choice: less momentum keeps the two players from oscillating.
-    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.learning_rate, betas=(0.5, 0.9))
-    opt_c = torch.optim.Adam(critic.parameters(), lr=cfg.learning_rate, betas=(0.5, 0.9))
+    opt_g = Adam(generator.parameters(), cfg.learning_rate, betas=(0.5, 0.9))
+    opt_c = Adam(critic.parameters(), cfg.learning_rate, betas=(0.5, 0.9))
     data = images.float() / 127.5 - 1  # the whole set as one tensor; batches are index draws
     batch = min(cfg.batch_size, count)
-    steps = max(1, count // batch)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and cfg.mixed_precision)
-    history, step = [], 0
-    for epoch in range(1, cfg.epochs + 1):
-        started = time.perf_counter()
-        for _ in range(steps):
-            pick = torch.randint(count, (batch,), device=device)
-            real, labels = diff_augment(data[pick], cfg.augment), targets[pick]
-            # Critic: Wasserstein estimate on augmented real and fake images of the same labels.
-            with autocast:
-                fake = diff_augment(generator(torch.randn(batch, cfg.noise_dim, device=device), labels), cfg.augment)
-                wasserstein = critic(real, labels).mean() - critic(fake.detach(), labels).mean()
-            # The penalty's double backward stays in float32: bfloat16 gradients of gradients are too coarse.
-            loss_c = -wasserstein + cfg.gradient_penalty * gradient_penalty(critic, real, fake.detach().float(), labels)
-            opt_c.zero_grad(set_to_none=True)
-            loss_c.backward()
-            opt_c.step()
-            # Generator: raise the critic's score of augmented fakes.
-            with autocast:
-                fake = generator(torch.randn(batch, cfg.noise_dim, device=device), labels)
-                loss_g = -critic(diff_augment(fake, cfg.augment), labels).mean()
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            step += 1
-            update_average(average, generator, min(cfg.ema_decay, (1 + step) / (10 + step)))
-        seconds = time.perf_counter() - started
-        record = {"epoch": epoch, "loss": loss_g.item(), "critic_loss": loss_c.item(),
-                  "wasserstein": wasserstein.item(),
-                  "seconds": seconds, "images_per_s": steps * batch / seconds}
-        history.append(record)
-        if on_epoch:
-            on_epoch(record)
-    refresh_batch_norm(average, targets, cfg.noise_dim, batch)
-    return TrainedImageGan(shape, average, critic, history)
+    # bfloat16 on CUDA only, as the image GAN always had it: whether these small convolutions gain from it on a
+    # CPU with bfloat16 units is not measured, and float32 keeps CPU runs as they were.
+    autocast = mixed_precision(device, cfg.mixed_precision and device.type == "cuda")
+
+    def step(number: int) -> dict[str, torch.Tensor]:
+        pick = torch.randint(count, (batch,), device=device)
+        real, labels = diff_augment(data[pick], cfg.augment), targets[pick]
+        # Critic: Wasserstein estimate on augmented real and fake images of the same labels.
+        with torch.no_grad(), autocast:
+            fake = diff_augment(generator(torch.randn(batch, cfg.noise_dim, device=device), labels), cfg.augment)
+        with autocast:
+            wasserstein = critic(real, labels).mean() - critic(fake, labels).mean()
+        # The penalty's double backward stays in float32: bfloat16 gradients of gradients are too coarse.
+        loss_c = -wasserstein + cfg.gradient_penalty * gradient_penalty(critic, real, fake.float(), labels)
+        update(opt_c, loss_c)
+        # Generator: raise the critic's score of augmented fakes.
+        with autocast:
+            fake = generator(torch.randn(batch, cfg.noise_dim, device=device), labels)
+            loss_g = -critic(diff_augment(fake, cfg.augment), labels).mean()
+        update(opt_g, loss_g)
+        done = number + 1  # steps taken, this one included
+        update_average(average, generator, min(cfg.ema_decay, (1 + done) / (10 + done)))
+        return {"loss": loss_g.detach(), "critic_loss": loss_c.detach(), "wasserstein": wasserstein.detach()}
+
+    return Trainee("image_gan", {"generator": generator, "critic": critic, "average": average},
+                   {"generator": opt_g, "critic": opt_c}, step, steps_per_epoch=max(1, count // batch), batch=batch,
+                   finish=lambda: refresh_batch_norm(average, targets, cfg.noise_dim, batch), settings="image.train")
+
+
+# Part of the fingerprint: raised when the tensors of an unfinished fit's checkpoint change meaning.
+CHECKPOINT_FORMAT = 1
+
+
+def trajectory_fingerprint(images: torch.Tensor, targets: torch.Tensor, cfg: ImageTrainConfig, seed: int) -> str:
+    """What the weights after epoch k depend on; settings that only say when to save or give up are left out."""
+    settings = cfg.model_dump(exclude={"checkpoint_every", "max_divergence_retries", "device"})
+    data = state_digest({"images": images, "targets": targets})
+    return fingerprint("image_gan", settings, seed, data, images.device.type, world_size(), CHECKPOINT_FORMAT)
 
 
 @torch.no_grad()
@@ -217,7 +231,8 @@ def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 @torch.no_grad()
-def refresh_batch_norm(generator: Generator, targets: torch.Tensor, noise_dim: int, batch: int, batches: int = 16) -> None:
+def refresh_batch_norm(generator: Generator, targets: torch.Tensor, noise_dim: int, batch: int,
+                       batches: int = 16) -> None:
     """Batch-norm statistics that match the averaged weights: a cumulative mean over fresh batches."""
     generator.train()
     for module in generator.modules():
@@ -267,5 +282,6 @@ def load_image_generator(directory: str | Path, device: torch.device) -> tuple[G
     shape = ImageGanShape(**config["shape"])
     tensors = load_file(str(directory / WEIGHTS_FILE), device="cpu")
     generator = Generator(shape)
-    generator.load_state_dict({k.removeprefix("generator."): v for k, v in tensors.items() if k.startswith("generator.")})
+    generator.load_state_dict({k.removeprefix("generator."): v for k, v in tensors.items()
+                               if k.startswith("generator.")})
     return generator.to(device).eval(), shape, config

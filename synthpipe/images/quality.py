@@ -3,24 +3,28 @@
 Figures: classifier-feature FID (synthetic vs real holdout, next to train vs holdout as the floor that sampling
 alone gives), precision / recall / coverage per class, label agreement (does the real-trained classifier see the
 class the generator was asked for?), CAS (a classifier trained only on synthetic images, scored on the real
-holdout, next to the real-trained one) and the augmentation curve.
+holdout, next to the real-trained one) and the augmentation curve. The thresholded ones become check records,
+the same as the table gate's (synthpipe.gate.checks), and the curve has the table curve's points.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from synthpipe.config import ImageValidateConfig
+from synthpipe.gate.checks import check, checks_markdown, expectations_check, verdict
 from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch
 from synthpipe.images.metrics import balanced_subset, frechet_distance, precision_recall_coverage
 
 
 def assess_images(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch, cfg: ImageValidateConfig,
-                  seed: int) -> dict:
-    """Every image figure and the gate's verdict. Batches share one class list and live on one device."""
+                  seed: int, expectations: list[dict] = (), max_failed_expectations: int = 0) -> dict:
+    """Every image figure, the checks and the gate's verdict. Batches share one class list and live on one device;
+    `expectations` are the results of the table expectations on the columns beside the pixels."""
     classes = len(train.classes)
 
     def fit(images: torch.Tensor, targets: torch.Tensor):
@@ -34,19 +38,22 @@ def assess_images(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch,
     fidelity = {"fid": frechet_distance(holdout_features, synthetic_features),
                 "fid_real_baseline": frechet_distance(holdout_features, train_features),
                 "label_agreement": (synthetic_predicted == synthetic.targets).float().mean().item()}
-    per_class = per_class_figures(holdout, holdout_features, synthetic, synthetic_features, synthetic_predicted, cfg.neighbours)
+    per_class = per_class_figures(holdout, holdout_features, synthetic, synthetic_features, synthetic_predicted,
+                                  cfg.neighbours)
     fidelity |= mean_of_classes(per_class)
     cas = accuracy(fit(synthetic.images, synthetic.targets), holdout.images, holdout.targets)
     utility = {"real_accuracy": real_accuracy, "cas": cas, "cas_ratio": cas / real_accuracy if real_accuracy else 0.0}
     curve = augmentation_curve(train, holdout, synthetic, cfg.augmentation_fractions, fit, seed)
-    report = {"modality": "image", "passed": True, "reasons": [], "fidelity": fidelity, "utility": utility,
-              "classes": per_class, "augmentation": curve,
+    thresholds = cfg.model_dump(include={"min_label_agreement", "min_cas_ratio", "min_class_coverage", "max_fid_ratio"})
+    report = {"modality": "image", "fidelity": fidelity, "utility": utility, "classes": per_class,
+              "augmentation": curve,
               "counts": {"train": len(train.targets), "holdout": len(holdout.targets),
                          "synthetic": len(synthetic.targets)},
-              "thresholds": cfg.model_dump(include={"min_label_agreement", "min_cas_ratio", "min_class_coverage",
-                                                    "max_fid_ratio"})}
-    report["reasons"] = gate_reasons(report, cfg)
-    report["passed"] = not report["reasons"]
+              "expectations": {"evaluated": len(expectations), "failed": sum(not r["success"] for r in expectations),
+                               "results": list(expectations)},
+              "thresholds": thresholds | {"max_failed_expectations": max_failed_expectations}}
+    report["checks"] = gate_checks(report, cfg)
+    verdict(report)
     return report
 
 
@@ -58,7 +65,7 @@ def per_class_figures(holdout: ImageBatch, holdout_features: torch.Tensor, synth
     for index in synthetic.targets.unique().tolist():
         real = holdout_features[holdout.targets == index]
         fake = synthetic_features[synthetic.targets == index]
-        fake = fake[: max(len(real), k + 1)]  # every synthetic image is an independent draw: a prefix is a random sample
+        fake = fake[: max(len(real), k + 1)]  # each synthetic image is an independent draw: a prefix is a random sample
         mine = synthetic.targets == index
         figures[str(holdout.classes[index])] = {
             **precision_recall_coverage(real, fake, k),
@@ -70,49 +77,66 @@ def per_class_figures(holdout: ImageBatch, holdout_features: torch.Tensor, synth
 def mean_of_classes(per_class: dict) -> dict:
     coverage = {label: f["coverage"] for label, f in per_class.items() if not math.isnan(f["coverage"])}
     worst = min(coverage, key=coverage.get) if coverage else None
-    return {name: sum(f[name] for f in per_class.values()) / len(per_class) for name in ("precision", "recall", "coverage")} | {
-        "worst_class": worst, "worst_class_coverage": coverage.get(worst, float("nan"))}
+    means = {name: sum(f[name] for f in per_class.values()) / len(per_class)
+             for name in ("precision", "recall", "coverage")}
+    return means | {"worst_class": worst, "worst_class_coverage": coverage.get(worst, float("nan"))}
 
 
 def augmentation_curve(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch, fractions: list[float],
-                       fit, seed: int) -> list[dict]:
+                       fit, seed: int, resamples: int = 200) -> dict:
     """Holdout accuracy with a share of the real train images, alone and together with every synthetic image.
-    The generator saw the whole train split: this measures what its images add to a smaller labelled set."""
-    curve = []
-    for fraction in sorted(fractions):
+    The generator saw the whole train split: this measures what its images add to a smaller labelled set.
+
+    The record is the table curve's (synthpipe.gate.evaluation): one seeded subset per share (repeats 1, so the
+    spreads over seeds are 0), and the spread of the gain over bootstrap resamples of the holdout images."""
+    rows = np.random.default_rng(seed).integers(len(holdout.targets), size=(resamples, len(holdout.targets)))
+    points = []
+    for fraction in sorted(fractions if 1.0 in fractions else [*fractions, 1.0]):
         pick = balanced_subset(train.targets, fraction, seed)
         real_images, real_targets = train.images[pick], train.targets[pick]
-        alone = accuracy(fit(real_images, real_targets), holdout.images, holdout.targets)
-        mixed = accuracy(fit(torch.cat([real_images, synthetic.images]), torch.cat([real_targets, synthetic.targets])),
-                         holdout.images, holdout.targets)
-        curve.append({"real_fraction": fraction, "real_images": len(pick), "accuracy_real": alone,
-                      "accuracy_real_plus_synthetic": mixed, "gain": mixed - alone})
-    return curve
+        alone = correct(fit(real_images, real_targets), holdout)
+        mixed = correct(fit(torch.cat([real_images, synthetic.images]), torch.cat([real_targets, synthetic.targets])),
+                        holdout)
+        gain = mixed.mean() - alone.mean()
+        points.append({"fraction": fraction, "real_rows": len(pick), "synthetic_rows": len(synthetic.targets),
+                       "repeats": 1, "real_score": float(alone.mean()), "real_score_std": 0.0,
+                       "augmented_score": float(mixed.mean()), "augmented_score_std": 0.0,
+                       "gain": float(gain), "gain_std": 0.0,
+                       "gain_holdout_std": float((mixed[rows].mean(axis=1) - alone[rows].mean(axis=1)).std())})
+    full = points[-1]  # every real train image: the training set merge builds
+    return {"metric": "accuracy", "policy": "all synthetic images", "points": points, "fraction": full["fraction"],
+            "gain": full["gain"], "real_score": full["real_score"], "augmented_score": full["augmented_score"]}
 
 
-def gate_reasons(report: dict, cfg: ImageValidateConfig) -> list[str]:
-    fidelity, utility, reasons = report["fidelity"], report["utility"], []
-    if fidelity["label_agreement"] < cfg.min_label_agreement:
-        reasons.append(f"label agreement {fidelity['label_agreement']:.3f} < min_label_agreement "
-                       f"{cfg.min_label_agreement}: the real-trained classifier often sees another class")
-    if utility["cas_ratio"] < cfg.min_cas_ratio:
-        reasons.append(f"CAS {utility['cas']:.3f} is {utility['cas_ratio']:.2f} of the real-trained accuracy "
-                       f"{utility['real_accuracy']:.3f} < min_cas_ratio {cfg.min_cas_ratio}")
-    coverage = fidelity["worst_class_coverage"]
-    if not coverage >= cfg.min_class_coverage:  # also catches NaN: a class too small to measure
-        reasons.append(f"class '{fidelity['worst_class']}' coverage {coverage:.3f} < min_class_coverage "
-                       f"{cfg.min_class_coverage}: its synthetic images miss most of its real variety (mode collapse)")
-    if cfg.max_fid_ratio is not None:
-        ratio = fidelity["fid"] / max(fidelity["fid_real_baseline"], 1e-12)
-        if ratio > cfg.max_fid_ratio:
-            reasons.append(f"FID {fidelity['fid']:.3f} is {ratio:.1f}x the real train-vs-holdout FID "
-                           f"{fidelity['fid_real_baseline']:.3f} > max_fid_ratio {cfg.max_fid_ratio}")
-    return reasons
+def correct(model, holdout: ImageBatch) -> np.ndarray:
+    """1.0 where `model` classifies a holdout image right, else 0.0."""
+    return (predict(model, holdout.images)[1] == holdout.targets).float().cpu().numpy()
+
+
+def gate_checks(report: dict, cfg: ImageValidateConfig) -> list[dict]:
+    """Every thresholded figure as a check record (synthpipe.gate.checks); the FID ratio is reported only unless
+    max_fid_ratio is set."""
+    f, u = report["fidelity"], report["utility"]
+    return [
+        expectations_check(report["expectations"]["results"], report["thresholds"]["max_failed_expectations"]),
+        check("label agreement", f["label_agreement"], ">=", cfg.min_label_agreement, lambda v, t:
+              f"label agreement {v:.3f} < min_label_agreement {t}: the real-trained classifier often sees "
+              "another class"),
+        check("CAS ratio", u["cas_ratio"], ">=", cfg.min_cas_ratio, lambda v, t:
+              f"CAS {u['cas']:.3f} is {v:.2f} of the real-trained accuracy {u['real_accuracy']:.3f} "
+              f"< min_cas_ratio {t}"),
+        check("worst class coverage", f["worst_class_coverage"], ">=", cfg.min_class_coverage, lambda v, t:
+              f"class '{f['worst_class']}' coverage {v:.3f} < min_class_coverage {t}: its synthetic images miss "
+              "most of its real variety (mode collapse)"),
+        check("FID ratio", f["fid"] / max(f["fid_real_baseline"], 1e-12), "<=", cfg.max_fid_ratio, lambda v, t:
+              f"FID {f['fid']:.3f} is {v:.1f}x the real train-vs-holdout FID {f['fid_real_baseline']:.3f} "
+              f"> max_fid_ratio {t}"),
+    ]
 
 
 def render_summary(report: dict) -> str:
-    """reports/summary.md for images: verdict, reasons, headline figures, per-class table, augmentation curve."""
-    f, u = report["fidelity"], report["utility"]
+    """reports/summary.md for images: verdict, reasons, headline figures, checks, per-class table, augmentation."""
+    f, u, a = report["fidelity"], report["utility"], report["augmentation"]
     lines = [f"# Quality gate: {'PASSED' if report['passed'] else 'FAILED'}", ""]
     lines += [f"- {reason}" for reason in report["reasons"]] + ([""] if report["reasons"] else [])
     lines += [f"{report['counts']['synthetic']} synthetic images judged against {report['counts']['holdout']} real "
@@ -120,20 +144,27 @@ def render_summary(report: dict) -> str:
               "| figure | value |", "|---|---|",
               f"| FID in classifier features, synthetic vs holdout | {f['fid']:.3f} |",
               f"| FID, real train vs holdout (floor) | {f['fid_real_baseline']:.3f} |",
-              f"| precision / recall / coverage (mean of classes) | {f['precision']:.3f} / {f['recall']:.3f} / {f['coverage']:.3f} |",
+              f"| precision / recall / coverage (mean of classes) | {f['precision']:.3f} / {f['recall']:.3f} / "
+              f"{f['coverage']:.3f} |",
               f"| worst class coverage | {f['worst_class_coverage']:.3f} (class {f['worst_class']}) |",
               f"| label agreement | {f['label_agreement']:.3f} |",
               f"| accuracy, trained on real train | {u['real_accuracy']:.3f} |",
-              f"| CAS: accuracy, trained on synthetic only | {u['cas']:.3f} ({u['cas_ratio']:.2f} of real) |", "",
-              "## Per class", "", "| class | precision | recall | coverage | label agreement | synthetic | holdout |",
+              f"| CAS: accuracy, trained on synthetic only | {u['cas']:.3f} ({u['cas_ratio']:.2f} of real) |", ""]
+    lines += checks_markdown(report)
+    lines += ["## Per class", "", "| class | precision | recall | coverage | label agreement | synthetic | holdout |",
               "|---|---|---|---|---|---|---|"]
-    lines += [f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['coverage']:.3f} | {c['label_agreement']:.3f} "
-              f"| {c['synthetic']} | {c['holdout']} |" for label, c in report["classes"].items()]
-    lines += ["", "## Augmentation: holdout accuracy", "", "| real train images | real only | real + synthetic | gain |",
-              "|---|---|---|---|"]
-    lines += [f"| {p['real_fraction']:.0%} ({p['real_images']}) | {p['accuracy_real']:.3f} | "
-              f"{p['accuracy_real_plus_synthetic']:.3f} | {p['gain']:+.3f} |" for p in report["augmentation"]]
-    lines += ["", "The generator was trained on the whole real train split; the curve shows what its images add when "
-              "fewer real labels are used for the classifier.", "",
-              "![samples, one row per class](plots/samples.png)", "", "![augmentation curve](plots/augmentation.png)", ""]
+    lines += [f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['coverage']:.3f} | "
+              f"{c['label_agreement']:.3f} | {c['synthetic']} | {c['holdout']} |"
+              for label, c in report["classes"].items()]
+    lines += ["", "## Augmentation: holdout accuracy", "",
+              "| real train images | real only | real + synthetic | gain | ± over holdout resamples |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {p['fraction']:.0%} ({p['real_rows']}) | {p['real_score']:.3f} | {p['augmented_score']:.3f} | "
+              f"{p['gain']:+.3f} | {p['gain_holdout_std']:.3f} |" for p in a["points"]]
+    lines += ["", f"Each row adds all {report['counts']['synthetic']} synthetic images. The generator was trained on "
+              "the whole real train split; the curve shows what its images add when fewer real labels are used for "
+              "the classifier.", "", "![samples, one row per class](plots/samples.png)", "",
+              "![augmentation curve](plots/augmentation.png)", ""]
+    if "losses" in report.get("figures", {}):
+        lines += ["![training losses](plots/training_losses.png)", ""]
     return "\n".join(lines)

@@ -18,15 +18,21 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from synthpipe.config import ImageConfig, Params, PreprocessConfig, SourceConfig, ValidateConfig
-from synthpipe.device import resolve_device
+from synthpipe.device import cpu_threads, resolve_device
 from synthpipe.errors import GateFailed, InputError
 from synthpipe.gate.expectations import expectation_specs, run_expectations
 from synthpipe.gate.html import write_html_report
-from synthpipe.gate.quality import describe_failure
+from synthpipe.gate.plots import plot_augmentation, plot_training_losses
 from synthpipe.images.codec import IMAGE_COLUMN, ImageBatch, image_table, sorted_classes, table_to_batch
-from synthpipe.images.figures import augmentation_plot, sample_grid
+from synthpipe.images.figures import sample_grid
 from synthpipe.images.folders import load_images
-from synthpipe.images.model import load_image_generator, sample_images, save_image_gan, train_image_gan
+from synthpipe.images.model import (
+    load_image_generator,
+    sample_images,
+    save_image_gan,
+    train_image_gan,
+    trajectory_fingerprint,
+)
 from synthpipe.images.quality import assess_images, render_summary
 from synthpipe.io import (
     atomic_dir,
@@ -41,6 +47,7 @@ from synthpipe.io import (
 from synthpipe.merge import merge
 from synthpipe.schema import infer_kinds
 from synthpipe.sources import write_raw
+from synthpipe.training import Checkpoints, LoopOptions
 
 DATASET_FILE = "images.json"  # in data/prepared: classes, label dtype, size, channels
 
@@ -63,8 +70,8 @@ def preprocess(raw_path: Path, out_dir: Path, label_column: str, cfg: Preprocess
         train, holdout = train_test_split(df, test_size=cfg.holdout_fraction, random_state=seed,
                                           stratify=df[label_column] if cfg.stratify else None)
     except ValueError as exc:
-        raise InputError(f"preprocess.holdout_fraction={cfg.holdout_fraction}: "
-                         f"cannot split {len(df)} images: {exc}") from None
+        raise InputError(f"preprocess.holdout_fraction={cfg.holdout_fraction}: cannot split {len(df)} images: "
+                         f"{exc}") from None
     train, holdout = train.sort_index().reset_index(drop=True), holdout.sort_index().reset_index(drop=True)
     classes = sorted_classes(df[label_column])
     dataset = {"label_column": label_column, "label_dtype": str(df[label_column].dtype), "classes": classes,
@@ -77,12 +84,6 @@ def preprocess(raw_path: Path, out_dir: Path, label_column: str, cfg: Preprocess
     return {"train_images": len(train), "holdout_images": len(holdout), "classes": len(classes)}
 
 
-def device_for(cfg: ImageConfig) -> torch.device:
-    if cfg.cpu_threads:
-        torch.set_num_threads(cfg.cpu_threads)
-    return resolve_device(cfg.train.device)
-
-
 def load_split(prepared_dir: Path, name: str, channels: int, device: torch.device) -> tuple[ImageBatch, dict]:
     dataset = read_json(prepared_dir / DATASET_FILE)
     path = prepared_dir / f"{name}.parquet"
@@ -90,17 +91,25 @@ def load_split(prepared_dir: Path, name: str, channels: int, device: torch.devic
     return ImageBatch(batch.images.to(device), batch.targets.to(device), batch.classes), dataset
 
 
-def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig, seed: int) -> dict:
-    device = device_for(cfg)
+def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig, seed: int,
+          checkpoint_dir: Path | None = None) -> dict:
+    """With `checkpoint_dir` a checkpoint is kept there every image.train.checkpoint_every epochs, and a killed
+    run resumes from it."""
+    device = resolve_device(cfg.train.device)
     batch, dataset = load_split(prepared_dir, "train", cfg.channels, device)
+    checkpoints = None
+    if checkpoint_dir is not None:
+        checkpoints = Checkpoints(Path(checkpoint_dir), "image_gan",
+                                  trajectory_fingerprint(batch.images, batch.targets, cfg.train, seed))
     started = time.perf_counter()
     with tqdm(total=cfg.train.epochs, desc="train", unit="epoch", disable=None) as bar:
         def show(record: dict) -> None:
             bar.set_postfix(g=f"{record['loss']:.3f}", c=f"{record['critic_loss']:.3f}",
-                            img_s=f"{record['images_per_s']:.0f}")
+                            img_s=f"{record['rows_per_s']:.0f}")
             bar.update()
 
-        model = train_image_gan(batch.images, batch.targets, len(batch.classes), cfg.train, seed, on_epoch=show)
+        model = train_image_gan(batch.images, batch.targets, len(batch.classes), cfg.train, seed,
+                                LoopOptions(on_epoch=show, checkpoints=checkpoints))
     seconds = time.perf_counter() - started
     extra = {"train": cfg.train.model_dump(), "seed": seed, "images": len(batch.targets), "device": str(device),
              "seconds": seconds, "dataset": dataset}
@@ -109,11 +118,11 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
     with atomic_path(log_path) as tmp:
         pd.DataFrame(model.history).to_csv(tmp, index=False)
     return {"epochs": cfg.train.epochs, "seconds": seconds, "device": str(device),
-            "images_per_s": float(np.mean([r["images_per_s"] for r in model.history]))}
+            "images_per_s": float(np.mean([r["rows_per_s"] for r in model.history if "event" not in r]))}
 
 
 def generate(model_dir: Path, out_path: Path, cfg: ImageConfig, seed: int) -> dict:
-    generator, shape, config = load_image_generator(model_dir, device_for(cfg))
+    generator, shape, config = load_image_generator(model_dir, resolve_device(cfg.train.device))
     dataset = config["dataset"]
     targets = requested_labels(dataset, cfg)
     pixels = sample_images(generator, targets, shape.noise_dim, seed)
@@ -137,17 +146,18 @@ def requested_labels(dataset: dict, cfg: ImageConfig) -> np.ndarray:
 
 
 def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summary_path: Path, cfg: ImageConfig,
-             seed: int, expectations_dir: Path) -> dict:
-    device = device_for(cfg)
+             seed: int, expectations_dir: Path, train_log: Path | None = None) -> dict:
+    device = resolve_device(cfg.train.device)
     train_batch, dataset = load_split(prepared_dir, "train", cfg.channels, device)
     holdout_batch, _ = load_split(prepared_dir, "holdout", cfg.channels, device)
     synthetic_table = read_table(synthetic_path)
     synthetic = table_to_batch(synthetic_table, dataset["label_column"], cfg.channels, dataset["classes"],
                                str(synthetic_path))
     synthetic = ImageBatch(synthetic.images.to(device), synthetic.targets.to(device), synthetic.classes)
-    report = assess_images(train_batch, holdout_batch, synthetic, cfg.validate, seed)
-    _check_table_expectations(read_table(prepared_dir / "train.parquet"), synthetic_table, report, expectations_dir,
-                              summary_path.parent / "data_docs")
+    expectations = table_expectations(read_table(prepared_dir / "train.parquet"), synthetic_table, expectations_dir,
+                                      summary_path.parent / "data_docs")
+    report = assess_images(train_batch, holdout_batch, synthetic, cfg.validate, seed, expectations,
+                           TABLE_COLUMNS.max_failed_expectations)
     plots = summary_path.parent / "plots"
     report["inputs"] = {name: {"path": str(path), "sha256": file_hash(path)}
                         for name, path in (("train", prepared_dir / "train.parquet"), ("synthetic", synthetic_path))}
@@ -155,7 +165,10 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
     with atomic_dir(plots) as tmp:
         sample_grid(synthetic.images.cpu().numpy(), synthetic.targets.cpu().numpy(), synthetic.classes,
                     cfg.generate.grid_columns, tmp / "samples.png")
-        augmentation_plot(report["augmentation"], tmp / "augmentation.png")
+        plot_augmentation(report["augmentation"]["points"], report["augmentation"]["metric"], tmp / "augmentation.png")
+        if train_log is not None and train_log.exists():  # the table gate's plot of the shared loop's log
+            plot_training_losses(pd.read_csv(train_log), tmp / "training_losses.png")
+            report["figures"]["losses"] = str(plots / "training_losses.png")
     # Reports are written whatever the verdict: a failed gate must say why.
     write_json(report, quality_path)
     write_text(render_summary(report), summary_path)
@@ -165,22 +178,25 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
     return {"passed": True}
 
 
-def _check_table_expectations(real: pd.DataFrame, synthetic: pd.DataFrame, report: dict, expectations_dir: Path,
-                              docs_dir: Path) -> None:
+# The table gate's default settings for the columns beside the pixels (label, height, width): they need no tuning.
+TABLE_COLUMNS = ValidateConfig()
+
+
+def table_expectations(real: pd.DataFrame, synthetic: pd.DataFrame, expectations_dir: Path,
+                       docs_dir: Path) -> list[dict]:
     """The Great Expectations suite on the columns beside the pixels: known labels, the real image size, no nulls."""
     real, synthetic = real.drop(columns=IMAGE_COLUMN), synthetic.drop(columns=IMAGE_COLUMN)
-    specs = expectation_specs(real, infer_kinds(real), rows=len(synthetic), cfg=ValidateConfig())
-    results = run_expectations(specs, synthetic, expectations_dir, docs_dir)
-    failed = [item for item in results if not item["success"]]
-    report["expectations"] = {"evaluated": len(results), "failed": len(failed), "results": results}
-    if failed:
-        report["reasons"].append(f"{len(failed)} table expectations failed: "
-                                 + "; ".join(describe_failure(item) for item in failed[:5]))
-        report["passed"] = False
+    specs = expectation_specs(real, infer_kinds(real), rows=len(synthetic), cfg=TABLE_COLUMNS)
+    return run_expectations(specs, synthetic, expectations_dir, docs_dir)
 
 
 def run(stage: str, params: Params) -> dict:
-    """Stage `stage` with its own params sections."""
+    """Stage `stage` with its own params sections, on image.cpu_threads torch threads."""
+    with cpu_threads(params.image.cpu_threads):
+        return dispatch(stage, params)
+
+
+def dispatch(stage: str, params: Params) -> dict:
     paths, image = params.paths, params.image
     if stage == "ingest":
         return ingest(params.data.source, params.data.target, image, paths.raw, paths.schema,
@@ -188,21 +204,12 @@ def run(stage: str, params: Params) -> dict:
     if stage == "preprocess":
         return preprocess(paths.raw, paths.prepared, params.data.target, params.preprocess, params.seed)
     if stage == "train":
-        return train(paths.prepared, paths.model, paths.train_log, image, params.seed)
+        return train(paths.prepared, paths.model, paths.train_log, image, params.seed, paths.checkpoints)
     if stage == "generate":
         return generate(paths.model, paths.synthetic, image, params.seed)
     if stage == "validate":
         return validate(paths.prepared, paths.synthetic, paths.quality, paths.summary, image, params.seed,
-                        expectations_dir=Path("gx"))
+                        expectations_dir=Path("gx"), train_log=paths.train_log)
     return merge(paths.prepared, paths.synthetic, paths.quality, paths.model, paths.merged, params.merge,
                  params.data.target)
 
-
-def artifact_tables(report: dict) -> dict[str, tuple[list[dict], str]]:
-    """The gate's figures as Prefect table artifacts: key -> (rows, description)."""
-    table = [{"figure": "passed", "value": report["passed"]}]
-    table += [{"figure": key, "value": value} for key, value in {**report["fidelity"], **report["utility"]}.items()]
-    table += [{"figure": f"accuracy with {p['real_fraction']:.0%} real (+ synthetic)",
-               "value": f"{p['accuracy_real']:.3f} ({p['accuracy_real_plus_synthetic']:.3f})"}
-              for p in report["augmentation"]]
-    return {"quality-figures": (table, "Image quality gate figures")}
