@@ -24,6 +24,9 @@ TOOL_ENVIRONMENT = {
     "DO_NOT_TRACK": "1",
     "DVC_NO_ANALYTICS": "1",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # The UI opens on V1: Prefect 3.8's V2 UI contacts Amplitude as it loads even with analytics off; V1 sends no
+    # request off the machine (its "Switch to V2 UI" still works).
+    "PREFECT_SERVER_UI_V2_ENABLED": "false",
 }
 
 

@@ -163,6 +163,7 @@ def test_validate_writes_reports_plots_suite_and_docs(tmp_path, tables):
     summary = (out / "summary.md").read_text()
     assert summary.startswith("# Quality gate: PASSED") and "## What synthetic data did to model accuracy" in summary
     assert (out / "data_docs" / "index.html").exists()
+    assert (out / "report.html").read_text().count('<img src="data:image/png;base64,') == 4
     suite = read_json(out / "gx" / "expectations" / "synthetic.json")
     assert len(suite["expectations"]) == report["expectations"]["evaluated"]
     assert not (out / "gx" / "uncommitted").exists()

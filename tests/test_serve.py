@@ -81,3 +81,43 @@ def test_bad_cron_is_a_config_error(project):
     result = subprocess.run([str(BIN / "synthpipe"), "serve", "--port", str(free_port())], cwd=project,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "schedule.cron" in result.stderr
+
+
+def test_the_ui_on_another_port_talks_to_its_own_api(tmp_path):
+    """On a port other than Prefect's default the UI must be pointed at its own API, or the page in the browser
+    says "Unable to connect to Prefect server"."""
+    import json
+    import urllib.request
+
+    from tests.browser import CHROMIUM, Browser, external
+
+    project = make_project(tmp_path / "project", FAST_PARAMS, LOOSE_GATE, QUICK)
+    port = free_port()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PREFECT_HOME": str(project / ".prefect")}
+    env.pop("PREFECT_API_URL", None)
+    server = subprocess.Popen([str(BIN / "synthpipe"), "serve", "--port", str(port)], cwd=project, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output = collect_output(server)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        # Serve exits by itself when the UI names another API: stop waiting then.
+        wait_for(lambda: any("synthpipe serve:" in line for line in output) or server.poll() is not None, 240,
+                 "the server to start")
+        assert f"synthpipe serve: Prefect UI at {base}, deployment" in "".join(output), "".join(output)
+        with urllib.request.urlopen(f"{base}/ui-settings", timeout=10) as response:
+            assert json.load(response)["api_url"] == f"{base}/api"
+        if CHROMIUM.exists():  # the page itself, as a person sees it
+            with Browser() as browser:
+                browser.open(f"{base}/")
+                # The first load serves several MB of scripts from a busy server: give it time.
+                browser.wait_for("document.body.innerText.includes('Flow Runs')", timeout=180)
+                text = browser.evaluate("document.body.innerText")
+                # What the V2 and the V1 UI say when their API does not answer.
+                assert "Unable to connect" not in text and "Can't connect to Server API" not in text
+                api_calls = [url for url in browser.requests if "/api/" in url]
+                assert api_calls and all(url.startswith(f"{base}/api/") for url in api_calls)
+                assert external(browser.requests) == []
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=90)
+    assert server.returncode == 0, "".join(output)

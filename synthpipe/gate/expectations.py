@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthpipe.config import ValidateConfig
+from synthpipe.gate.datadocs import make_offline
 from synthpipe.io import atomic_dir
 from synthpipe.schema import ColumnKind
 
@@ -32,8 +33,8 @@ def expectation_specs(real: pd.DataFrame, kinds: dict[str, ColumnKind], rows: in
         if kind in ("continuous", "discrete"):
             low, high = float(column.min()), float(column.max())
             slack = cfg.range_tolerance * (high - low)
-            specs.append(_spec("ExpectColumnValuesToBeBetween", column=name, min_value=low - slack, max_value=high + slack,
-                               mostly=_range_mostly(int(column.notna().sum()))))
+            specs.append(_spec("ExpectColumnValuesToBeBetween", column=name, min_value=low - slack,
+                               max_value=high + slack, mostly=_range_mostly(int(column.notna().sum()))))
         elif kind in ("categorical", "boolean"):
             values = column.dropna().unique().tolist()
             specs.append(_spec("ExpectColumnValuesToBeInSet", column=name, value_set=values))
@@ -57,7 +58,8 @@ def run_expectations(specs: list[dict], df: pd.DataFrame, context_dir: Path | No
 
     With `context_dir`, the run happens in a file-mode GX project written there whole (suite, validation
     definition, checkpoint), so `gx.get_context(mode="file", context_root_dir=...)` can rerun the suite on
-    any data later; with `docs_dir`, the Data Docs site of this run is built there. Without, nothing is written.
+    any data later; with `docs_dir`, the Data Docs site of this run is built there, made to render offline.
+    Without, nothing is written.
     """
     gx = _quiet_gx()
     if context_dir is None:
@@ -68,6 +70,7 @@ def run_expectations(specs: list[dict], df: pd.DataFrame, context_dir: Path | No
         if docs_dir is not None:
             with atomic_dir(docs_dir) as docs:
                 shutil.copytree(root / "uncommitted" / "data_docs" / "local_site", docs, dirs_exist_ok=True)
+                make_offline(docs)
         # GX keeps run results and docs under uncommitted/: they are in the report and docs folders already.
         shutil.rmtree(root / "uncommitted")
     return results
@@ -93,9 +96,11 @@ def _validate(context, specs: list[dict], df: pd.DataFrame, suite_name: str, bui
     suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
     for spec in specs:
         suite.add_expectation(getattr(gxe, spec["expectation"])(**spec["kwargs"]))
-    definition = context.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite))
     actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if build_docs else []
-    checkpoint = context.checkpoints.add(gx.Checkpoint(name=suite_name, validation_definitions=[definition], actions=actions))
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(name=suite_name, validation_definitions=[definition], actions=actions))
     outcome = checkpoint.run(batch_parameters={"dataframe": df})
     (suite_result,) = outcome.run_results.values()
     return [_result(item) for item in suite_result.results]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from synthpipe.config import Paths
+from synthpipe.gate.html import REPORT_FILE
 from synthpipe.io import read_json, table_rows
 
 # The checks shown in the run summary's gate line, where a modality's report has them (every check is in
@@ -31,7 +32,10 @@ def summarize(paths: Paths) -> dict:
     if paths.synthetic.exists():
         summary["generate"] = {"rows": table_rows(paths.synthetic), "path": str(paths.synthetic)}
     if paths.quality.exists():
-        summary["validate"] = gate_summary(read_json(paths.quality), str(paths.summary))
+        # The page to open: the self-contained report, where the run wrote one.
+        report = paths.quality.parent / REPORT_FILE
+        page = report if report.exists() else paths.summary
+        summary["validate"] = gate_summary(read_json(paths.quality), str(page))
     manifest = paths.merged / "manifest.json"
     if manifest.exists() and summary.get("validate", {}).get("passed"):
         summary["merge"] = {**read_json(manifest)["rows"], "path": str(paths.merged / "train.parquet")}
@@ -75,13 +79,13 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def gate_summary(quality: dict, summary_path: str) -> dict:
+def gate_summary(quality: dict, page: str) -> dict:
     """The gate's verdict, reasons, check results and augmentation headline: the same keys for every modality."""
     return {"passed": quality["passed"], "reasons": quality["reasons"], "modality": quality["modality"],
             "checks": [{key: c[key] for key in ("check", "value", "limit", "passed")} for c in quality["checks"]],
             "augmentation": {k: quality["augmentation"].get(k)
                              for k in ("metric", "real_score", "augmented_score", "gain", "verdict")},
-            "path": summary_path}
+            "path": page}
 
 
 def gate_line(s: dict) -> str:

@@ -2,8 +2,8 @@
 params.yaml's sections onto them (synthpipe.stages picks this module for images).
 
 Layout: Parquet tables of PNG bytes + label + height + width (raw, prepared train/holdout, synthetic);
-models/<name>/ with safetensors + JSON; reports/quality.json, summary.md and plots/ (sample grid, one row per
-class, and the augmentation curve).
+models/<name>/ with safetensors + JSON; reports/quality.json, summary.md, report.html and plots/ (sample grid, one
+row per class, and the augmentation curve).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from synthpipe.config import ImageConfig, Params, PreprocessConfig, SourceConfig
 from synthpipe.device import cpu_threads, resolve_device
 from synthpipe.errors import GateFailed, InputError
 from synthpipe.gate.expectations import expectation_specs, run_expectations
+from synthpipe.gate.html import write_html_report
 from synthpipe.gate.plots import plot_augmentation, plot_training_losses
 from synthpipe.gate.scarcity import LABELS
 from synthpipe.images.codec import IMAGE_COLUMN, ImageBatch, image_table, sorted_classes, table_to_batch
@@ -173,6 +174,7 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
     # Reports are written whatever the verdict: a failed gate must say why.
     write_json(report, quality_path)
     write_text(render_summary(report), summary_path)
+    write_html_report(report, summary_path.parent)
     if not report["passed"]:
         raise GateFailed(report["reasons"])
     return {"passed": True}

@@ -11,7 +11,7 @@ generate: sample rows from the trained model, streaming them chunk by chunk into
   into a file of its own beside the output; the shards are then copied, row group by row group and in shard
   order, into the one output file, which appears atomically. The plan depends only on rows, shards and seed, so
   the file is the same however the shards are run (`run_shards`: in this process, or on a Dask cluster).
-validate: the quality gate; writes quality.json, summary.md, plots/, data_docs/ and the GX project; fails
+validate: the quality gate; writes quality.json, summary.md, report.html, plots/, data_docs/ and the GX project; fails
   (exit 3) when a threshold fails.
 merge: real train rows, unchanged, plus accepted synthetic rows; the holdout beside them, untouched.
 """
@@ -241,8 +241,9 @@ def validate(train_path: Path, synthetic_path: Path, reports_dir: Path, cfg: Val
              seed: int = 0, train_log: Path | None = None, expectations_dir: Path | None = None,
              train: TrainConfig | None = None) -> dict:
     """Judge synthetic rows against real train rows (and the real holdout); write the report into `reports_dir`:
-    quality.json, summary.md, plots/*.png and data_docs/ (the GX site). Raises GateFailed when a check fails.
-    `train`: the generator settings the run used, refitted on subsets for the scarcity curve."""
+    quality.json, summary.md, report.html, plots/*.png and data_docs/ (the GX site). Raises GateFailed when a
+    check fails. `train`: the generator settings the run used, refitted on subsets for the scarcity curve."""
+    from synthpipe.gate.html import write_html_report
     from synthpipe.gate.quality import assess
     from synthpipe.gate.report import render_summary, write_plots
 
@@ -261,6 +262,7 @@ def validate(train_path: Path, synthetic_path: Path, reports_dir: Path, cfg: Val
     # Reports are written whatever the verdict: a failed gate must say why.
     write_json(report, reports_dir / "quality.json")
     write_text(render_summary(report, plot_dir="plots"), reports_dir / "summary.md")
+    write_html_report(report, reports_dir)
     if not report["passed"]:
         raise GateFailed(report["reasons"])
     return {"passed": True, "checks": len(report["checks"])}
