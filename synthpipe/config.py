@@ -63,11 +63,11 @@ class DataConfig(Section):
     name: str = Field("penguins", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     source: SourceConfig = SourceConfig()
     target: str | None = "species"
-    modality: Literal["table", "image"] = "table"
+    modality: Literal["table", "image", "timeseries"] = "table"
 
     @model_validator(mode="after")
     def _source_fits_the_modality(self) -> DataConfig:
-        if self.modality == "table" and self.source.format == "folder":
+        if self.modality != "image" and self.source.format == "folder":
             raise ValueError("source.format 'folder' reads images: set data.modality: image")
         if self.modality == "image":
             if self.source.format not in ("example", "folder", "parquet"):
@@ -249,6 +249,51 @@ class ImageConfig(Section):
         return self
 
 
+class SeriesTrainConfig(Section):
+    epochs: int = Field(200, ge=1)
+    batch_size: int = Field(64, ge=2)  # windows per step
+    hidden: int = Field(64, ge=4)  # GRU units
+    layers: int = Field(1, ge=1)
+    learning_rate: float = Field(2e-3, gt=0)
+    context_model: Literal["copula", "gan", "vae"] = "copula"  # TabularSynthesizer for context, length and start
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    cpu_threads: int | None = Field(None, ge=1)  # torch CPU threads while fitting; None: torch's default
+    checkpoint_every: int = Field(10, ge=1)  # epochs between checkpoints (models/<name>.ckpt)
+    max_divergence_retries: int = Field(3, ge=0)
+    divergence_lr_factor: float = Field(0.5, gt=0, lt=1)
+
+
+class SeriesGenerateConfig(Section):
+    entities: int | None = Field(None, ge=1)  # None: as many as the train split has
+    id_prefix: str = "syn-"  # fresh entity ids: prefix + number, never equal to a real id
+
+
+class SeriesValidateConfig(Section):
+    lags: int = Field(8, ge=1)  # autocorrelation lags compared, and the next-step predictor's inputs
+    max_failed_expectations: int = Field(0, ge=0)
+    min_column_shape: float = Field(0.7, ge=0, le=1)
+    max_acf_distance: float = Field(0.2, ge=0)
+    max_cross_correlation_diff: float = Field(0.3, ge=0, le=2)
+    max_discriminative_score: float = Field(0.35, ge=0, le=0.5)
+    max_predictive_ratio: float = Field(2.0, gt=0)
+    min_privacy_ratio: float = Field(0.5, ge=0)
+    classifier_iterations: int = Field(100, ge=10)
+
+
+class TimeSeriesConfig(Section):
+    """Used when data.modality is timeseries: a long table, one row per entity and time step."""
+
+    entity: str | None = None  # None: the table is one single series
+    time: str = "date"  # datetime or integer order
+    context: list[str] = []  # static columns, one value per entity
+    min_length: int = Field(8, ge=2)  # shorter entities are refused at ingest
+    window: int = Field(24, ge=2)  # training (and discriminator) window length, in steps
+    stride: int = Field(4, ge=1)  # steps between window starts
+    train: SeriesTrainConfig = SeriesTrainConfig()
+    generate: SeriesGenerateConfig = SeriesGenerateConfig()
+    validate: SeriesValidateConfig = SeriesValidateConfig()
+
+
 class Params(Section):
     seed: int = Field(42, ge=0)
     data: DataConfig = DataConfig()
@@ -260,6 +305,7 @@ class Params(Section):
     merge: MergeConfig = MergeConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     image: ImageConfig = ImageConfig()
+    timeseries: TimeSeriesConfig = TimeSeriesConfig()
 
     @model_validator(mode="after")
     def _balance_needs_a_target(self) -> Params:

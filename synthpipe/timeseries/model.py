@@ -1,0 +1,114 @@
+"""The sequence generator: an autoregressive GRU over encoded steps, conditioned on each entity's context.
+
+At step t the network reads the step before (zeros at an entity's start), where t sits in the sequence
+(0 at the start, 1 at the end) and the entity's condition (its encoded context and log length), and outputs
+the distribution of step t (codec.py). Training is teacher-forced on the windows preprocess cut, through the
+shared loop (synthpipe.training: checkpoints, resume, divergence recovery); sampling runs all entities at
+once, one step at a time. The entities themselves (context, length, start, interval) come from a
+TabularSynthesizer fitted on one row per entity.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from synthpipe.config import SeriesTrainConfig
+from synthpipe.timeseries.codec import Codec
+from synthpipe.training import Adam, Checkpoints, LoopOptions, Trainee, train, update
+
+
+class SeriesNet(nn.Module):
+    def __init__(self, steps: int, condition: int, hidden: int, layers: int, out: int):
+        super().__init__()
+        self.layers, self.hidden = layers, hidden
+        self.start = nn.Linear(condition, hidden * layers)  # the condition sets the initial state ...
+        self.gru = nn.GRU(steps + 2 + condition, hidden, layers, batch_first=True)  # ... and is read at every step
+        self.head = nn.Linear(hidden, out)
+
+    def forward(self, prev: torch.Tensor, position: torch.Tensor, condition: torch.Tensor,
+                state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """prev: batch x steps x features, position: batch x steps, condition: batch x width."""
+        batch, steps = position.shape
+        if state is None:
+            state = torch.tanh(self.start(condition)).view(batch, self.layers, self.hidden).transpose(0, 1).contiguous()
+        first = (position == 0).to(prev.dtype)  # no step before: the network must draw a level of its own
+        inputs = torch.cat([prev, position[..., None], first[..., None],
+                            condition[:, None].expand(batch, steps, -1)], dim=-1)
+        hidden, state = self.gru(inputs, state)
+        return self.head(hidden), state
+
+
+@dataclass
+class Windows:
+    """The training windows preprocess cut (frame.windows), with each entity's condition."""
+
+    steps: torch.Tensor  # windows x (width + 1) x features
+    valid: torch.Tensor  # windows x width
+    position: torch.Tensor  # windows x width
+    entity: torch.Tensor  # windows
+    condition: torch.Tensor  # entities x condition width
+
+    def to(self, device: torch.device) -> Windows:
+        return Windows(*(t.to(device) for t in (self.steps, self.valid, self.position, self.entity, self.condition)))
+
+
+def build(codec: Codec, condition_width: int, cfg: SeriesTrainConfig) -> SeriesNet:
+    return SeriesNet(codec.input_width, condition_width, cfg.hidden, cfg.layers, codec.output_width)
+
+
+def fit_series(windows: Windows, codec: Codec, cfg: SeriesTrainConfig, seed: int, device: torch.device,
+               checkpoints: Checkpoints | None = None,
+               on_epoch: Callable[[dict], None] | None = None) -> tuple[SeriesNet, list[dict]]:
+    """Teacher-forced maximum likelihood on the windows; returns the network and the epoch history."""
+    torch.manual_seed(seed)
+    net = build(codec, windows.condition.shape[1], cfg).to(device)
+    optimizer = Adam(net.parameters(), lr=cfg.learning_rate)
+    data = windows.to(device)
+    batch = min(cfg.batch_size, len(data.entity))
+
+    def step(n: int) -> dict[str, torch.Tensor]:
+        rows = torch.randint(len(data.entity), (batch,), device=device)
+        steps, valid = data.steps[rows], data.valid[rows].float()
+        out, _ = net(steps[:, :-1], data.position[rows], data.condition[data.entity[rows]])
+        # Mean negative log-likelihood per real step: padding past an entity's end counts for nothing.
+        loss = (codec.loss(out, steps[:, 1:]) * valid).sum() / valid.sum()
+        update(optimizer, loss)
+        return {"loss": loss.detach()}
+
+    trainee = Trainee("gru", {"net": net}, {"net": optimizer}, step,
+                      steps_per_epoch=math.ceil(len(data.entity) / batch), batch=batch)
+    result = train(trainee, cfg, seed, LoopOptions(on_epoch=on_epoch, checkpoints=checkpoints))
+    return net.eval(), result.history
+
+
+@torch.no_grad()
+def sample_series(net: SeriesNet, codec: Codec, condition: torch.Tensor, lengths: np.ndarray,
+                  generator: torch.Generator) -> np.ndarray:
+    """Encoded steps of len(lengths) sequences at once: entities x max(lengths) x features (past an entity's
+    length the steps are drawn but unused)."""
+    device = condition.device
+    count, longest = len(lengths), int(lengths.max())
+    last = torch.as_tensor(np.maximum(lengths - 1, 1), dtype=torch.float32, device=device)
+    prev = torch.zeros(count, 1, codec.input_width, device=device)
+    state, steps = None, []
+    for t in range(longest):
+        out, state = net(prev, (t / last)[:, None], condition, state)
+        prev = codec.sample(out[:, 0], generator)[:, None]
+        steps.append(prev)
+    return torch.cat(steps, dim=1).cpu().numpy()
+
+
+def load_net(codec: Codec, condition_width: int, cfg: SeriesTrainConfig, weights: Path,
+             device: torch.device) -> SeriesNet:
+    from safetensors.torch import load_file
+
+    net = build(codec, condition_width, cfg)
+    net.load_state_dict(load_file(str(weights)))
+    return net.to(device).eval()
