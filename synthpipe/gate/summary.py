@@ -5,6 +5,7 @@ from __future__ import annotations
 from synthpipe.config import Paths
 from synthpipe.images.summary import gate_line, gate_summary
 from synthpipe.io import read_json, table_rows
+from synthpipe.timeseries import summary as series_summary
 
 
 def summarize(paths: Paths) -> dict:
@@ -30,6 +31,8 @@ def summarize(paths: Paths) -> dict:
         quality = read_json(paths.quality)
     if paths.quality.exists() and quality.get("modality") == "image":
         summary["validate"] = gate_summary(quality, str(paths.summary))
+    elif paths.quality.exists() and quality.get("modality") == "timeseries":
+        summary["validate"] = series_summary.gate_summary(quality, str(paths.summary))
     elif paths.quality.exists():
         summary["validate"] = {"passed": quality["passed"], "reasons": quality["reasons"],
                                "fidelity": {k: v for k, v in quality["fidelity"].items() if not isinstance(v, dict)},
@@ -56,11 +59,14 @@ def format_summary(summary: dict) -> str:
         s = summary["train"]
         model = f"{s['model']} (auto)" if s["chosen_by"] == "auto" else s["model"]
         epochs = f", {s['epochs']} epochs" if s["epochs"] else ""
-        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})", s["path"]))
+        trained = f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})"
+        rows.append(("trained", trained, s["path"]))
     if "generate" in summary:
         rows.append(("generated", f"{summary['generate']['rows']} rows", summary["generate"]["path"]))
     if summary.get("validate", {}).get("modality") == "image":
         rows.append(("gate", gate_line(summary["validate"]), summary["validate"]["path"]))
+    elif summary.get("validate", {}).get("modality") == "timeseries":
+        rows.append(("gate", series_summary.gate_line(summary["validate"]), summary["validate"]["path"]))
     elif "validate" in summary:
         s, f = summary["validate"], summary["validate"]["fidelity"]
         corr = "n/a" if f["correlation_difference"] is None else f"{f['correlation_difference']:.3f}"
@@ -71,8 +77,9 @@ def format_summary(summary: dict) -> str:
         rows.append(("gate", f"{'PASSED' if s['passed'] else 'FAILED'}: {figures}", s["path"]))
         a = s["augmentation"]
         if a["gain"] is not None:
-            rows.append(("accuracy", f"holdout {a['metric']}: real {a['real_score']:.3f}, real + synthetic "
-                                     f"{a['augmented_score']:.3f} ({a['gain']:+.3f})", "reports/plots/augmentation.png"))
+            gain = (f"holdout {a['metric']}: real {a['real_score']:.3f}, real + synthetic "
+                    f"{a['augmented_score']:.3f} ({a['gain']:+.3f})")
+            rows.append(("accuracy", gain, "reports/plots/augmentation.png"))
     if "merge" in summary:
         s = summary["merge"]
         rows.append(("merged", f"{s['real']} real + {s['synthetic']} synthetic = {s['total']} rows", s["path"]))
