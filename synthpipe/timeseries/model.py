@@ -89,20 +89,31 @@ def fit_series(windows: Windows, codec: Codec, cfg: SeriesTrainConfig, seed: int
 
 
 @torch.no_grad()
-def sample_series(net: SeriesNet, codec: Codec, condition: torch.Tensor, lengths: np.ndarray,
+def sample_series(net: SeriesNet, codec: Codec, condition: torch.Tensor, lengths: np.ndarray, window: int,
                   generator: torch.Generator) -> np.ndarray:
     """Encoded steps of len(lengths) sequences at once: entities x max(lengths) x features (past an entity's
-    length the steps are drawn but unused)."""
+    length the steps are drawn but unused).
+
+    The network only learnt to run up to `window` steps from a state set by the condition (a training window).
+    Run on for hundreds of steps, its state drifts where training never took it (measured on a year of daily
+    weather: temperatures stuck at the top of their range after a few months). So once the state is `window`
+    steps old, it is rebuilt from a fresh one over the last half window of drawn steps, as a training window
+    starting there would see them: the state stays within the ages training saw, and keeps the recent past (the
+    phase of a daily cycle, say) that the step before alone does not tell."""
     device = condition.device
-    count, longest = len(lengths), int(lengths.max())
+    count, longest, half = len(lengths), int(lengths.max()), max(1, window // 2)
     last = torch.as_tensor(np.maximum(lengths - 1, 1), dtype=torch.float32, device=device)
-    prev = torch.zeros(count, 1, codec.input_width, device=device)
-    state, steps = None, []
+    position = torch.arange(longest, device=device)[None, :] / last[:, None]
+    inputs = [torch.zeros(count, 1, codec.input_width, device=device)]  # inputs[t]: what step t reads, step t - 1
+    state, age = None, 0
     for t in range(longest):
-        out, state = net(prev, (t / last)[:, None], condition, state)
-        prev = codec.sample(out[:, 0], generator)[:, None]
-        steps.append(prev)
-    return torch.cat(steps, dim=1).cpu().numpy()
+        if age == window:
+            _, state = net(torch.cat(inputs[t - half : t], dim=1), position[:, t - half : t], condition)
+            age = half
+        out, state = net(inputs[t], position[:, t : t + 1], condition, state)
+        inputs.append(codec.sample(out[:, 0], generator)[:, None])
+        age += 1
+    return torch.cat(inputs[1:], dim=1).cpu().numpy()
 
 
 def load_net(codec: Codec, condition_width: int, cfg: SeriesTrainConfig, weights: Path,
