@@ -126,7 +126,7 @@ def test_interrupted_fit_resumes_from_its_checkpoint(shop_project, tmp_path):
     for stage in ("ingest", "preprocess"):
         run_stage(stage, p)
     arrays = {k: torch.from_numpy(v) for k, v in load_file("data/prepared/windows.safetensors").items()}
-    data = Windows(arrays["steps"], arrays["valid"], arrays["position"], arrays["entity"].long(), arrays["condition"])
+    data = Windows(arrays["steps"], arrays["valid"], arrays["timing"], arrays["entity"].long(), arrays["condition"])
     codec = Codec.from_dict(read_json("data/prepared/series.json")["steps"])
     cfg, device = p.timeseries.train, resolve_device("cpu")
     whole, _ = fit_series(data, codec, cfg, 7, device)

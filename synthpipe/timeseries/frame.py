@@ -139,14 +139,42 @@ def calendar_frequency(df: pd.DataFrame, layout: Layout) -> str | None:
     return freqs.pop() if len(freqs) == 1 else None
 
 
-def windows(encoded: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, width: int,
+DAY_NS = 86_400e9
+# Calendar inputs, each a fraction of its cycle (drawn as sine and cosine), and the longest step interval each
+# still tells something at: the hour of the day for steps shorter than a day, and so on.
+CALENDAR = {
+    "hour": (DAY_NS, lambda t: (t.dt.hour + t.dt.minute / 60) / 24),
+    "weekday": (DAY_NS * 1.5, lambda t: t.dt.dayofweek / 7),
+    "yearday": (DAY_NS * 180, lambda t: (t.dt.dayofyear - 1) / 365.25),
+}
+
+
+def calendar_inputs(time: pd.Series, interval: float) -> list[str]:
+    """The calendar inputs worth reading for steps `interval` apart (none for times that are not datetimes)."""
+    if not ptypes.is_datetime64_any_dtype(time):
+        return []
+    return [name for name, (longest, _) in CALENDAR.items() if interval < longest]
+
+
+def timing(time: pd.Series, offsets: np.ndarray, lengths: np.ndarray, calendar: list[str]) -> np.ndarray:
+    """What the network reads about each step's time (steps x (1 + 2 x calendar inputs)): its place in its
+    sequence (0 at the start, 1 at the end), then sine and cosine of each calendar fraction."""
+    step_number = np.arange(len(time)) - np.repeat(offsets, lengths)
+    parts = [step_number / np.repeat(np.maximum(lengths - 1, 1), lengths)]
+    for name in calendar:
+        angle = 2 * np.pi * CALENDAR[name][1](pd.Series(time)).to_numpy(float)
+        parts += [np.sin(angle), np.cos(angle)]
+    return np.stack(parts, axis=1).astype(np.float32)
+
+
+def windows(encoded: np.ndarray, times: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, width: int,
             stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Training windows over every entity, as arrays: (steps, valid, position, entity).
+    """Training windows over every entity, as arrays: (steps, valid, timing, entity).
 
     steps: windows x (width + 1) x features; step 0 is the one before the window (zeros at an entity's start),
     which the network reads before producing step 1. valid: windows x width, False on padding past an entity's
-    end (an entity shorter than `width` gives one padded window). position: windows x width, the step's place in
-    its sequence (0 at the start, 1 at the end). entity: the window's entity number.
+    end (an entity shorter than `width` gives one padded window). timing: windows x width x inputs, the rows of
+    `times` (see `timing`) for the window's steps. entity: the window's entity number.
     """
     counts = np.maximum(1, (lengths - width) // stride + 1)
     entity = np.repeat(np.arange(len(lengths)), counts)
@@ -156,6 +184,4 @@ def windows(encoded: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, width
     end = (offsets + lengths)[entity][:, None]
     inside = (index >= offsets[entity][:, None]) & (index < end)
     steps = encoded[np.clip(index, 0, len(encoded) - 1)] * inside[..., None]
-    step_number = index[:, 1:] - offsets[entity][:, None]
-    position = step_number / np.maximum(lengths[entity] - 1, 1)[:, None]
-    return steps.astype(np.float32), inside[:, 1:], position.astype(np.float32), entity
+    return steps.astype(np.float32), inside[:, 1:], times[np.clip(index[:, 1:], 0, len(times) - 1)], entity

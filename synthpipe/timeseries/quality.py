@@ -67,7 +67,7 @@ def acf(values: np.ndarray, lags: int) -> np.ndarray:
 def cut(df: pd.DataFrame, layout: Layout, features: np.ndarray, width: int, stride: int) -> np.ndarray:
     """Every complete window of `width` steps (windows x width x features)."""
     offsets, lengths = starts_and_lengths(entity_key(df, layout))
-    steps, inside, _, _ = windows(features, offsets, lengths, width, stride)
+    steps, inside, _, _ = windows(features, np.zeros((len(features), 0)), offsets, lengths, width, stride)
     return steps[:, 1:][inside.all(axis=1)]
 
 

@@ -44,12 +44,14 @@ from synthpipe.timeseries.frame import (
     START,
     Layout,
     calendar_frequency,
+    calendar_inputs,
     check_series,
     entity_ids,
     entity_table,
     gap_ratios,
     split_entities,
     starts_and_lengths,
+    timing,
     windows,
 )
 
@@ -58,6 +60,9 @@ SERIES_FILE, WINDOWS_FILE = "series.json", "windows.safetensors"  # in data/prep
 WEIGHTS_FILE, CONFIG_FILE = "weights.safetensors", "config.json"  # in models/<name>
 GAP = "__gap__"  # step channel of irregular series: the gap before a step, in units of its entity's interval
 SINGLE_SERIES = "series"  # entity column that synthetic sequences of a single real series are told apart by
+# Steps off their entity's interval (a daylight-saving hour, a missing day) up to this share leave a series regular:
+# its times are laid out at the interval and read as calendar inputs, not modelled as gaps.
+IRREGULAR_SHARE = 0.01
 
 
 def ingest(source: SourceConfig, cfg: TimeSeriesConfig, raw_path: Path, schema_path: Path, allow_drift: bool) -> dict:
@@ -79,14 +84,18 @@ def preprocess(raw_path: Path, out_dir: Path, cfg: TimeSeriesConfig, holdout_fra
     entities = entity_table(train, layout)
     frequency = calendar_frequency(df, layout)
     ratios = gap_ratios(train, layout, entities[INTERVAL].to_numpy())
-    irregular = frequency is None and not np.allclose(ratios, 1.0)
+    irregular = frequency is None and float(np.mean(~np.isclose(ratios, 1.0))) > IRREGULAR_SHARE
     steps = train[layout.values].assign(**{GAP: ratios}) if irregular else train[layout.values]
     codec, condition = Codec.fit(steps), Codec.fit(condition_frame(entities, layout))
     offsets, lengths = starts_and_lengths(entity_ids(train, layout))
-    cut = windows(codec.encode(steps), offsets, lengths, cfg.window, cfg.stride)
+    # Calendar inputs need the times before the steps are drawn: regular series only.
+    calendar = [] if irregular else calendar_inputs(train[layout.time], float(entities[INTERVAL].median()))
+    times = timing(train[layout.time], offsets, lengths, calendar)
+    cut = windows(codec.encode(steps), times, offsets, lengths, cfg.window, cfg.stride)
     real_ids = entity_ids(df, layout).drop_duplicates().tolist() if layout.entity else []
     series = {"layout": vars(layout), "columns": list(df.columns), "dtypes": df.dtypes.astype(str).to_dict(),
-              "frequency": frequency, "irregular": bool(irregular), "window": cfg.window, "stride": cfg.stride,
+              "frequency": frequency, "irregular": bool(irregular), "calendar": calendar, "window": cfg.window,
+              "stride": cfg.stride,
               "entities": len(entities), "max_length": int(lengths.max()), "real_ids": real_ids,
               "starts": sorted(set(entities[START].tolist())), "intervals": sorted(set(entities[INTERVAL].tolist())),
               "steps": codec.to_dict(), "condition": condition.to_dict()}
@@ -94,7 +103,7 @@ def preprocess(raw_path: Path, out_dir: Path, cfg: TimeSeriesConfig, holdout_fra
         write_parquet(train, tmp / "train.parquet")
         write_parquet(holdout, tmp / "holdout.parquet")
         write_parquet(entities, tmp / "entities.parquet")
-        arrays = dict(zip(("steps", "valid", "position", "entity"), cut))
+        arrays = dict(zip(("steps", "valid", "timing", "entity"), cut))
         save_file({**arrays, "condition": condition.encode(condition_frame(entities, layout))}, str(tmp / WINDOWS_FILE))
         write_json(series, tmp / SERIES_FILE)
     return {"train_entities": len(entities), "holdout_entities": int(entity_ids(holdout, layout).nunique()),
@@ -119,7 +128,7 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, checkpoint_dir: P
     series = read_json(prepared_dir / SERIES_FILE)
     windows_path = prepared_dir / WINDOWS_FILE
     arrays = load_file(str(windows_path))
-    data = Windows(arrays["steps"], arrays["valid"], arrays["position"], arrays["entity"].long(), arrays["condition"])
+    data = Windows(arrays["steps"], arrays["valid"], arrays["timing"], arrays["entity"].long(), arrays["condition"])
     device = resolve_device(cfg.train.device)
     checkpoints = Checkpoints(checkpoint_dir, "gru", fingerprint(cfg.train.model_dump(), cfg.window, cfg.stride,
                                                                  file_hash(windows_path), seed, str(device)))
@@ -175,14 +184,25 @@ def generate(model_dir: Path, out_path: Path, cfg: TimeSeriesConfig, seed: int) 
     entities[LENGTH] = np.clip(lengths, cfg.min_length, series["max_length"]).astype(int)
     entities[START] = nearest(entities[START].to_numpy(float), series["starts"])
     entities[INTERVAL] = nearest(entities[INTERVAL].to_numpy(float), series["intervals"])
+    lengths = entities[LENGTH].to_numpy()
+    owner = np.repeat(np.arange(count), lengths)
+    step_number = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    # Regular series: the times come first, and the network reads them; irregular ones: after the drawn gaps.
+    times = None if series["irregular"] else step_times(entities, step_number, owner, None, series)
+    rows = timing(pd.Series(np.zeros(len(owner))) if times is None else times, np.cumsum(lengths) - lengths, lengths,
+                  series["calendar"])
+    padded = np.zeros((count, lengths.max(), rows.shape[1]), np.float32)
+    padded[owner, step_number] = rows
     codec, condition = Codec.from_dict(series["steps"]), Codec.from_dict(series["condition"])
-    net = load_net(codec, condition.input_width, SeriesTrainConfig(**config["train"]), model_dir / WEIGHTS_FILE, device)
+    net = load_net(codec, rows.shape[1], condition.input_width, SeriesTrainConfig(**config["train"]),
+                   model_dir / WEIGHTS_FILE, device)
     generator = torch.Generator(device=device).manual_seed(seed)
     cond = torch.as_tensor(condition.encode(condition_frame(entities, layout)), device=device)
-    lengths = entities[LENGTH].to_numpy()
-    encoded = sample_series(net, codec, cond, lengths, series["window"], generator)
-    steps = codec.decode(encoded[np.arange(encoded.shape[1]) < lengths[:, None]])
-    table = long_table(entities, steps, series, fresh_ids(count, cfg.generate.id_prefix, series["real_ids"]))
+    encoded = sample_series(net, codec, cond, torch.as_tensor(padded, device=device), series["window"], generator)
+    steps = codec.decode(encoded[owner, step_number])
+    if times is None:
+        times = step_times(entities, step_number, owner, steps.pop(GAP).to_numpy(), series)
+    table = long_table(entities, steps, times, series, fresh_ids(count, cfg.generate.id_prefix, series["real_ids"]))
     write_parquet(table, out_path)
     return {"entities": count, "rows": len(table)}
 
@@ -202,15 +222,12 @@ def fresh_ids(count: int, prefix: str, real_ids: list) -> list:
     return candidates[~candidates.isin([str(i) for i in real_ids])].head(count).tolist()
 
 
-def long_table(entities: pd.DataFrame, steps: pd.DataFrame, series: dict, ids: list) -> pd.DataFrame:
+def long_table(entities: pd.DataFrame, steps: pd.DataFrame, times: pd.Series, series: dict,
+               ids: list) -> pd.DataFrame:
     """The synthetic sequences as the real long table: entity, time, context and value columns, real dtypes."""
     layout = Layout(**series["layout"])
-    lengths = entities[LENGTH].to_numpy()
-    owner = np.repeat(np.arange(len(entities)), lengths)
-    step_number = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    gaps = steps.pop(GAP).to_numpy() if GAP in steps else None
-    columns = {(layout.entity or SINGLE_SERIES): pd.Series(np.asarray(ids)[owner]),
-               layout.time: step_times(entities, step_number, owner, gaps, series)}
+    owner = np.repeat(np.arange(len(entities)), entities[LENGTH].to_numpy())
+    columns = {(layout.entity or SINGLE_SERIES): pd.Series(np.asarray(ids)[owner]), layout.time: times}
     for name in layout.context:
         columns[name] = entities[name].iloc[owner].reset_index(drop=True)
     table = pd.DataFrame(columns).join(steps)
