@@ -161,3 +161,14 @@ def test_refresh_flow_runs_the_six_stages_and_merges(shop_project, prefect_harne
                                                        "privacy ratio", "expectations failed"}
     assert quality["expectations"]["evaluated"] > 0 and 0 <= quality["fidelity"]["discriminative_score"] <= 0.5
     assert all(Path(f"reports/plots/{name}.png").exists() for name in ("sequences", "acf", "marginals"))
+
+
+def test_single_series_holds_out_its_last_part(shop_project):
+    one = shops().query("shop == 's0'").drop(columns=["shop", "region"])
+    one.to_csv("shops.csv", index=False)
+    p = params(entity=None, context=[])
+    run_stage("ingest", p)
+    summary = run_stage("preprocess", p)
+    train, holdout = pd.read_parquet("data/prepared/train.parquet"), pd.read_parquet("data/prepared/holdout.parquet")
+    assert (len(train), len(holdout)) == (16, 4) and summary["windows"] == 3  # 20% of 20 steps; windows at 0, 4, 8
+    assert train["day"].max() < holdout["day"].min()
