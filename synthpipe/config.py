@@ -70,12 +70,13 @@ class DataConfig(Section):
     source: SourceConfig = SourceConfig()
     target: str | None = Field("species", description="label column: stratifies the split, scores utility; "
                                                       "null for none (images: required)")
-    modality: Literal["table", "image"] = Field("table", description="which stages module runs (synthpipe.stages); "
-                                                                    "images: settings under `image`")
+    modality: Literal["table", "image", "timeseries"] = Field(
+        "table", description="which stages module runs (synthpipe.stages); images: settings under `image`, "
+                             "time series under `timeseries`")
 
     @model_validator(mode="after")
     def _source_fits_the_modality(self) -> DataConfig:
-        if self.modality == "table" and self.source.format == "folder":
+        if self.modality != "image" and self.source.format == "folder":
             raise ValueError("source.format 'folder' reads images: set data.modality: image")
         if self.modality == "image":
             if self.source.format not in ("example", "folder", "parquet"):
@@ -314,6 +315,56 @@ class ImageConfig(Section):
         return self
 
 
+class SeriesTrainConfig(LoopConfig):
+    epochs: int = Field(200, ge=1, description="passes over the training windows")
+    batch_size: int = Field(64, ge=2, description="windows per step")
+    hidden: int = Field(64, ge=4, description="GRU units")
+    layers: int = Field(1, ge=1, description="GRU layers")
+    learning_rate: float = Field(2e-3, gt=0, description="Adam learning rate")
+    context_model: Literal["copula", "gan", "vae"] = Field(
+        "copula", description="TabularSynthesizer of context, length, start and interval, one row per entity")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the sequence model trains")
+    cpu_threads: int | None = Field(None, ge=1, description="torch CPU threads while fitting; null: torch's default")
+
+
+class SeriesGenerateConfig(Section):
+    entities: int | None = Field(None, ge=1, description="synthetic entities; null: as many as the train split has")
+    id_prefix: str = Field("syn-", description="fresh ids: prefix + number, never a real id (integer ids: past the "
+                                               "largest)")
+
+
+class SeriesValidateConfig(Section):
+    lags: int = Field(8, ge=1, description="ACF lags compared, and the next-step predictor's inputs")
+    max_failed_expectations: int = Field(0, ge=0, description="step values in the real ranges and level sets, "
+                                                              "nulls alike")
+    min_column_shape: float = Field(0.7, ge=0, le=1, description="mean KS / total-variation similarity of value "
+                                                                 "and context columns")
+    max_acf_distance: float = Field(0.2, ge=0, description="mean |ACF real - ACF synthetic| over the lags")
+    max_cross_correlation_diff: float = Field(0.3, ge=0, le=2, description="value columns moving together as in "
+                                                                           "the real data")
+    max_discriminative_score: float = Field(0.35, ge=0, le=0.5, description="|accuracy - 0.5| of a "
+                                                                            "real-vs-synthetic window classifier")
+    max_predictive_ratio: float = Field(2.0, gt=0, description="next-step MAE on held-out entities: trained on "
+                                                               "synthetic / on real")
+    min_privacy_ratio: float = Field(0.5, ge=0, description="nearest-window distance to train: synthetic / "
+                                                            "held-out entities")
+    classifier_iterations: int = Field(100, ge=10, description="boosting rounds of the discriminator")
+
+
+class TimeSeriesConfig(Section):
+    """Used when data.modality is timeseries: a long table, one row per entity and time step."""
+
+    entity: str | None = Field(None, description="entity column of the long table; null: one single series")
+    time: str = Field("date", description="time column: datetimes or integer order")
+    context: list[str] = Field([], description="static columns, one value per entity")
+    min_length: int = Field(8, ge=2, description="entities with fewer steps are refused at ingest")
+    window: int = Field(24, ge=2, description="training (and discriminator) windows, in steps, cut by preprocess")
+    stride: int = Field(4, ge=1, description="steps between window starts")
+    train: SeriesTrainConfig = SeriesTrainConfig()
+    generate: SeriesGenerateConfig = SeriesGenerateConfig()
+    validate: SeriesValidateConfig = SeriesValidateConfig()
+
+
 class Params(Section):
     seed: int = Field(42, ge=0, description="every random draw of every stage derives from it")
     data: DataConfig = DataConfig()
@@ -325,6 +376,7 @@ class Params(Section):
     merge: MergeConfig = MergeConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     image: ImageConfig = ImageConfig()
+    timeseries: TimeSeriesConfig = TimeSeriesConfig()
 
     @model_validator(mode="after")
     def _balance_needs_a_target(self) -> Params:

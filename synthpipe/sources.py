@@ -20,7 +20,14 @@ def _penguins() -> pd.DataFrame:
     return palmerpenguins.load_penguins()
 
 
-EXAMPLES: dict[str, Callable[[], pd.DataFrame]] = {"penguins": _penguins}
+def _stocks() -> pd.DataFrame:
+    # vega_datasets ships this CSV in its wheel: monthly closing prices of five tickers (123 months each, GOOG 68).
+    from vega_datasets import local_data
+
+    return local_data.stocks()
+
+
+EXAMPLES: dict[str, Callable[[], pd.DataFrame]] = {"penguins": _penguins, "stocks": _stocks}
 # The file suffixes each file format reads ("" is a directory of Parquet partitions).
 SUFFIXES = {"csv": (".csv",), "parquet": (".parquet", ""), "jsonl": (".jsonl", ".json")}
 

@@ -13,7 +13,8 @@ import importlib
 from synthpipe.config import Params
 
 STAGES = ("ingest", "preprocess", "train", "generate", "validate", "merge")
-MODALITIES = {"table": "synthpipe.tabular.stages", "image": "synthpipe.images.stages"}
+MODALITIES = {"table": "synthpipe.tabular.stages", "image": "synthpipe.images.stages",
+              "timeseries": "synthpipe.timeseries.stages"}
 
 
 def run_stage(stage: str, params: Params) -> dict:

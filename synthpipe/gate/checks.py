@@ -71,7 +71,7 @@ def checks_markdown(report: dict) -> list[str]:
 def artifact_tables(report: dict) -> dict[str, tuple[list[dict], str]]:
     """The gate's checks and augmentation curve as Prefect table artifacts: key -> (rows, description)."""
     tables = {"quality-figures": (check_rows(report), "Quality gate checks")}
-    if "points" in report["augmentation"]:
+    if "points" in report.get("augmentation", {}):
         tables["augmentation-curve"] = (curve_rows(report["augmentation"]["points"]),
                                         f"Holdout {report['augmentation']['metric']}: real only vs real + synthetic "
                                         "(and the baselines, where measured), at fractions of the real rows")

@@ -9,7 +9,8 @@ from synthpipe.io import read_json, table_rows
 # The checks shown in the run summary's gate line, where a modality's report has them (every check is in
 # summary.md and quality.json).
 HEADLINE = ("mean column shape", "worst column shape", "correlation difference", "detection AUC",
-            "label agreement", "CAS ratio", "worst class coverage", "FID ratio", "expectations failed")
+            "label agreement", "CAS ratio", "worst class coverage", "FID ratio", "discriminative score", "ACF distance",
+            "predictive ratio", "privacy ratio", "expectations failed")
 
 
 def summarize(paths: Paths) -> dict:
@@ -83,7 +84,7 @@ def gate_summary(quality: dict, page: str) -> dict:
     """The gate's verdict, reasons, check results and augmentation headline: the same keys for every modality."""
     return {"passed": quality["passed"], "reasons": quality["reasons"], "modality": quality["modality"],
             "checks": [{key: c[key] for key in ("check", "value", "limit", "passed")} for c in quality["checks"]],
-            "augmentation": {k: quality["augmentation"].get(k)
+            "augmentation": {k: quality.get("augmentation", {}).get(k)
                              for k in ("metric", "real_score", "augmented_score", "gain", "verdict")},
             "path": page}
 
