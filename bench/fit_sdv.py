@@ -84,7 +84,8 @@ def main() -> None:
         result, out = {"run": "ctgan", "preprocess_s": preprocess_times()}, WORK / "runs" / "preprocess-ctgan.json"
     elif sys.argv[1] == "--fit-time":
         table, repeat = sys.argv[2], int(sys.argv[3])
-        result, out = {"table": table, "run": "ctgan", "fit_s": fit(table, "ctgan")[2]}, fit_time_file(table, "ctgan", repeat)
+        result, out = ({"table": table, "run": "ctgan", "fit_s": fit(table, "ctgan")[2]},
+                       fit_time_file(table, "ctgan", repeat))
     else:
         result, out = fit_and_sample(sys.argv[1], sys.argv[2]), run_file(sys.argv[1], sys.argv[2])
     out.parent.mkdir(parents=True, exist_ok=True)

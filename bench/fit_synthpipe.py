@@ -38,7 +38,8 @@ def fit_and_sample(table: str, run: str) -> dict:
     history = synthesizer.history
     return {"table": table, "run": run, "model": info["model"], "epochs": info["epochs_run"], "fit_s": fit_s,
             "s_per_epoch": sum(r["seconds"] for r in history) / len(history) if history else None,
-            "sample_rows_per_s": rows / sample_s, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "sample_rows_per_s": rows / sample_s,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "selection": info["selection"]}
 
 
@@ -57,7 +58,8 @@ def preprocess_times() -> dict:
 
 def main() -> None:
     if sys.argv[1] == "--preprocess":
-        result, out = {"run": "synthpipe", "preprocess_s": preprocess_times()}, WORK / "runs" / "preprocess-synthpipe.json"
+        result, out = ({"run": "synthpipe", "preprocess_s": preprocess_times()},
+                       WORK / "runs" / "preprocess-synthpipe.json")
     elif sys.argv[1] == "--fit-time":
         table, repeat = sys.argv[2], int(sys.argv[3])
         result, out = {"table": table, "run": "synthpipe-gan", "fit_s": fit(table, "synthpipe-gan")[2]}, \

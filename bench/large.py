@@ -34,7 +34,8 @@ def child(job: dict) -> dict:
 
     started = time.perf_counter()
     if job["step"] == "generate":
-        result = generate(Path(job["model"]), Path(job["out"]), GenerateConfig(rows=job["rows"], shards=job["shards"]), 0)
+        result = generate(Path(job["model"]), Path(job["out"]),
+                          GenerateConfig(rows=job["rows"], shards=job["shards"]), 0)
     elif job["step"] == "ingest":
         raw, schema = Path(job["raw"]), Path(job["raw"]).with_suffix(".schema.json")
         if job["streaming"]:
@@ -51,12 +52,13 @@ def child(job: dict) -> dict:
                 write_parquet(train, tmp / "train.parquet")
                 write_parquet(holdout, tmp / "holdout.parquet")
             result = {"train_rows": len(train), "holdout_rows": len(holdout)}
-    return {"seconds": time.perf_counter() - started, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "result": result}
+    return {"seconds": time.perf_counter() - started,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "result": result}
 
 
 def measure(job: dict) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)],
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -68,9 +70,11 @@ def fit_models() -> dict[str, Path]:
     from synthpipe.tabular.synthesizer import TabularSynthesizer
 
     data = load_breast_cancer(as_frame=True)
-    cancer = data.frame.drop(columns="target").assign(diagnosis=np.asarray(data.target_names, dtype=object)[data.target])
+    cancer = data.frame.drop(columns="target").assign(
+        diagnosis=np.asarray(data.target_names, dtype=object)[data.target])
     models = {}
-    for table, df, target in (("penguins", palmerpenguins.load_penguins(), "species"), ("breast_cancer", cancer, "diagnosis")):
+    for table, df, target in (("penguins", palmerpenguins.load_penguins(), "species"),
+                              ("breast_cancer", cancer, "diagnosis")):
         models[table] = WORK / "models" / table
         TabularSynthesizer(model="copula", seed=0).fit(df, target=target).save(models[table])
     return models
@@ -121,8 +125,8 @@ def main() -> None:
         r = measure({"step": "ingest", "source": str(source), "raw": str(raw), "streaming": streaming})
         s = measure({"step": "preprocess", "raw": str(raw), "out": str(prepared), "streaming": streaming})
         for step, m in (("ingest", r), ("preprocess", s)):
-            print(f"| {step} ({name}) | {args.input_rows:,} | {m['seconds']:.1f} | {args.input_rows / m['seconds']:,.0f} | "
-                  f"{m['peak_rss_mb']:,.0f} |", flush=True)
+            print(f"| {step} ({name}) | {args.input_rows:,} | {m['seconds']:.1f} | "
+                  f"{args.input_rows / m['seconds']:,.0f} | {m['peak_rss_mb']:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -34,16 +34,19 @@ def main() -> None:
     for table in args.tables:
         for name in SYNTHPIPE_RUNS + SDV_RUNS:
             if args.redo or not run_file(table, name).exists():
-                python, script = (PROJECT_PYTHON, "fit_synthpipe.py") if name in SYNTHPIPE_RUNS else (sys.executable, "fit_sdv.py")
+                python, script = ((PROJECT_PYTHON, "fit_synthpipe.py") if name in SYNTHPIPE_RUNS
+                                  else (sys.executable, "fit_sdv.py"))
                 run(python, script, table, name)
     # The fit-time target, timed again: fit-only processes, synthpipe's GAN and CTGAN in turn (see common.py).
     for repeat in range(FIT_TIME_REPEATS):
         for table in args.tables:
-            for python, script, name in ((PROJECT_PYTHON, "fit_synthpipe.py", "synthpipe-gan"), (sys.executable, "fit_sdv.py", "ctgan")):
+            for python, script, name in ((PROJECT_PYTHON, "fit_synthpipe.py", "synthpipe-gan"),
+                                         (sys.executable, "fit_sdv.py", "ctgan")):
                 if args.redo or not fit_time_file(table, name, repeat).exists():
                     run(python, script, "--fit-time", table, str(repeat))
     if not args.skip_preprocess:
-        for python, script, name in ((PROJECT_PYTHON, "fit_synthpipe.py", "synthpipe"), (sys.executable, "fit_sdv.py", "ctgan")):
+        for python, script, name in ((PROJECT_PYTHON, "fit_synthpipe.py", "synthpipe"),
+                                     (sys.executable, "fit_sdv.py", "ctgan")):
             if args.redo or not (WORK / "runs" / f"preprocess-{name}.json").exists():
                 run(python, script, "--preprocess")
     run(sys.executable, "score.py")

@@ -30,7 +30,8 @@ def tables() -> dict[str, tuple[pd.DataFrame, str]]:
     from sklearn.datasets import load_breast_cancer
 
     data = load_breast_cancer(as_frame=True)
-    cancer = data.frame.drop(columns="target").assign(diagnosis=np.asarray(data.target_names, dtype=object)[data.target])
+    cancer = data.frame.drop(columns="target").assign(
+        diagnosis=np.asarray(data.target_names, dtype=object)[data.target])
     found = {"penguins": (palmerpenguins.load_penguins(), "species"), "breast_cancer": (cancer, "diagnosis")}
     for table, target in (("fair", "affair"), ("diamonds", "price")):
         path = split_dir(table) / "train.parquet"
@@ -65,7 +66,8 @@ def main() -> None:
     if args.profile:
         table, family = args.profile.split(":")
         synthesizer = fitted(*found[table], family)
-        cProfile.runctx("sum(len(c) for c in synthesizer.sample_chunks(args.rows))", globals(), locals(), "/tmp/sample.prof")
+        cProfile.runctx("sum(len(c) for c in synthesizer.sample_chunks(args.rows))", globals(), locals(),
+                        "/tmp/sample.prof")
         pstats.Stats("/tmp/sample.prof").sort_stats("tottime").print_stats(25)
         return
     print("| table | family | rows/s |\n|---|---|---|")

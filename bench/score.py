@@ -56,7 +56,8 @@ def quality(train: pd.DataFrame, synthetic: pd.DataFrame) -> dict:
     report = QualityReport()
     report.generate(train, synthetic, metadata(train), verbose=False)
     properties = report.get_properties().set_index("Property")["Score"]
-    return {"quality": report.get_score(), "shapes": properties["Column Shapes"], "pairs": properties["Column Pair Trends"]}
+    return {"quality": report.get_score(), "shapes": properties["Column Shapes"],
+            "pairs": properties["Column Pair Trends"]}
 
 
 def features(frame: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +89,8 @@ def scaled(frame: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
 def privacy(synthetic: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame) -> dict:
     reference = train.sample(n=min(len(train), DCR_TRAIN_ROWS), random_state=0)
     index = NearestNeighbors(n_neighbors=1).fit(scaled(reference, train))
-    dcr = {name: float(np.median(index.kneighbors(scaled(frame.sample(n=min(len(frame), DCR_ROWS), random_state=0), train))[0]))
+    dcr = {name: float(np.median(index.kneighbors(
+               scaled(frame.sample(n=min(len(frame), DCR_ROWS), random_state=0), train))[0]))
            for name, frame in (("synthetic", synthetic), ("holdout", holdout))}
     keys = lambda frame: pd.util.hash_pandas_object(frame.astype(str), index=False)  # noqa: E731
     train_keys = set(keys(train))
@@ -139,21 +141,25 @@ def tables_markdown(results: dict[str, list[dict]]) -> list[str]:
         train_rows = len(pd.read_parquet(split_dir(table) / "train.parquet"))
         lines += [f"### {table} ({train_rows} train rows; target `{spec['target']}`, TSTR {metric}; "
                   f"{spec['epochs']} epochs for every neural model)", "",
-                  "| model | quality | column shapes | pair trends | TSTR (TRTR) | DCR synth / holdout | exact copies (holdout) "
-                  "| fit s | s/epoch | sampling rows/s (1M) | peak MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| model | quality | column shapes | pair trends | TSTR (TRTR) | DCR synth / holdout "
+                  "| exact copies (holdout) | fit s | s/epoch | sampling rows/s (1M) | peak MB |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
             label = LABELS[r["run"]] + (f" → {r['model']}" if r["run"] == "synthpipe" else "")
             lines.append(f"| {label} | {fmt(r['quality'])} | {fmt(r['shapes'])} | {fmt(r['pairs'])} | "
-                         f"{fmt(r['tstr'])} ({fmt(r['trtr'])}) | {fmt(r['dcr_synthetic'])} / {fmt(r['dcr_holdout'])} | "
-                         f"{100 * r['exact_copies']:.1f}% ({100 * r['exact_copies_holdout']:.1f}%) | {fmt(r['fit_s'], 1)} | "
+                         f"{fmt(r['tstr'])} ({fmt(r['trtr'])}) | "
+                         f"{fmt(r['dcr_synthetic'])} / {fmt(r['dcr_holdout'])} | "
+                         f"{100 * r['exact_copies']:.1f}% ({100 * r['exact_copies_holdout']:.1f}%) | "
+                         f"{fmt(r['fit_s'], 1)} | "
                          f"{fmt(r['s_per_epoch'], 3)} | {fmt(r['sample_rows_per_s'])} | {fmt(r['peak_rss_mb'], 0)} |")
         lines.append("")
     return lines
 
 
 def targets_markdown(results: dict[str, list[dict]]) -> list[str]:
-    lines = ["| table | quality: ours / best peer | TSTR: ours / best peer | GAN fit s, fastest run: ours / CTGAN (ratio) "
-             "| sampling rows/s of the auto model |", "|---|---|---|---|---|"]
+    lines = ["| table | quality: ours / best peer | TSTR: ours / best peer "
+             "| GAN fit s, fastest run: ours / CTGAN (ratio) | sampling rows/s of the auto model |",
+             "|---|---|---|---|---|"]
     for table, rows in results.items():
         by = {r["run"]: r for r in rows}
         if "synthpipe" not in by or not all(p in by for p in SDV_RUNS):
@@ -166,15 +172,16 @@ def targets_markdown(results: dict[str, list[dict]]) -> list[str]:
         gan, ctgan = (min(times[run], default=None) for run in FIT_TIME_RUNS)
         ratio = f"{fmt(gan, 1)} / {fmt(ctgan, 1)} ({gan / ctgan:.2f}) {mark(gan <= ctgan / 5)}" if gan else "–"
         lines.append(f"| {table} | {fmt(ours['quality'])} / {fmt(by[best_q]['quality'])} ({LABELS[best_q]}) "
-                     f"{mark(ours['quality'] >= by[best_q]['quality'])} | {fmt(ours['tstr'])} / {fmt(by[best_t]['tstr'])} "
+                     f"{mark(ours['quality'] >= by[best_q]['quality'])} | "
+                     f"{fmt(ours['tstr'])} / {fmt(by[best_t]['tstr'])} "
                      f"({LABELS[best_t]}) {mark(ours['tstr'] >= by[best_t]['tstr'])} | {ratio} | "
                      f"{fmt(ours['sample_rows_per_s'])} ({ours['model']}) {mark(ours['sample_rows_per_s'] >= 1e6)} |")
     return lines
 
 
 def fit_times_markdown(results: dict[str, list[dict]]) -> list[str]:
-    lines = ["| table | synthpipe GAN fit s, every run | CTGAN fit s, every run | ratio of the fastest | ratio of the medians |",
-             "|---|---|---|---|---|"]
+    lines = ["| table | synthpipe GAN fit s, every run | CTGAN fit s, every run | ratio of the fastest "
+             "| ratio of the medians |", "|---|---|---|---|---|"]
     for table, rows in results.items():
         times = fit_times(table, rows)
         ours, theirs = times["synthpipe-gan"], times["ctgan"]
@@ -200,7 +207,8 @@ def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), no GPU; load average when scored: {load}"
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), no GPU; "
+            f"load average when scored: {load}")
 
 
 def main() -> None:
@@ -208,9 +216,11 @@ def main() -> None:
     (WORK / "results.json").write_text(json.dumps(results, indent=2, default=str))
     body = ["<!-- results:start (written by bench/score.py) -->", "", f"Machine: {machine()}.", "",
             "## Targets", ""] + targets_markdown(results) \
-        + ["", f"## GAN fit time at equal epochs (the main run, then {FIT_TIME_REPEATS} fit-only runs of each, in turn)", ""] \
+        + ["", f"## GAN fit time at equal epochs (the main run, then {FIT_TIME_REPEATS} fit-only runs of each, "
+               "in turn)", ""] \
         + fit_times_markdown(results) + ["", "## Preprocessing (fit + transform)", ""] \
-        + preprocess_markdown() + ["", f"Largest table resampled to {LARGE_ROWS:,} rows: `{LARGE_TABLE}_{LARGE_ROWS}`.", "",
+        + preprocess_markdown() + ["", f"Largest table resampled to {LARGE_ROWS:,} rows: "
+                                       f"`{LARGE_TABLE}_{LARGE_ROWS}`.", "",
                                    "## Per table", ""] + tables_markdown(results) + ["<!-- results:end -->"]
     path = HERE.parent / "BENCHMARKS.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n\n<!-- results:start --><!-- results:end -->\n"

@@ -101,11 +101,12 @@ def check_batches(batches: Iterable[pd.DataFrame], source: str, target: str | No
                          "for evaluation. Add rows.")
     empty = [name for name, seen in filled.items() if not seen]
     if empty:
-        raise InputError(f"{source}: column '{empty[0]}' is empty (every value is null). Drop the column or fill it in.")
+        raise InputError(f"{source}: column '{empty[0]}' is empty (every value is null). "
+                         "Drop the column or fill it in.")
     if target is not None and len(classes) < 2:
-        raise InputError(f"{target_key}: column '{target}' in {source} has a single value ({next(iter(classes))!r}), so "
-                         f"there is nothing to stratify the split on or to predict for utility. Choose another target, "
-                         f"or {_without(target_key)}.")
+        raise InputError(f"{target_key}: column '{target}' in {source} has a single value "
+                         f"({next(iter(classes))!r}), so there is nothing to stratify the split on or to predict "
+                         f"for utility. Choose another target, or {_without(target_key)}.")
 
 
 def _without(target_key: str) -> str:

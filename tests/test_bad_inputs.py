@@ -31,7 +31,8 @@ def temp_leftovers(root) -> list[str]:
 
 
 def assert_fails_cleanly(root, args, *fragments, cwd=None):
-    """Run `synthpipe args` in `cwd` (default `root`): exit 2, every fragment in stderr, nothing under `root` changed."""
+    """Run `synthpipe args` in `cwd` (default `root`): exit 2, every fragment in stderr, nothing under `root`
+    changed."""
     before = files_state(root)
     result = run_cli(*args, cwd=cwd or root)
     assert result.returncode == 2, result.stderr
@@ -85,7 +86,8 @@ def with_column(name, values):
 
 TABLE_CASES = {
     "empty file": ("data.csv", write_bytes(b""), ["data.csv: the file is empty (0 bytes)"]),
-    "header only": ("data.csv", write_bytes(b"x,n,label\n"), ["data.csv: has a header but no rows", "at least 10 rows"]),
+    "header only": ("data.csv", write_bytes(b"x,n,label\n"),
+                    ["data.csv: has a header but no rows", "at least 10 rows"]),
     "corrupt parquet": ("data.parquet", write_bytes(b"PAR1 this is not parquet at all PAR1"),
                         ["data.parquet: cannot be read as parquet"]),
     "truncated parquet": ("data.parquet", truncated_parquet, ["data.parquet: cannot be read as parquet"]),
@@ -155,7 +157,8 @@ DAMAGE = {
     "truncated transformer": ("transformer.json", lambda p: p.write_bytes(p.read_bytes()[:100]),
                               "model/transformer.json: has 100 bytes, the manifest recorded"),
     "deleted config": ("config.json", lambda p: p.unlink(), "model/config.json: is missing"),
-    "deleted manifest": ("manifest.json", lambda p: p.unlink(), "model/manifest.json: missing, so the model files cannot be checked"),
+    "deleted manifest": ("manifest.json", lambda p: p.unlink(),
+                         "model/manifest.json: missing, so the model files cannot be checked"),
 }
 
 
@@ -217,7 +220,8 @@ def test_unreachable_sql_source(csv_project):
     set_params(csv_project, data__source={"format": "sql", "url": "sqlite:///no/such/dir/source.db",
                                           "query": "SELECT * FROM rows"})
     assert_fails_cleanly(csv_project, ("stage", "ingest"),
-                         "data.source.url sqlite:///no/such/dir/source.db: query failed", "unable to open database file")
+                         "data.source.url sqlite:///no/such/dir/source.db: query failed",
+                         "unable to open database file")
 
 
 def test_source_format_must_match_the_file(csv_project):
@@ -240,7 +244,8 @@ def test_schema_drift_since_the_last_ingest(csv_project):
     result = run_cli("stage", "ingest", cwd=csv_project)
     assert result.returncode == 0, result.stderr
     table().assign(n=lambda f: f["n"].astype(str) + "x", extra=1.0).to_csv(csv_project / "data" / "in.csv", index=False)
-    assert_fails_cleanly(csv_project, ("stage", "ingest"), "schema drift since the last ingest (data/raw/t.schema.json)",
+    assert_fails_cleanly(csv_project, ("stage", "ingest"),
+                         "schema drift since the last ingest (data/raw/t.schema.json)",
                          "column 'extra' was added (float64)", "column 'n' changed type int64 -> ",
                          "ingest.allow_schema_drift: true")
 

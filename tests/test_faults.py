@@ -43,7 +43,8 @@ FAST_COPULA = {"data": {"name": "t", "target": "label", "source": {"format": "cs
 
 def source_rows(rows: int, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({HOSTILE_COLUMNS[0]: rng.normal(0, 1, rows).round(3), HOSTILE_COLUMNS[1]: rng.choice(list("xyz"), rows),
+    return pd.DataFrame({HOSTILE_COLUMNS[0]: rng.normal(0, 1, rows).round(3),
+                         HOSTILE_COLUMNS[1]: rng.choice(list("xyz"), rows),
                          "amount": rng.gamma(2, 3, rows).round(2), "label": rng.choice(["p", "q"], rows)})
 
 
@@ -128,7 +129,8 @@ class Refresh:
 
     def finished_stages(self) -> list[str]:
         return [stage for stage in STAGES
-                if re.search(rf"Task run '{stage}-\w+' - Finished in state Completed|{stage}: up to date", self.output())]
+                if re.search(rf"Task run '{stage}-\w+' - Finished in state Completed|{stage}: up to date",
+                             self.output())]
 
 
 def assert_outputs_whole(root: Path) -> None:

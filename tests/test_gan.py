@@ -127,7 +127,8 @@ def test_the_explicit_penalty_gradient_equals_autograds_double_backward():
             value.backward()
             # a parameter the penalty does not reach (the biases: they only move where the slopes change) has
             # no gradient in one and zeros in the other
-            results.append((value.detach(), [torch.zeros_like(p) if p.grad is None else p.grad for p in critic.parameters()]))
+            results.append((value.detach(),
+                            [torch.zeros_like(p) if p.grad is None else p.grad for p in critic.parameters()]))
         (expected, expected_grads), (value, grads) = results
         assert torch.allclose(value, expected, rtol=1e-5)
         for a, b in zip(grads, expected_grads):

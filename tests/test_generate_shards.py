@@ -54,7 +54,8 @@ def test_dask_workers_write_the_same_file_as_the_stage(model_dir, tmp_path, monk
     (tmp_path / "models" / "penguins").symlink_to(model_dir, target_is_directory=True)
     generate_cfg = {"rows": 2500, "chunk_rows": 400, "shards": 4}
     stage = parse_params({"generate": generate_cfg})
-    assert generate(stage.paths.model, tmp_path / "stage.parquet", stage.generate, stage.seed) == {"rows": 2500, "shards": 4}
+    assert generate(stage.paths.model, tmp_path / "stage.parquet", stage.generate,
+                    stage.seed) == {"rows": 2500, "shards": 4}
     expected = frame_hash(pd.read_parquet(tmp_path / "stage.parquet"))
     for workers in (1, 2):
         params = parse_params({"generate": generate_cfg | {"workers": workers}})

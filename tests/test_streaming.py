@@ -19,7 +19,8 @@ def sources(tmp_path, penguins) -> dict:
     """A pandas-written file in four row groups, hive partitions, and an Arrow-written file with nullable ints."""
     penguins.to_parquet(tmp_path / "file.parquet", index=False, row_group_size=100)
     penguins.to_parquet(tmp_path / "partitions", index=False, partition_cols=["island"])
-    arrow = pa.table({"count": pa.array([1, None, 3, 4] * 50, pa.int64()), "flag": pa.array([True, False, None, True] * 50),
+    arrow = pa.table({"count": pa.array([1, None, 3, 4] * 50, pa.int64()),
+                      "flag": pa.array([True, False, None, True] * 50),
                       "whole": pa.array(np.arange(200)), "label": pa.array(["a", "b"] * 100)})
     pq.write_table(arrow, tmp_path / "arrow.parquet", row_group_size=64)
     return {name: tmp_path / name for name in ("file.parquet", "partitions", "arrow.parquet")}

@@ -64,7 +64,8 @@ def test_encoding_layout_matches_spans(mixed):
 
 def test_decoding_respects_range_rounding_and_dtype(mixed):
     transformer = TableTransformer.fit(mixed)
-    noisy = transformer.encode(mixed) + np.random.default_rng(1).normal(0, 3, (len(mixed), len(transformer.output_names)))
+    noisy = transformer.encode(mixed) + np.random.default_rng(1).normal(0, 3,
+                                                                        (len(mixed), len(transformer.output_names)))
     decoded = transformer.decode(noisy, RNG)
     assert decoded["count"].dtype == np.int64
     assert decoded["count"].between(mixed["count"].min(), mixed["count"].max()).all()
@@ -118,7 +119,8 @@ def test_high_cardinality_keeps_top_levels_and_draws_rare_ones_by_frequency():
 def test_datetimes_keep_dtype_timezone_and_resolution():
     stamps = pd.Series(pd.to_datetime("2024-01-01") + pd.to_timedelta(np.arange(500) * 1_234_567, unit="ms"))
     frame = pd.DataFrame({"t": stamps.dt.tz_localize("Europe/Paris"),
-                          "day": pd.Series(pd.date_range("1990-01-01", periods=500, freq="7D")).astype("datetime64[s]")})
+                          "day": pd.Series(pd.date_range("1990-01-01", periods=500,
+                                                         freq="7D")).astype("datetime64[s]")})
     transformer = TableTransformer.fit(frame)
     decoded = transformer.decode(transformer.encode(frame), RNG)
     assert decoded.dtypes.tolist() == frame.dtypes.tolist()  # unit and timezone too

@@ -47,7 +47,8 @@ def correlation_difference(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: d
     return float(diff.mean())
 
 
-def correlation_matrices(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, ColumnKind]) -> tuple[list[str], np.ndarray, np.ndarray]:
+def correlation_matrices(real: pd.DataFrame, synthetic: pd.DataFrame,
+                         kinds: dict[str, ColumnKind]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Pearson correlations of the numeric columns in real and synthetic data (NaN where undefined)."""
     numeric = [name for name, kind in kinds.items() if kind in NUMERIC_KINDS]
     corr_real = pd.DataFrame({n: as_numbers(real[n]) for n in numeric}).corr().to_numpy()
@@ -87,7 +88,8 @@ def _levelled(series: pd.Series, levels: pd.Index) -> np.ndarray:
     return np.where(other, len(levels) + 1, np.where(codes < 0, len(levels), codes))
 
 
-def contingency_similarities(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, ColumnKind], max_pairs: int) -> dict[str, float]:
+def contingency_similarities(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, ColumnKind],
+                             max_pairs: int) -> dict[str, float]:
     """1 - total variation distance between the joint distributions of each column pair that involves a
     category (numbers binned at real quintiles: coarse enough that two samples of a few hundred rows from
     one population score about 0.85), so a category's link to any other column is checked.

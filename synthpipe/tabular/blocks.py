@@ -115,7 +115,8 @@ class TrainingLayout:
                 by_width.setdefault(span.width, []).append(start)
         self.tanh_width = len(tanh)
         self.groups = [(width, len(by_width[width])) for width in sorted(by_width)]  # (block width, blocks)
-        order = tanh + [start + slot for width in sorted(by_width) for slot in range(width) for start in by_width[width]]
+        order = tanh + [start + slot for width in sorted(by_width) for slot in range(width)
+                        for start in by_width[width]]
         self.order = torch.tensor(order, dtype=torch.long, device=device)
         self.position = torch.argsort(self.order)
 

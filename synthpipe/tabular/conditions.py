@@ -126,5 +126,6 @@ def force_slots(encoded: torch.Tensor, layout: CondLayout, fixed: dict[str, np.n
         j = layout.columns.index(name)
         start, width = layout.starts[j], layout.widths[j]
         encoded[:, start : start + width] = 0.0
-        encoded[torch.arange(len(slots), device=encoded.device), start + torch.from_numpy(slots).to(encoded.device)] = 1.0
+        encoded[torch.arange(len(slots), device=encoded.device),
+                start + torch.from_numpy(slots).to(encoded.device)] = 1.0
     return encoded

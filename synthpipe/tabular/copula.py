@@ -146,7 +146,8 @@ def _fit_one(df: pd.DataFrame, transformer: TableTransformer, rng: np.random.Gen
     return GaussianCopula(transformer, correlation, np.array(quantiles).reshape(-1, QUANTILES), cdf)
 
 
-def sample_copula(model: GaussianCopula, rows: int, fixed: dict[str, np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
+def sample_copula(model: GaussianCopula, rows: int, fixed: dict[str, np.ndarray],
+                  rng: np.random.Generator) -> pd.DataFrame:
     """`rows` rows; `fixed` maps categorical columns to the slot each row must have."""
     if not model.classes:
         return _restore(model.transformer, _draw(model, rows, fixed, rng), rng)
@@ -169,7 +170,8 @@ def sample_copula(model: GaussianCopula, rows: int, fixed: dict[str, np.ndarray]
     return _restore(model.transformer, draws, rng)
 
 
-def _draw(model: GaussianCopula, rows: int, fixed: dict[str, np.ndarray], rng: np.random.Generator) -> dict[tuple[str, str], np.ndarray]:
+def _draw(model: GaussianCopula, rows: int, fixed: dict[str, np.ndarray],
+          rng: np.random.Generator) -> dict[tuple[str, str], np.ndarray]:
     """Standardised values of every number and the slot of every choice dimension, keyed by (column, role)."""
     dims = model.dims
     scores = _correlated_scores(model, dims, rows, fixed, rng)
@@ -187,7 +189,8 @@ def _draw(model: GaussianCopula, rows: int, fixed: dict[str, np.ndarray], rng: n
     return draws
 
 
-def _restore(transformer: TableTransformer, draws: dict[tuple[str, str], np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
+def _restore(transformer: TableTransformer, draws: dict[tuple[str, str], np.ndarray],
+             rng: np.random.Generator) -> pd.DataFrame:
     columns = {}
     for codec in transformer.codecs:
         if isinstance(codec, NumericCodec):

@@ -261,7 +261,8 @@ def train_gan(data: torch.Tensor, spans: tuple[Span, ...], layout: CondLayout, c
     are handed back in the encoded order. Same data, config and seed -> same weights on CPU.
     """
     torch.manual_seed(seed)  # the networks' initial weights
-    shape = GanShape(tuple(spans), layout.width, cfg.noise_dim, tuple(cfg.generator_dims), tuple(cfg.critic_dims), cfg.pac)
+    shape = GanShape(tuple(spans), layout.width, cfg.noise_dim, tuple(cfg.generator_dims), tuple(cfg.critic_dims),
+                     cfg.pac)
     generator, critic = Generator(shape).to(data.device), Critic(shape).to(data.device)
     result = train(gan_trainee(data, shape, layout, cfg, generator, critic), cfg, seed, options)
     return TrainedGan(shape, generator, critic, result.history, result.replicas)
@@ -305,7 +306,8 @@ def gan_trainee(data: torch.Tensor, shape: GanShape, layout: CondLayout, cfg: Tr
         if layout.columns:
             return sampler.training_batch(batch, dtype)
         empty = torch.zeros(batch, dtype=torch.long, device=device)
-        return torch.zeros(batch, 0, device=device, dtype=dtype), empty, empty, torch.randint(rows, (batch,), device=device)
+        return (torch.zeros(batch, 0, device=device, dtype=dtype), empty, empty,
+                torch.randint(rows, (batch,), device=device))
 
     def fake_rows(cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raw = generator(normal_noise(batch, cfg.noise_dim, device, dtype), cond)

@@ -98,7 +98,8 @@ def _per_mode(values: np.ndarray) -> np.ndarray:
     return values.T[:, :, None].astype(np.float32)
 
 
-def assign_modes(z: np.ndarray, means: np.ndarray, stds: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def assign_modes(z: np.ndarray, means: np.ndarray, stds: np.ndarray,
+                 weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The most likely mode of each value of one column and its position in it, in [-1, 1]."""
     log_p = np.log(weights)[None] - np.log(stds)[None] - 0.5 * ((z[:, None] - means[None]) / stds[None]) ** 2
     mode = log_p.argmax(axis=1)

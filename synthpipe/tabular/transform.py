@@ -360,7 +360,8 @@ class TableTransformer:
         return cls.from_dict(read_json(path))
 
 
-def _to_numbers(series: pd.Series, kind: ColumnKind, origin: int, nanos: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _to_numbers(series: pd.Series, kind: ColumnKind, origin: int,
+                nanos: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Float values and a null mask; datetimes become nanoseconds after `origin` (UTC)."""
     nulls = series.isna().to_numpy()
     if kind == "datetime":
@@ -380,7 +381,8 @@ def _to_numbers(series: pd.Series, kind: ColumnKind, origin: int, nanos: np.ndar
 def _decimals(values: np.ndarray) -> int | None:
     """The fewest decimal places that every observed float respects, up to 6."""
     tolerance = 1e-9 * max(1.0, float(np.abs(values).max()))
-    return next((places for places in range(7) if np.allclose(np.round(values, places), values, rtol=0, atol=tolerance)), None)
+    return next((places for places in range(7)
+                 if np.allclose(np.round(values, places), values, rtol=0, atol=tolerance)), None)
 
 
 def _step_ns(values: np.ndarray) -> int:

@@ -69,7 +69,8 @@ def reconstruction_loss(raw: torch.Tensor, real: torch.Tensor, index: SpanIndex,
     """Gaussian negative log-likelihood of the tanh values plus cross-entropy of every softmax block,
     summed over a row's blocks and averaged over rows."""
     s = sigma[index.tanh]
-    values = ((real[:, index.tanh] - torch.tanh(raw[:, index.tanh])) ** 2 / (2 * s**2)).sum() + torch.log(s).sum() * raw.shape[0]
+    values = (((real[:, index.tanh] - torch.tanh(raw[:, index.tanh])) ** 2 / (2 * s**2)).sum()
+              + torch.log(s).sum() * raw.shape[0])
     blocks = index.softmax
     log_p = torch.log_softmax(blocks.logits(raw), dim=-1)
     target = real[:, blocks.gather].masked_fill(~blocks.valid, -1.0).argmax(dim=-1, keepdim=True)

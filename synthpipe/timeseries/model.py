@@ -3,9 +3,9 @@
 At step t the network reads the step before (zeros at an entity's start), where t sits in the sequence
 (0 at the start, 1 at the end) and in the calendar (frame.timing), and the entity's condition (its encoded
 context and log length), and outputs the distribution of step t (codec.py). Training is teacher-forced on
-the windows preprocess cut, through the shared loop (synthpipe.training: checkpoints, resume, divergence recovery); sampling runs all entities at
-once, one step at a time. The entities themselves (context, length, start, interval) come from a
-TabularSynthesizer fitted on one row per entity.
+the windows preprocess cut, through the shared loop (synthpipe.training: checkpoints, resume, divergence
+recovery); sampling runs all entities at once, one step at a time. The entities themselves (context, length,
+start, interval) come from a TabularSynthesizer fitted on one row per entity.
 """
 
 from __future__ import annotations
