@@ -80,17 +80,17 @@ def preprocess(raw_path: Path, out_dir: Path, cfg: TimeSeriesConfig, holdout_fra
 
     df = read_table(raw_path)
     layout = Layout.of(df, cfg)
-    train, holdout = split_entities(df, layout, holdout_fraction, cfg.min_length, seed)
-    entities = entity_table(train, layout)
+    train_rows, holdout = split_entities(df, layout, holdout_fraction, cfg.min_length, seed)
+    entities = entity_table(train_rows, layout)
     frequency = calendar_frequency(df, layout)
-    ratios = gap_ratios(train, layout, entities[INTERVAL].to_numpy())
+    ratios = gap_ratios(train_rows, layout, entities[INTERVAL].to_numpy())
     irregular = frequency is None and float(np.mean(~np.isclose(ratios, 1.0))) > IRREGULAR_SHARE
-    steps = train[layout.values].assign(**{GAP: ratios}) if irregular else train[layout.values]
+    steps = train_rows[layout.values].assign(**{GAP: ratios}) if irregular else train_rows[layout.values]
     codec, condition = Codec.fit(steps), Codec.fit(condition_frame(entities, layout))
-    offsets, lengths = starts_and_lengths(entity_ids(train, layout))
+    offsets, lengths = starts_and_lengths(entity_ids(train_rows, layout))
     # Calendar inputs need the times before the steps are drawn: regular series only.
-    calendar = [] if irregular else calendar_inputs(train[layout.time], float(entities[INTERVAL].median()))
-    times = timing(train[layout.time], offsets, lengths, calendar)
+    calendar = [] if irregular else calendar_inputs(train_rows[layout.time], float(entities[INTERVAL].median()))
+    times = timing(train_rows[layout.time], offsets, lengths, calendar)
     cut = windows(codec.encode(steps), times, offsets, lengths, cfg.window, cfg.stride)
     real_ids = entity_ids(df, layout).drop_duplicates().tolist() if layout.entity else []
     series = {"layout": vars(layout), "columns": list(df.columns), "dtypes": df.dtypes.astype(str).to_dict(),
@@ -100,14 +100,14 @@ def preprocess(raw_path: Path, out_dir: Path, cfg: TimeSeriesConfig, holdout_fra
               "starts": sorted(set(entities[START].tolist())), "intervals": sorted(set(entities[INTERVAL].tolist())),
               "steps": codec.to_dict(), "condition": condition.to_dict()}
     with atomic_dir(out_dir) as tmp:
-        write_parquet(train, tmp / "train.parquet")
+        write_parquet(train_rows, tmp / "train.parquet")
         write_parquet(holdout, tmp / "holdout.parquet")
         write_parquet(entities, tmp / "entities.parquet")
         arrays = dict(zip(("steps", "valid", "timing", "entity"), cut))
         save_file({**arrays, "condition": condition.encode(condition_frame(entities, layout))}, str(tmp / WINDOWS_FILE))
         write_json(series, tmp / SERIES_FILE)
     return {"train_entities": len(entities), "holdout_entities": int(entity_ids(holdout, layout).nunique()),
-            "train_rows": len(train), "holdout_rows": len(holdout), "windows": len(cut[0])}
+            "train_rows": len(train_rows), "holdout_rows": len(holdout), "windows": len(cut[0])}
 
 
 def condition_frame(entities: pd.DataFrame, layout: Layout) -> pd.DataFrame:
