@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--device", choices=DEVICE_CHOICES, default=TRAIN_DEFAULTS.device)
-    fit.add_argument("--time-budget", type=float, help="model=auto: seconds for fitting every candidate")
+    fit.add_argument("--time-budget", type=float, default=TRAIN_DEFAULTS.time_budget,
+                     help="model=auto: seconds for the candidates and the refit")
     fit.add_argument("--checkpoint-dir", help="GAN/VAE: checkpoint here and resume an interrupted fit from it")
     fit.add_argument("--checkpoint-every", type=int, default=TRAIN_DEFAULTS.checkpoint_every, metavar="K",
                      help="epochs between checkpoints")
@@ -147,7 +148,7 @@ def _validate(args: argparse.Namespace) -> int:
     try:
         validate(Path(args.real), Path(args.synthetic), out, params.validate,
                  holdout_path=Path(args.holdout) if args.holdout else None, target=args.target, merge=params.merge,
-                 seed=params.seed, expectations_dir=out / "gx")
+                 seed=params.seed, expectations_dir=out / "gx", train=params.train)
     except GateFailed:
         print(f"quality gate FAILED: report in {out / 'summary.md'}")
         raise

@@ -89,6 +89,8 @@ class PreprocessConfig(Section):
 class TrainConfig(Section):
     model: Literal["auto", "gan", "vae", "copula"] = "auto"  # auto: fit each, keep the best on held-out rows
     epochs: int = Field(300, ge=1)
+    # Optimiser steps a GAN/VAE fit takes at most (large tables get fewer epochs); None: epochs alone decide.
+    max_steps: int | None = Field(3000, ge=1)
     batch_size: int = Field(500, ge=2)
     # GAN
     noise_dim: int = Field(128, ge=1)
@@ -108,8 +110,9 @@ class TrainConfig(Section):
     max_categories: int = Field(100, ge=1)
     mode_fit_rows: int = Field(20_000, ge=100)
     # Model selection (model: auto)
-    time_budget: float | None = Field(None, gt=0)
+    time_budget: float | None = Field(360.0, gt=0)  # seconds for the candidates and the refit together
     validation_fraction: float = Field(0.2, gt=0, lt=1)
+    selection_rows: int = Field(20_000, ge=100)  # candidates are fitted and scored on a subsample this large
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Resumable, divergence-safe, distributed training (synthpipe.training)
     checkpoint_every: int = Field(10, ge=1)  # epochs between checkpoints (the train stage keeps them in models/<name>.ckpt)
@@ -117,6 +120,11 @@ class TrainConfig(Section):
     divergence_lr_factor: float = Field(0.5, gt=0, lt=1)  # learning rate multiplier for each such restart
     nproc: int = Field(1, ge=1)  # train stage: >1 launches torchrun with this many data-parallel processes
     cpu_threads: int | None = Field(None, ge=1)  # torch CPU threads while fitting; None: torch's default
+    # Identifier columns (synthpipe.identifiers): text with a value on nearly every row, or very many values
+    identifiers: Literal["fresh", "keep", "drop"] = "fresh"
+    identifier_columns: dict[str, Literal["fresh", "keep", "drop"]] = {}  # per column; names a column as one too
+    identifier_share: float = Field(0.5, gt=0, le=1)  # distinct values on at least this share of non-null rows
+    identifier_levels: int = Field(1000, ge=10)  # or at least this many distinct values
 
 
 class GenerateConfig(Section):

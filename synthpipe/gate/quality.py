@@ -33,10 +33,18 @@ from synthpipe.schema import infer_kinds
 
 def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, holdout: pd.DataFrame | None = None,
            target: str | None = None, merge: MergeConfig = MergeConfig(), seed: int = 0,
-           expectations_dir: Path | None = None, docs_dir: Path | None = None) -> dict:
+           expectations_dir: Path | None = None, docs_dir: Path | None = None,
+           identifiers: dict[str, str] | None = None) -> dict:
     """All gate figures for `synthetic` against `real` train data (and the real `holdout`, never trained on,
-    for utility, augmentation and privacy baselines), the checks, the verdict and its reasons."""
+    for utility, augmentation and privacy baselines), the checks, the verdict and its reasons.
+
+    `identifiers` (column -> fresh | keep | drop, synthpipe.identifiers) are judged apart: no fresh value may equal
+    a real one; every other figure leaves them out (an id says nothing of a row's distribution or distance)."""
     _check_inputs(real, synthetic, holdout, target)
+    identifiers = {name: mode for name, mode in (identifiers or {}).items() if name in real.columns}
+    id_report = identifier_figures(real, synthetic, holdout, identifiers)
+    real, synthetic = real.drop(columns=list(identifiers)), synthetic.drop(columns=list(identifiers), errors="ignore")
+    holdout = None if holdout is None else holdout.drop(columns=list(identifiers))
     kinds = infer_kinds(real)
     shared = {name: kind for name, kind in kinds.items() if name in synthetic.columns}
     comparable = synthetic[list(shared)]
@@ -61,12 +69,25 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
         "expectations": {"evaluated": len(results), "failed": sum(not r["success"] for r in results),
                          "suite": specs, "results": results},
         "fidelity": fidelity, "diversity": diversity, "utility": utility_report, "augmentation": augmentation,
-        "privacy": privacy, "seconds": timings,
+        "privacy": privacy, "identifiers": id_report, "seconds": timings,
     }
     report["checks"] = gate_checks(report, cfg)
     report["reasons"] = [check["reason"] for check in report["checks"] if check["passed"] is False]
     report["passed"] = not report["reasons"]
     return report
+
+
+def identifier_figures(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
+                       identifiers: dict[str, str]) -> dict:
+    """Per identifier column: its mode and how many synthetic values equal a real train (or holdout) value."""
+    figures = {}
+    for name, mode in identifiers.items():
+        values = synthetic[name].dropna().astype(str) if name in synthetic.columns else pd.Series([], dtype=str)
+        seen = set(real[name].dropna().astype(str))
+        figures[name] = {"mode": mode, "synthetic_values": len(values), "equal_to_train": int(values.isin(seen).sum()),
+                         "equal_to_holdout": None if holdout is None else
+                         int(values.isin(set(holdout[name].dropna().astype(str))).sum())}
+    return figures
 
 
 def single_thread():
@@ -170,6 +191,8 @@ def gate_checks(report: dict, cfg: ValidateConfig) -> list[dict]:
     failed = [item for item in report["expectations"]["results"] if not item["success"]]
     listed = "; ".join(describe_failure(item) for item in failed[:8])
     copy_excess = p["exact_copy_share"] - (p["holdout_exact_copy_share"] or 0.0)
+    fresh = {name: i for name, i in report["identifiers"].items() if i["mode"] == "fresh"}
+    copied = {name: i["equal_to_train"] for name, i in fresh.items() if i["equal_to_train"]}
     return [
         _check("expectations failed", len(failed), "<=", cfg.max_failed_expectations, lambda v, t:
                f"{v:.0f} expectations failed (allowed {t}): {listed}"),
@@ -210,6 +233,8 @@ def gate_checks(report: dict, cfg: ValidateConfig) -> list[dict]:
         _check("NNDR ratio", p["nndr_ratio"], ">=", cfg.min_nndr_ratio, lambda v, t:
                f"synthetic rows sit on single train records rather than among them: median nearest-neighbour "
                f"distance ratio is {v:.3f} x the holdout's (< {t})"),
+        _check("fresh identifiers equal to real ones", sum(copied.values()) if fresh else None, "<=", 0, lambda v, t:
+               f"fresh identifier columns repeat real values: {copied}"),
     ]
 
 

@@ -23,7 +23,7 @@ def summarize(paths: Paths) -> dict:
         summary["train"] = {"model": config.get("model", "gan"), "chosen_by": config["train"].get("model"),
                             "epochs": config.get("epochs_run", config["train"].get("epochs")),
                             "seconds": config["seconds"], "device": config["device"], "run_id": config["run_id"],
-                            "path": str(paths.model)}
+                            "phases": (config.get("selection") or {}).get("phases", {}), "path": str(paths.model)}
     if paths.synthetic.exists():
         summary["generate"] = {"rows": table_rows(paths.synthetic), "path": str(paths.synthetic)}
     if paths.quality.exists():
@@ -44,6 +44,12 @@ def summarize(paths: Paths) -> dict:
     return summary
 
 
+def phase_line(phase: dict) -> str:
+    """How much of the table a training phase used, and why."""
+    steps = f", {phase['steps']} steps" if phase["steps"] else ""
+    return f"{phase['rows']} rows ({phase['share']:.0%}){steps}, {phase['seconds']:.0f} s: {phase['why']}"
+
+
 def format_summary(summary: dict) -> str:
     rows = []
     if "ingest" in summary:
@@ -57,6 +63,7 @@ def format_summary(summary: dict) -> str:
         model = f"{s['model']} (auto)" if s["chosen_by"] == "auto" else s["model"]
         epochs = f", {s['epochs']} epochs" if s["epochs"] else ""
         rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})", s["path"]))
+        rows += [(f"  {name}", phase_line(phase), "") for name, phase in s.get("phases", {}).items()]
     if "generate" in summary:
         rows.append(("generated", f"{summary['generate']['rows']} rows", summary["generate"]["path"]))
     if summary.get("validate", {}).get("modality") == "image":

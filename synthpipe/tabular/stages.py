@@ -232,18 +232,25 @@ def generate(model_dir: Path, out_path: Path, cfg: GenerateConfig, seed: int, de
 
 def validate(train_path: Path, synthetic_path: Path, reports_dir: Path, cfg: ValidateConfig,
              holdout_path: Path | None = None, target: str | None = None, merge: MergeConfig = MergeConfig(),
-             seed: int = 0, train_log: Path | None = None, expectations_dir: Path | None = None) -> dict:
+             seed: int = 0, train_log: Path | None = None, expectations_dir: Path | None = None,
+             train: TrainConfig = TrainConfig()) -> dict:
     """Judge synthetic rows against real train rows (and the real holdout); write the report into `reports_dir`:
-    quality.json, summary.md, plots/*.png and data_docs/ (the GX site). Raises GateFailed when a check fails."""
+    quality.json, summary.md, plots/*.png and data_docs/ (the GX site). Raises GateFailed when a check fails.
+    Identifier columns are found as the train stage finds them (`train`'s settings) and judged apart."""
     from synthpipe.gate.quality import assess
     from synthpipe.gate.report import render_summary, write_plots
+    from synthpipe.identifiers import identifier_modes
 
     real, synthetic = read_table(train_path), read_table(synthetic_path)
     holdout = read_table(holdout_path) if holdout_path is not None else None
+    identifiers = identifier_modes(real, target, train)
     report = assess(real, synthetic, cfg, holdout=holdout, target=target, merge=merge, seed=seed,
-                    expectations_dir=expectations_dir or reports_dir / "gx", docs_dir=reports_dir / "data_docs")
+                    expectations_dir=expectations_dir or reports_dir / "gx", docs_dir=reports_dir / "data_docs",
+                    identifiers=identifiers)
+    modelled = [name for name in real.columns if name not in identifiers]
     with atomic_dir(reports_dir / "plots") as plot_dir:
-        report["plots"] = write_plots(report, real, synthetic, plot_dir, train_log)
+        report["plots"] = write_plots(report, real[modelled], synthetic.drop(columns=list(identifiers), errors="ignore"),
+                                      plot_dir, train_log)
     # The verdict names the exact files it judged: merge refuses any other synthetic data.
     inputs = {"train": train_path, "synthetic": synthetic_path, "holdout": holdout_path}
     report["inputs"] = {name: {"path": str(path), "sha256": file_hash(path)}
@@ -276,7 +283,7 @@ def run(stage: str, params: Params) -> dict:
         return validate(paths.prepared / "train.parquet", paths.synthetic, paths.quality.parent, params.validate,
                         holdout_path=paths.prepared / "holdout.parquet", target=params.data.target,
                         merge=params.merge, seed=params.seed, train_log=paths.train_log,
-                        expectations_dir=Path("gx"))
+                        expectations_dir=Path("gx"), train=params.train)
     return merge(paths.prepared, paths.synthetic, paths.quality, paths.model, paths.merged, params.merge,
                  params.data.target)
 
