@@ -61,7 +61,9 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
         privacy = privacy_figures(real[list(shared)], comparable, None if holdout is None else holdout[list(shared)],
                                   space, cfg.sample_rows, seed)
     with _timed(timings, "utility"), single_thread():
-        utility_report, augmentation = _learned(real, comparable, holdout, target, shared, cfg, merge, seed)
+        utility_report, augmentation = _scored_or_why(
+            lambda: _learned(real, comparable, holdout, target, shared, cfg, merge, seed),
+            lambda why: ({"skipped": why},) * 2)
     report = {
         "rows": {"real_train": len(real), "synthetic": len(synthetic), "holdout": None if holdout is None else len(holdout)},
         "sampling": {"seed": seed, "sample_rows": cfg.sample_rows,
@@ -129,11 +131,28 @@ def _fidelity(real, synthetic, kinds, space, cfg: ValidateConfig, seed: int) -> 
         "contingency_similarity": _mean(pairs.values()),
         "worst_pair": worst_pair,
         "worst_pair_similarity": pairs.get(worst_pair),
-        "detection_auc": detection_auc(real, synthetic, space, cfg.sample_rows, cfg.detection_folds, seed,
-                                       cfg.model_iterations) if len(synthetic) >= cfg.detection_folds else None,
+        **_detection(real, synthetic, space, cfg, seed),
         "column_shapes": shapes,
         "pair_similarities": pairs,
     }
+
+
+def _detection(real, synthetic, space, cfg: ValidateConfig, seed: int) -> dict:
+    """The detection AUC, or why it could not be measured."""
+    if min(len(real), len(synthetic)) < cfg.detection_folds:
+        return {"detection_auc": None, "detection_not_computed": "fewer rows than validate.detection_folds"}
+    return _scored_or_why(lambda: {"detection_auc": detection_auc(real, synthetic, space, cfg.sample_rows,
+                                                                  cfg.detection_folds, seed, cfg.model_iterations)},
+                          lambda why: {"detection_auc": None, "detection_not_computed": why})
+
+
+def _scored_or_why(measure, unmeasured):
+    """measure(), or unmeasured(why) when the model library refuses the data (a class with too few rows for
+    its splits, a feature it cannot bin): the gate reports what it could not compute instead of failing."""
+    try:
+        return measure()
+    except ValueError as exc:
+        return unmeasured(f"not computed: {type(exc).__name__}: {exc}")
 
 
 def _diversity(real, synthetic, kinds) -> dict:
@@ -199,48 +218,54 @@ def gate_checks(report: dict, cfg: ValidateConfig) -> list[dict]:
         _check("mean column shape", f["mean_column_shape"], ">=", cfg.min_column_shape, lambda v, t:
                f"column distributions differ from the real data: mean shape similarity {v:.3f} < {t}"),
         _check("worst column shape", f["worst_column_shape"], ">=", cfg.min_worst_column_shape, lambda v, t:
-               f"column '{f['worst_column']}' is far from its real distribution: shape similarity {v:.3f} < {t}"),
+               f"column '{f['worst_column']}' is far from its real distribution: shape similarity {v:.3f} < {t}",
+               why="no column to compare"),
         _check("correlation difference", f["correlation_difference"], "<=", cfg.max_correlation_diff, lambda v, t:
-               f"relationships between numeric columns are lost: mean correlation difference {v:.3f} > {t}"),
+               f"relationships between numeric columns are lost: mean correlation difference {v:.3f} > {t}",
+               why="fewer than two numeric columns"),
         _check("contingency similarity", f["contingency_similarity"], ">=", cfg.min_contingency_similarity, lambda v, t:
                f"relationships of categorical columns are lost: mean contingency similarity {v:.3f} < {t} "
-               f"(worst pair {f['worst_pair']})"),
+               f"(worst pair {f['worst_pair']})", why="no column pair with a categorical column"),
         _check("detection AUC", f["detection_auc"], "<=", cfg.max_detection_auc, lambda v, t:
                f"a classifier tells synthetic rows from real ones: detection ROC AUC {v:.3f} > {t} "
-               "(0.5 = indistinguishable)"),
+               "(0.5 = indistinguishable)", why=f.get("detection_not_computed")),
         _check("duplicate share", d["duplicate_share"] - d["real_duplicate_share"], "<=", cfg.max_duplicate_share,
                lambda v, t: f"the generator repeats itself (mode collapse): {d['duplicate_share']:.1%} of synthetic "
                f"rows are duplicates, vs {d['real_duplicate_share']:.1%} of real rows (excess {v:.3f} > {t})"),
         _check("category coverage", d["category_coverage"], ">=", cfg.min_category_coverage, lambda v, t:
                f"the generator collapsed onto few categories (mode collapse): column "
-               f"'{d['least_covered_categorical']}' shows only {v:.0%} of its common real categories (< {t})"),
+               f"'{d['least_covered_categorical']}' shows only {v:.0%} of its common real categories (< {t})",
+               why="no categorical column"),
         _check("range coverage", d["range_coverage"], ">=", cfg.min_range_coverage, lambda v, t:
                f"the generator collapsed onto a narrow range (mode collapse): column '{d['least_covered_numeric']}' "
-               f"spans only {v:.0%} of its real range (< {t})"),
+               f"spans only {v:.0%} of its real range (< {t})", why="no numeric column"),
         _check("utility gap", u.get("gap"), "<=", cfg.max_utility_gap, lambda v, t:
                f"a model trained on synthetic data predicts '{u['target']}' much worse than one trained on real "
-               f"data: holdout {u['metric']} {u['tstr']:.3f} vs {u['trtr']:.3f} (gap {v:.3f} > {t})"),
+               f"data: holdout {u['metric']} {u['tstr']:.3f} vs {u['trtr']:.3f} (gap {v:.3f} > {t})",
+               why=u.get("skipped")),
         _check("augmentation loss", None if "gain" not in a else -a["gain"], "<=", cfg.max_augmentation_loss,
                lambda v, t: f"adding synthetic rows makes the model worse on the real holdout: {a['metric']} "
-               f"{a['real_score']:.3f} -> {a['augmented_score']:.3f} (loss {v:.3f} > {t})"),
+               f"{a['real_score']:.3f} -> {a['augmented_score']:.3f} (loss {v:.3f} > {t})", why=a.get("skipped")),
         _check("exact copies", copy_excess, "<=", cfg.max_exact_copy_share, lambda v, t:
                f"synthetic data copies real train rows: {p['exact_copies']} rows ({p['exact_copy_share']:.1%}) are "
                f"identical to a train row, vs {(p['holdout_exact_copy_share'] or 0):.1%} of real holdout rows "
                f"(excess {v:.3f} > {t})"),
         _check("DCR ratio", p["dcr_ratio"], ">=", cfg.min_dcr_ratio, lambda v, t:
                f"synthetic rows sit much closer to train rows than new real rows do, a sign of memorised rows: "
-               f"median distance to closest record is {v:.3f} x the holdout's (< {t})"),
+               f"median distance to closest record is {v:.3f} x the holdout's (< {t})", why="needs a real holdout"),
         _check("NNDR ratio", p["nndr_ratio"], ">=", cfg.min_nndr_ratio, lambda v, t:
                f"synthetic rows sit on single train records rather than among them: median nearest-neighbour "
-               f"distance ratio is {v:.3f} x the holdout's (< {t})"),
+               f"distance ratio is {v:.3f} x the holdout's (< {t})", why="needs a real holdout"),
         _check("fresh identifiers equal to real ones", sum(copied.values()) if fresh else None, "<=", 0, lambda v, t:
-               f"fresh identifier columns repeat real values: {copied}"),
+               f"fresh identifier columns repeat real values: {copied}", why="no fresh identifier column"),
     ]
 
 
-def _check(name: str, value, op: str, limit, reason) -> dict:
+def _check(name: str, value, op: str, limit, reason, why: str | None = None) -> dict:
+    """One check; `why` says why it was not computed when `value` is None."""
     if value is None:
-        return {"check": name, "value": None, "limit": f"{op} {limit}", "passed": None, "reason": None}
+        return {"check": name, "value": None, "limit": f"{op} {limit}", "passed": None, "reason": None,
+                "not_computed": why or "not computed"}
     passed = bool(value <= limit) if op == "<=" else bool(value >= limit)
     return {"check": name, "value": float(value), "limit": f"{op} {limit}", "passed": passed,
             "reason": None if passed else reason(float(value), limit)}

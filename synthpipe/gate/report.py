@@ -87,7 +87,7 @@ def _accuracy_section(report: dict) -> list[str]:
 def _checks_section(report: dict) -> list[str]:
     lines = ["## Checks", "", "| check | value | threshold | result |", "|---|---|---|---|"]
     for c in report["checks"]:
-        result = {True: "pass", False: "**FAIL**", None: "not computed"}[c["passed"]]
+        result = {True: "pass", False: "**FAIL**", None: f"not computed: {c.get('not_computed')}"}[c["passed"]]
         value = "n/a" if c["value"] is None else f"{c['value']:.3f}"
         lines.append(f"| {c['check']} | {value} | {c['limit']} | {result} |")
     return lines + [""]

@@ -247,9 +247,9 @@ def validate(train_path: Path, synthetic_path: Path, reports_dir: Path, cfg: Val
     report = assess(real, synthetic, cfg, holdout=holdout, target=target, merge=merge, seed=seed,
                     expectations_dir=expectations_dir or reports_dir / "gx", docs_dir=reports_dir / "data_docs",
                     identifiers=identifiers)
-    modelled = [name for name in real.columns if name not in identifiers]
+    apart = list(identifiers)
     with atomic_dir(reports_dir / "plots") as plot_dir:
-        report["plots"] = write_plots(report, real[modelled], synthetic.drop(columns=list(identifiers), errors="ignore"),
+        report["plots"] = write_plots(report, real.drop(columns=apart), synthetic.drop(columns=apart, errors="ignore"),
                                       plot_dir, train_log)
     # The verdict names the exact files it judged: merge refuses any other synthetic data.
     inputs = {"train": train_path, "synthetic": synthetic_path, "holdout": holdout_path}
