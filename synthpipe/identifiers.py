@@ -23,6 +23,9 @@ from synthpipe.config import TrainConfig
 MODES = ("fresh", "keep", "drop")
 MIN_LEVELS = 10  # fewer distinct values are a category, however few the rows
 MAX_PATTERNS = 1000  # formats kept per column, most frequent first: free text has a format per value
+# A character every value of a format shares (the N of a US tail number) stays, if that many values share it:
+# fewer would let a rare format spell out a real value.
+MIN_SHARED = 10
 CLASSES = {"d": "0123456789", "u": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "l": "abcdefghijklmnopqrstuvwxyz"}
 REDRAWS = 20  # rounds of redrawing values equal to a real one before lengthening them
 
@@ -74,6 +77,25 @@ def pattern(value: str) -> str:
                    else "=" + c for c in value)
 
 
+def shared_characters(format_: str, values: pd.Series) -> str:
+    """`format_` with the characters that all of `values` (of that format) share written as literals."""
+    if len(values) < MIN_SHARED:
+        return format_
+    chars = np.array([list(v) for v in values.head(10_000)])
+    return "".join(token if token[0] == "=" or len(set(chars[:, i])) > 1 else "=" + chars[0, i]
+                   for i, token in enumerate(tokens(format_)))
+
+
+def tokens(format_: str) -> list[str]:
+    """A format's characters: a class (d, u, l) or a literal ('=' and the character)."""
+    found, i = [], 0
+    while i < len(format_):
+        width = 2 if format_[i] == "=" else 1
+        found.append(format_[i : i + width])
+        i += width
+    return found
+
+
 @dataclass
 class IdentifierFormat:
     """What generating fresh values of one column needs: its formats by frequency, null share, real digests."""
@@ -87,9 +109,11 @@ class IdentifierFormat:
     @classmethod
     def fit(cls, series: pd.Series) -> IdentifierFormat:
         values = series.dropna().astype(str)
-        formats = values.map(pattern).value_counts().head(MAX_PATTERNS)
-        return cls(str(series.name), formats.index.tolist(), formats.to_numpy().tolist(),
-                   float(series.isna().mean()), np.unique(digests(values.unique())))
+        formats = values.map(pattern)
+        counts = formats.value_counts().head(MAX_PATTERNS)
+        patterns = [shared_characters(f, values[formats == f]) for f in counts.index]
+        return cls(str(series.name), patterns, counts.to_numpy().tolist(), float(series.isna().mean()),
+                   np.unique(digests(values.unique())))
 
     def to_json(self) -> dict:
         return {"name": self.name, "patterns": self.patterns, "counts": self.counts, "null_share": self.null_share,
@@ -105,10 +129,17 @@ class IdentifierFormat:
             return pd.Series([None] * rows, dtype=object, name=self.name)
         values = np.empty(rows, dtype=object)
         which = rng.choice(len(self.patterns), size=rows, p=np.array(self.counts) / sum(self.counts))
-        for index in np.unique(which):
-            at = np.flatnonzero(which == index)
-            values[at] = _fill(self.patterns[index], len(at), rng)
-        values = self._unlike_real(values, rng)
+        extra = ""  # a format whose every value is real grows digits
+        for attempt in range(REDRAWS + 8):
+            todo = np.arange(rows) if attempt == 0 else np.flatnonzero(self.clashes(values))
+            if not len(todo):
+                break
+            extra += "d" if attempt >= REDRAWS else ""
+            for index in np.unique(which[todo]):
+                at = todo[which[todo] == index]
+                values[at] = _fill(self.patterns[index] + extra, len(at), rng)
+        else:
+            raise RuntimeError(f"column '{self.name}': could not draw values unlike the real ones")
         values[rng.random(rows) < self.null_share] = None
         return pd.Series(values, dtype=object, name=self.name)
 
@@ -118,32 +149,14 @@ class IdentifierFormat:
         at = np.minimum(np.searchsorted(self.real, hashed), max(len(self.real) - 1, 0))
         return self.real[at] == hashed if len(self.real) else np.zeros(len(values), bool)
 
-    def _unlike_real(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Redraw values equal to a real one in their own format; a format the real values use up gets a digit."""
-        for attempt in range(REDRAWS + 8):
-            clash = np.flatnonzero(self.clashes(values))
-            if not len(clash):
-                return values
-            for i in clash:
-                fresh = _fill(pattern(values[i]), 1, rng)[0]
-                values[i] = fresh if attempt < REDRAWS else values[i] + str(rng.integers(10))
-        raise RuntimeError(f"column '{self.name}': could not draw values unlike the real ones")
-
 
 def _fill(format_: str, rows: int, rng: np.random.Generator) -> np.ndarray:
     """`rows` random values of one format."""
-    parts, i = [], 0
-    while i < len(format_):
-        if format_[i] == "=":
-            parts.append(np.full(rows, format_[i + 1], dtype=object))
-            i += 2
-            continue
-        alphabet = np.array(list(CLASSES[format_[i]]), dtype=object)
-        parts.append(alphabet[rng.integers(len(alphabet), size=rows)])
-        i += 1
-    if not parts:
-        return np.full(rows, "", dtype=object)
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + part
+    joined = np.full(rows, "", dtype=object)
+    for token in tokens(format_):
+        if token[0] == "=":
+            joined = joined + token[1]
+        else:
+            alphabet = np.array(list(CLASSES[token]), dtype=object)
+            joined = joined + alphabet[rng.integers(len(alphabet), size=rows)]
     return joined
