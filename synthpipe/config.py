@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synthpipe.errors import ConfigError
 
@@ -125,6 +125,20 @@ class TrainConfig(Section):
     identifier_columns: dict[str, Literal["fresh", "keep", "drop"]] = {}  # per column; names a column as one too
     identifier_share: float = Field(0.5, gt=0, le=1)  # distinct values on at least this share of non-null rows
     identifier_levels: int = Field(1000, ge=10)  # or at least this many distinct values
+    # Relations generated rows satisfy exactly (synthpipe.constraints): "hour = sched_dep_time // 100", "a >= b"
+    constraints: list[str] = []
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints_parse(cls, value: list[str]) -> list[str]:
+        from synthpipe.constraints import parse
+
+        for text in value:
+            try:
+                parse(text)
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("train.constraints: ")) from None
+        return value
 
 
 class GenerateConfig(Section):

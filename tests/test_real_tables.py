@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from synthpipe.config import TrainConfig, ValidateConfig
+from synthpipe.errors import ConfigError
 from synthpipe.gate.evaluation import Scorer
 from synthpipe.gate.features import FeatureSpace
 from synthpipe.gate.quality import assess
@@ -124,3 +125,45 @@ def test_gate_judges_identifiers_apart(penguins):
     assert report["identifiers"]["tailnum"]["equal_to_train"] == 250
     assert "tailnum" not in report["fidelity"]["column_shapes"]
     assert any("fresh identifier columns repeat real values" in reason for reason in report["reasons"])
+
+
+def flights_like(penguins: pd.DataFrame) -> pd.DataFrame:
+    """Penguins with nycflights13-style clock times: hour derived from the scheduled time, arrival after it."""
+    rng = np.random.default_rng(1)
+    sched = rng.integers(5, 23, len(penguins)) * 100 + rng.integers(0, 60, len(penguins))
+    return penguins.assign(sched_dep_time=sched, hour=sched // 100,
+                           arr_time=(sched + rng.integers(30, 400, len(penguins))).astype(float))
+
+
+def test_constraints_parse_safely():
+    from synthpipe.constraints import parse
+
+    assert parse("hour = sched_dep_time // 100").comparison is None
+    assert parse("arr_time >= dep_time + 1").column == "arr_time"
+    for bad in ("hour = __import__('os').getcwd()", "hour = a.b", "a == b", "1 >= a", "hour = x[0]"):
+        with pytest.raises(ConfigError):
+            parse(bad)
+    with pytest.raises(ConfigError, match="constraints.*not Call"):
+        TabularSynthesizer(constraints=["hour = open('x')"])
+
+
+def test_constraints_hold_on_every_generated_row_and_the_gate_checks_them(penguins, tmp_path):
+    df = flights_like(penguins)
+    rules = ["hour = sched_dep_time // 100", "arr_time >= sched_dep_time"]
+    synthesizer = TabularSynthesizer(model="copula", seed=0, constraints=rules).fit(df, target="species")
+    synthesizer.save(tmp_path / "m")
+    rows = TabularSynthesizer.load(tmp_path / "m").sample(2000)
+    assert (rows.hour == rows.sched_dep_time // 100).all()
+    assert (rows.arr_time.dropna() >= rows.sched_dep_time[rows.arr_time.notna()]).all()
+    assert rows.hour.dtype == df.hour.dtype
+    train, holdout = df.iloc[:250].reset_index(drop=True), df.iloc[250:].reset_index(drop=True)
+    report = assess(train, rows.head(250), FAST_GATE, holdout=holdout, target="species", constraints=rules)
+    assert [c["broken"] for c in report["constraints"]] == [0, 0]
+    verdicts = [r["success"] for r in report["expectations"]["results"] if (r["column"] or "").startswith("holds")]
+    assert verdicts == [True, True]
+    broken = assess(train, train.assign(hour=train.hour + 1), FAST_GATE, holdout=holdout, target="species",
+                    constraints=rules[:1])
+    assert broken["constraints"][0]["broken"] == 250
+    assert any("break declared constraints" in reason for reason in broken["reasons"])
+    # Undeclared, the derived hour is suggested.
+    assert "hour = sched_dep_time // 100" in assess(train, rows.head(250), FAST_GATE, seed=0)["constraint_suggestions"]

@@ -15,6 +15,8 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from synthpipe.config import MergeConfig, ValidateConfig
+from synthpipe.constraints import holds, suggestions
+from synthpipe.constraints import parse as parse_constraint
 from synthpipe.errors import InputError
 from synthpipe.gate.evaluation import Scorer, augmentation_curve, detection_auc, task_for, utility
 from synthpipe.gate.expectations import expectation_specs, run_expectations
@@ -34,12 +36,14 @@ from synthpipe.schema import infer_kinds
 def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, holdout: pd.DataFrame | None = None,
            target: str | None = None, merge: MergeConfig = MergeConfig(), seed: int = 0,
            expectations_dir: Path | None = None, docs_dir: Path | None = None,
-           identifiers: dict[str, str] | None = None) -> dict:
+           identifiers: dict[str, str] | None = None, constraints: list[str] = ()) -> dict:
     """All gate figures for `synthetic` against `real` train data (and the real `holdout`, never trained on,
     for utility, augmentation and privacy baselines), the checks, the verdict and its reasons.
 
     `identifiers` (column -> fresh | keep | drop, synthpipe.identifiers) are judged apart: no fresh value may equal
-    a real one; every other figure leaves them out (an id says nothing of a row's distribution or distance)."""
+    a real one; every other figure leaves them out (an id says nothing of a row's distribution or distance).
+    `constraints` (train.constraints) must hold on every synthetic row they apply to; relations the real rows
+    obey exactly but no constraint declares are suggested."""
     _check_inputs(real, synthetic, holdout, target)
     identifiers = {name: mode for name, mode in (identifiers or {}).items() if name in real.columns}
     id_report = identifier_figures(real, synthetic, holdout, identifiers)
@@ -50,9 +54,11 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
     comparable = synthetic[list(shared)]
     space = FeatureSpace.fit(real, shared)
     timings: dict[str, float] = {}
+    rules = [parse_constraint(text) for text in constraints]
+    held = {f"holds: {rule.text}": holds(rule, synthetic) for rule in rules}
     with _timed(timings, "expectations"):
-        specs = expectation_specs(real, kinds, rows=len(synthetic), cfg=cfg)
-        results = run_expectations(specs, synthetic, expectations_dir, docs_dir)
+        specs = with_constraints(expectation_specs(real, kinds, rows=len(synthetic), cfg=cfg), held)
+        results = run_expectations(specs, synthetic.assign(**held), expectations_dir, docs_dir)
     with _timed(timings, "fidelity"), single_thread():
         fidelity = _fidelity(real, comparable, shared, space, cfg, seed)
     with _timed(timings, "diversity"):
@@ -72,11 +78,24 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
                          "suite": specs, "results": results},
         "fidelity": fidelity, "diversity": diversity, "utility": utility_report, "augmentation": augmentation,
         "privacy": privacy, "identifiers": id_report, "seconds": timings,
+        "constraints": [{"constraint": name.removeprefix("holds: "), "rows": int(h.notna().sum()),
+                         "broken": int(h.eq(False).sum())} for name, h in held.items()],
+        "constraint_suggestions": [text for text in suggestions(real) if text not in constraints],
     }
     report["checks"] = gate_checks(report, cfg)
     report["reasons"] = [check["reason"] for check in report["checks"] if check["passed"] is False]
     report["passed"] = not report["reasons"]
     return report
+
+
+def with_constraints(specs: list[dict], held: dict[str, pd.Series]) -> list[dict]:
+    """`specs` plus one expectation per constraint: its column of per-row verdicts (null where it does not apply)
+    is all True. The table's expected column set grows by those columns."""
+    for spec in specs:
+        if spec["expectation"] == "ExpectTableColumnsToMatchSet":
+            spec["kwargs"]["column_set"] = [*spec["kwargs"]["column_set"], *held]
+    return specs + [{"expectation": "ExpectColumnValuesToBeInSet", "kwargs": {"column": name, "value_set": [True]}}
+                    for name in held]
 
 
 def identifier_figures(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
@@ -210,6 +229,7 @@ def gate_checks(report: dict, cfg: ValidateConfig) -> list[dict]:
     failed = [item for item in report["expectations"]["results"] if not item["success"]]
     listed = "; ".join(describe_failure(item) for item in failed[:8])
     copy_excess = p["exact_copy_share"] - (p["holdout_exact_copy_share"] or 0.0)
+    broken = sum(c["broken"] for c in report["constraints"])
     fresh = {name: i for name, i in report["identifiers"].items() if i["mode"] == "fresh"}
     copied = {name: i["equal_to_train"] for name, i in fresh.items() if i["equal_to_train"]}
     return [
@@ -258,6 +278,11 @@ def gate_checks(report: dict, cfg: ValidateConfig) -> list[dict]:
                f"distance ratio is {v:.3f} x the holdout's (< {t})", why="needs a real holdout"),
         _check("fresh identifiers equal to real ones", sum(copied.values()) if fresh else None, "<=", 0, lambda v, t:
                f"fresh identifier columns repeat real values: {copied}", why="no fresh identifier column"),
+        _check("rows breaking constraints", broken if report["constraints"] else None, "<=", 0, lambda v, t:
+               "synthetic rows break declared constraints: " + "; ".join(
+                   f"{c['constraint']}: {c['broken']} of {c['rows']} rows"
+                   for c in report["constraints"] if c["broken"]),
+               why="no train.constraints declared"),
     ]
 
 

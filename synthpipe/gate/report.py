@@ -113,6 +113,10 @@ def _details_section(report: dict) -> list[str]:
         f"{_fmt(p['dcr_holdout_median'])} |",
         f"| median NNDR: synthetic / holdout | {_fmt(p['nndr_synthetic_median'])} / {_fmt(p['nndr_holdout_median'])} |",
         *_identifier_rows(report.get("identifiers", {})),
+        *[f"| constraint {c['constraint']} | broken on {c['broken']} of {c['rows']} rows it applies to |"
+          for c in report.get("constraints", [])],
+        *[f"| suggested constraint (exact on every real row) | {text} |"
+          for text in report.get("constraint_suggestions", [])],
         f"| seconds per section | {', '.join(f'{k} {v:.1f}' for k, v in report['seconds'].items())} |",
         "", "## Column shapes (1.0 = same distribution)", "", "| column | similarity | coverage |", "|---|---|---|",
     ]

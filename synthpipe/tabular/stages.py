@@ -246,7 +246,7 @@ def validate(train_path: Path, synthetic_path: Path, reports_dir: Path, cfg: Val
     identifiers = identifier_modes(real, target, train)
     report = assess(real, synthetic, cfg, holdout=holdout, target=target, merge=merge, seed=seed,
                     expectations_dir=expectations_dir or reports_dir / "gx", docs_dir=reports_dir / "data_docs",
-                    identifiers=identifiers)
+                    identifiers=identifiers, constraints=train.constraints)
     apart = list(identifiers)
     with atomic_dir(reports_dir / "plots") as plot_dir:
         report["plots"] = write_plots(report, real.drop(columns=apart), synthetic.drop(columns=apart, errors="ignore"),

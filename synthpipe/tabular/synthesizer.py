@@ -29,6 +29,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from synthpipe.config import TrainConfig
+from synthpipe.constraints import apply as apply_constraints
+from synthpipe.constraints import parse as parse_constraint
 from synthpipe.device import cpu_threads, resolve_device
 from synthpipe.errors import ConfigError, Diverged, InputError
 from synthpipe.gate.evaluation import task_for
@@ -328,6 +330,10 @@ class TabularSynthesizer:
     def _fit(self, df: pd.DataFrame, target: str | None, device: torch.device,
              on_epoch: Callable[[dict], None] | None, checkpoint_dir: str | Path | None) -> None:
         columns = list(map(str, df.columns))
+        named = {name for text in self.config.constraints for name in parse_constraint(text).columns}
+        if named - set(columns):
+            raise InputError(f"train.constraints: no column(s) {sorted(named - set(columns))} in the data "
+                             f"(columns: {columns})")
         identifiers = identifier_modes(df, target, self.config)
         self._fresh = {name: IdentifierFormat.fit(df[name]) for name, mode in identifiers.items() if mode == "fresh"}
         df = df.drop(columns=[name for name, mode in identifiers.items() if mode != "keep"])
@@ -357,17 +363,19 @@ class TabularSynthesizer:
             raise InputError(f"chunk_rows: expected a positive number, got {chunk_rows!r}")
         plans = self._plans(conditions or {}, balance)
         seed = self.seed if seed is None else seed
-        return self._with_identifiers(_sample_chunks(model, int(n), plans, seed, chunk_rows), seed)
+        return self._finished(_sample_chunks(model, int(n), plans, seed, chunk_rows), seed)
 
-    def _with_identifiers(self, chunks: Iterator[pd.DataFrame], seed: int) -> Iterator[pd.DataFrame]:
-        """Chunks with every fitted column in its place: fresh identifiers drawn, dropped ones empty."""
+    def _finished(self, chunks: Iterator[pd.DataFrame], seed: int) -> Iterator[pd.DataFrame]:
+        """Chunks with every fitted column in its place (fresh identifiers drawn, dropped ones empty) and every
+        constraint satisfied."""
         rng = np.random.default_rng([seed, 1])  # a stream of its own: the modelled columns stay as they were
         drawn = [name for name, mode in (self.info.get("identifiers") or {}).items() if mode != "keep"]
+        rules = [parse_constraint(text) for text in self.config.constraints]
         for frame in chunks:
             for name in drawn:
                 fmt = self._fresh.get(name)
                 frame[name] = fmt.generate(len(frame), rng).to_numpy() if fmt else np.full(len(frame), None, object)
-            yield frame[self.info["columns"]]
+            yield apply_constraints(rules, frame[self.info["columns"]].copy())
 
     def _plans(self, conditions: dict[str, Any], balance: str | None) -> dict[str, Callable[[int, int], np.ndarray]]:
         plans = {}
