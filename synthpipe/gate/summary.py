@@ -85,8 +85,8 @@ def format_summary(summary: dict) -> str:
         rows.append(("merged", f"{s['real']} real + {s['synthetic']} synthetic = {s['total']} rows", s["path"]))
     elif "validate" in summary and not summary["validate"]["passed"]:
         rows.append(("merged", "nothing: the gate failed", "-"))
-    width = max((len(detail) for _, detail, _ in rows), default=0)
-    lines = [f"  {label:<10} {detail:<{width}}  {path}" for label, detail, path in rows]
+    width = max((len(detail) for _, detail, path in rows if path), default=0)  # pathless notes do not widen it
+    lines = [f"  {label:<10} {detail:<{width}}  {path}".rstrip() for label, detail, path in rows]
     if "validate" in summary:
         lines += [f"    - {reason}" for reason in summary["validate"]["reasons"]]
     return "\n".join(lines)
