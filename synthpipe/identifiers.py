@@ -98,35 +98,40 @@ def tokens(format_: str) -> list[str]:
 
 @dataclass
 class IdentifierFormat:
-    """What generating fresh values of one column needs: its formats by frequency, null share, real digests."""
+    """What generating one identifier column needs: its dtype and, to draw fresh values, its formats by frequency,
+    null share and the digests of its real values (a dropped column has none: it comes back empty)."""
 
     name: str
+    dtype: str
     patterns: list[str]
     counts: list[int]
     null_share: float
     real: np.ndarray  # sorted digests of the real values
 
     @classmethod
-    def fit(cls, series: pd.Series) -> IdentifierFormat:
+    def fit(cls, series: pd.Series, mode: str) -> IdentifierFormat:
+        if mode == "drop":
+            return cls(str(series.name), str(series.dtype), [], [], 1.0, np.zeros(0, np.int64))
         values = series.dropna().astype(str)
         formats = values.map(pattern)
         counts = formats.value_counts().head(MAX_PATTERNS)
         patterns = [shared_characters(f, values[formats == f]) for f in counts.index]
-        return cls(str(series.name), patterns, counts.to_numpy().tolist(), float(series.isna().mean()),
-                   np.unique(digests(values.unique())))
+        return cls(str(series.name), str(series.dtype), patterns, counts.to_numpy().tolist(),
+                   float(series.isna().mean()), np.unique(digests(values.unique())))
 
     def to_json(self) -> dict:
-        return {"name": self.name, "patterns": self.patterns, "counts": self.counts, "null_share": self.null_share,
-                "real": self.real.tolist()}
+        return {"name": self.name, "dtype": self.dtype, "patterns": self.patterns, "counts": self.counts,
+                "null_share": self.null_share, "real": self.real.tolist()}
 
     @classmethod
     def from_json(cls, raw: dict) -> IdentifierFormat:
-        return cls(raw["name"], raw["patterns"], raw["counts"], raw["null_share"], np.array(raw["real"], np.int64))
+        return cls(raw["name"], raw["dtype"], raw["patterns"], raw["counts"], raw["null_share"],
+                   np.array(raw["real"], np.int64))
 
     def generate(self, rows: int, rng: np.random.Generator) -> pd.Series:
-        """`rows` fresh values (nulls at the real share), none equal to a real value."""
+        """`rows` fresh values (nulls at the real share), none equal to a real value, in the real column's dtype."""
         if not self.patterns:
-            return pd.Series([None] * rows, dtype=object, name=self.name)
+            return pd.Series([None] * rows, dtype=self.dtype, name=self.name)
         values = np.empty(rows, dtype=object)
         which = rng.choice(len(self.patterns), size=rows, p=np.array(self.counts) / sum(self.counts))
         extra = ""  # a format whose every value is real grows digits
@@ -141,7 +146,7 @@ class IdentifierFormat:
         else:
             raise RuntimeError(f"column '{self.name}': could not draw values unlike the real ones")
         values[rng.random(rows) < self.null_share] = None
-        return pd.Series(values, dtype=object, name=self.name)
+        return pd.Series(values, dtype=self.dtype, name=self.name)
 
     def clashes(self, values: np.ndarray) -> np.ndarray:
         """Which of `values` equal a real value (by digest)."""

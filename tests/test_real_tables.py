@@ -86,7 +86,7 @@ def test_identifiers_are_detected_but_not_dates_nor_the_target(penguins):
 
 def test_fresh_values_keep_the_format_and_never_equal_a_real_one():
     real = pd.Series([f"N{i:03d}" for i in range(1000)] + [None] * 110, name="tailnum")  # every N + 3 digits
-    fmt = IdentifierFormat.fit(real)
+    fmt = IdentifierFormat.fit(real, "fresh")
     values = fmt.generate(2000, np.random.default_rng(0))
     drawn = values.dropna()
     assert 0.05 < values.isna().mean() < 0.15
@@ -104,7 +104,7 @@ def test_identifier_modes_through_fit_save_load_and_sample(penguins, mode, tmp_p
     synthesizer = TabularSynthesizer(model="copula", seed=0, identifiers=mode).fit(df, target="species")
     synthesizer.save(tmp_path / "m")
     rows = TabularSynthesizer.load(tmp_path / "m").sample(300)
-    assert list(rows.columns) == list(df.columns)
+    assert list(rows.columns) == list(df.columns) and rows.tailnum.dtype == df.tailnum.dtype
     real = set(df.tailnum)
     if mode == "fresh":
         assert rows.tailnum.map(lambda v: re.fullmatch(r"[A-Z]\d{3,4}[A-Z]{0,2}", v) is not None).all()

@@ -298,7 +298,7 @@ class TabularSynthesizer:
         self.seed = seed
         self.info: dict = {}
         self._model: Model | None = None
-        self._fresh: dict[str, IdentifierFormat] = {}  # identifier columns drawn anew, not modelled
+        self._drawn: dict[str, IdentifierFormat] = {}  # identifier columns drawn anew (or left empty), not modelled
 
     @classmethod
     def from_config(cls, config: TrainConfig, seed: int) -> TabularSynthesizer:
@@ -335,7 +335,7 @@ class TabularSynthesizer:
             raise InputError(f"train.constraints: no column(s) {sorted(named - set(columns))} in the data "
                              f"(columns: {columns})")
         identifiers = identifier_modes(df, target, self.config)
-        self._fresh = {name: IdentifierFormat.fit(df[name]) for name, mode in identifiers.items() if mode == "fresh"}
+        self._drawn = {name: IdentifierFormat.fit(df[name], mode) for name, mode in identifiers.items() if mode != "keep"}
         df = df.drop(columns=[name for name, mode in identifiers.items() if mode != "keep"])
         if self.config.model == "auto":
             self._model, selection = select_model(df, target, self.config, self.seed, device, on_epoch, checkpoint_dir)
@@ -369,12 +369,10 @@ class TabularSynthesizer:
         """Chunks with every fitted column in its place (fresh identifiers drawn, dropped ones empty) and every
         constraint satisfied."""
         rng = np.random.default_rng([seed, 1])  # a stream of its own: the modelled columns stay as they were
-        drawn = [name for name, mode in (self.info.get("identifiers") or {}).items() if mode != "keep"]
         rules = [parse_constraint(text) for text in self.config.constraints]
         for frame in chunks:
-            for name in drawn:
-                fmt = self._fresh.get(name)
-                frame[name] = fmt.generate(len(frame), rng).to_numpy() if fmt else np.full(len(frame), None, object)
+            for name, fmt in self._drawn.items():
+                frame[name] = fmt.generate(len(frame), rng).set_axis(frame.index)
             yield apply_constraints(rules, frame[self.info["columns"]].copy())
 
     def _plans(self, conditions: dict[str, Any], balance: str | None) -> dict[str, Callable[[int, int], np.ndarray]]:
@@ -421,8 +419,8 @@ class TabularSynthesizer:
         with atomic_dir(directory) as tmp:
             save_file({k: v.detach().cpu().contiguous() for k, v in model.tensors().items()}, str(tmp / WEIGHTS_FILE))
             model.transformer.save(tmp / TRANSFORMER_FILE)
-            if self._fresh:  # formats and digests of real values, never the values
-                write_json({name: fmt.to_json() for name, fmt in self._fresh.items()}, tmp / IDENTIFIERS_FILE)
+            if self._drawn:  # formats and digests of real values, never the values
+                write_json({name: fmt.to_json() for name, fmt in self._drawn.items()}, tmp / IDENTIFIERS_FILE)
             # The run id names the exact weights: merged rows carry it as provenance.
             write_json({"format": FORMAT, "model": model.family, "run_id": file_hash(tmp / WEIGHTS_FILE)[:16],
                         "seed": self.seed, "train": self.config.model_dump(), **self.info,
@@ -450,6 +448,6 @@ class TabularSynthesizer:
                                                               "device", "seconds", "epochs_run", "selection",
                                                               "replicas", "run_id")}
         if (directory / IDENTIFIERS_FILE).is_file():
-            synthesizer._fresh = {name: IdentifierFormat.from_json(raw)
+            synthesizer._drawn = {name: IdentifierFormat.from_json(raw)
                                   for name, raw in read_json(directory / IDENTIFIERS_FILE).items()}
         return synthesizer
