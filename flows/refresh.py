@@ -42,4 +42,4 @@ def refresh(params_file: str = "params.yaml", overrides: list[str] | None = None
             stage_task(params)
             if dvc is not None:
                 dvc.record(stage)
-    return summarize(params.paths)
+    return summarize(params.paths, params.data.modality)

@@ -7,14 +7,20 @@ import json
 import sys
 import traceback
 
+from synthpipe import interrupt
 from synthpipe.config import GenerateConfig, TrainConfig, load_params, set_environment_defaults
-from synthpipe.errors import GateFailed, SynthpipeError
+from synthpipe.errors import GateFailed, Interrupted, SynthpipeError
 from synthpipe.stages import STAGES
 
 # Defaults come from the configuration's own fields: one place for each.
 TRAIN_DEFAULTS = TrainConfig()
 MODEL_CHOICES = list(TrainConfig.model_fields["model"].annotation.__args__)
 DEVICE_CHOICES = list(TrainConfig.model_fields["device"].annotation.__args__)
+
+
+def train_help(key: str) -> str:
+    """A train option's help: its description in the configuration, and its default."""
+    return f"{TrainConfig.model_fields[key].description} (default: %(default)s)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,22 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--target", help="label column for utility and augmentation gain")
     check.add_argument("--out", default="quality-report", help="report folder (default: quality-report)")
     check.add_argument("--params", default="params.yaml",
-                       help="thresholds from this file's validate and merge sections, if it exists (default: params.yaml)")
+                       help="thresholds from this file's validate and merge sections, if it exists "
+                            "(default: params.yaml)")
     check.set_defaults(handler=_validate)
 
     fit = commands.add_parser("fit", help="fit a TabularSynthesizer to a table and save the model directory")
     fit.add_argument("--data", required=True, help="the real table: Parquet, CSV or JSON lines")
     fit.add_argument("--out", required=True, help="model directory to write (replaced atomically)")
     fit.add_argument("--target", help="label column: stratifies model selection, scores utility, enables balance")
-    fit.add_argument("--model", choices=MODEL_CHOICES, default=TRAIN_DEFAULTS.model)
-    fit.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs)
+    fit.add_argument("--model", choices=MODEL_CHOICES, default=TRAIN_DEFAULTS.model, help=train_help("model"))
+    fit.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs, help=train_help("epochs"))
     fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--device", choices=DEVICE_CHOICES, default=TRAIN_DEFAULTS.device)
-    fit.add_argument("--time-budget", type=float, default=TRAIN_DEFAULTS.time_budget,
-                     help="model=auto: seconds for the candidates and the refit")
+    fit.add_argument("--device", choices=DEVICE_CHOICES, default=TRAIN_DEFAULTS.device, help=train_help("device"))
+    fit.add_argument("--time-budget", type=float, default=TRAIN_DEFAULTS.time_budget, help=train_help("time_budget"))
     fit.add_argument("--checkpoint-dir", help="GAN/VAE: checkpoint here and resume an interrupted fit from it")
     fit.add_argument("--checkpoint-every", type=int, default=TRAIN_DEFAULTS.checkpoint_every, metavar="K",
-                     help="epochs between checkpoints")
+                     help=train_help("checkpoint_every"))
     fit.add_argument("--parse-dates", action="append", default=[], metavar="COL", help="CSV/JSON: parse COL as dates")
     fit.set_defaults(handler=_fit)
 
@@ -82,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--condition", action="append", default=[], metavar="COL=VALUE",
                         help="every row gets VALUE in categorical column COL (repeatable)")
     sample.add_argument("--balance", metavar="COL", help="equal rows per class of COL ('target': the fitted target)")
-    sample.add_argument("--chunk-rows", type=int, default=GenerateConfig().chunk_rows)
+    sample.add_argument("--chunk-rows", type=int, default=GenerateConfig().chunk_rows,
+                        help=GenerateConfig.model_fields["chunk_rows"].description)
     sample.add_argument("--device", choices=DEVICE_CHOICES, default=TRAIN_DEFAULTS.device)
     sample.set_defaults(handler=_sample)
     return parser
@@ -98,7 +105,7 @@ def _refresh(args: argparse.Namespace) -> int:
     try:
         summary = refresh(params_file=args.params, overrides=args.overrides)
     except GateFailed as failure:
-        _report(args.ci, "gate_failed", summarize(params.paths), reasons=failure.reasons)
+        _report(args.ci, "gate_failed", summarize(params.paths, params.data.modality), reasons=failure.reasons)
         raise
     _report(args.ci, "merged", summary)
     return 0
@@ -205,21 +212,21 @@ def main(argv: list[str] | None = None) -> int:
     set_environment_defaults()
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        with interrupt.stop_on_signals():  # SIGTERM/SIGINT raise Interrupted: cleanup runs, exit 1 (130 for SIGINT)
+            return args.handler(args)
+    except Interrupted as exc:
+        return _fail(args, exc.exit_code, str(exc), status="interrupted")
     except SynthpipeError as exc:
         return _fail(args, exc.exit_code, str(exc))
-    except KeyboardInterrupt:
-        print("synthpipe: interrupted", file=sys.stderr)
-        return 130
     except Exception as exc:  # anything unexpected: show where, exit 1
         traceback.print_exc()
         return _fail(args, 1, f"unexpected {type(exc).__name__}: {exc}")
 
 
-def _fail(args: argparse.Namespace, code: int, message: str) -> int:
+def _fail(args: argparse.Namespace, code: int, message: str, status: str | None = None) -> int:
     # A failed gate has already printed its JSON report with the summary.
     if getattr(args, "ci", False) and code != GateFailed.exit_code:
-        status = "bad_input" if code == 2 else "error"
+        status = status or ("bad_input" if code == 2 else "error")
         print(json.dumps({"status": status, "error": message}), flush=True)
     print(f"synthpipe: error: {message}", file=sys.stderr)
     return code

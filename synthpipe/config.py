@@ -41,13 +41,15 @@ class Section(BaseModel):
 
 
 class SourceConfig(Section):
-    # folder: images in one sub-folder per class (image modality only)
-    format: Literal["example", "csv", "parquet", "jsonl", "sql", "folder"] = "example"
-    example: str | None = "penguins"
-    path: str | None = None
-    url: str | None = None
-    query: str | None = None
-    parse_dates: list[str] = []
+    format: Literal["example", "csv", "parquet", "jsonl", "sql", "folder"] = Field(
+        "example", description="where rows come from; folder: images in one sub-folder per class (images only)")
+    example: str | None = Field("penguins", description="example: a real dataset shipped in an installed package "
+                                                        "(penguins: palmerpenguins; images: digits)")
+    path: str | None = Field(None, description="csv/parquet/jsonl: a file (or a directory of Parquet partitions); "
+                                               "folder: the folder of class folders")
+    url: str | None = Field(None, description="sql: a SQLAlchemy URL, e.g. sqlite:///data/source.db")
+    query: str | None = Field(None, description="sql: the SELECT to run")
+    parse_dates: list[str] = Field([], description="columns to parse as datetimes (CSV and JSON carry no types)")
 
     @model_validator(mode="after")
     def _needs_what_the_format_reads(self) -> SourceConfig:
@@ -60,10 +62,13 @@ class SourceConfig(Section):
 
 class DataConfig(Section):
     # The name becomes part of file paths, so it is restricted to a safe alphabet.
-    name: str = Field("penguins", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field("penguins", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                      description="names the files: data/raw/<name>.parquet, models/<name>/, ...")
     source: SourceConfig = SourceConfig()
-    target: str | None = "species"
-    modality: Literal["table", "image"] = "table"
+    target: str | None = Field("species", description="label column: stratifies the split, scores utility; "
+                                                      "null for none (images: required)")
+    modality: Literal["table", "image"] = Field("table", description="which stages module runs (synthpipe.stages); "
+                                                                    "images: settings under `image`")
 
     @model_validator(mode="after")
     def _source_fits_the_modality(self) -> DataConfig:
@@ -71,62 +76,84 @@ class DataConfig(Section):
             raise ValueError("source.format 'folder' reads images: set data.modality: image")
         if self.modality == "image":
             if self.source.format not in ("example", "folder", "parquet"):
-                raise ValueError(f"images come from 'example', 'folder' or 'parquet' sources, not '{self.source.format}'")
+                raise ValueError("images come from 'example', 'folder' or 'parquet' sources, "
+                                 f"not '{self.source.format}'")
             if not self.target:
                 raise ValueError("images need a label column: set data.target")
         return self
 
 
 class IngestConfig(Section):
-    allow_schema_drift: bool = False
+    allow_schema_drift: bool = Field(False, description="false: fail when columns or dtypes differ from the "
+                                                        "last ingest")
 
 
 class PreprocessConfig(Section):
-    holdout_fraction: float = Field(0.2, gt=0, lt=1)
-    stratify: bool = True
+    holdout_fraction: float = Field(0.2, gt=0, lt=1, description="real rows kept out of training and merging, "
+                                                                 "for honest evaluation")
+    stratify: bool = Field(True, description="keep the target's class balance in both splits")
 
 
 class TrainConfig(Section):
-    model: Literal["auto", "gan", "vae", "copula"] = "auto"  # auto: fit each, keep the best on held-out rows
-    epochs: int = Field(300, ge=1)
-    # Optimiser steps a GAN/VAE fit takes at most (large tables get fewer epochs); None: epochs alone decide.
-    max_steps: int | None = Field(3000, ge=1)
-    batch_size: int = Field(500, ge=2)
+    model: Literal["auto", "gan", "vae", "copula"] = Field(
+        "auto", description="auto: fit each family, keep the best on held-out rows")
+    epochs: int = Field(300, ge=1, description="GAN and VAE passes over the data, cut to max_steps on large tables")
+    max_steps: int | None = Field(3000, ge=1, description="GAN and VAE: at most this many optimiser steps a fit, "
+                                                          "so large tables get fewer epochs (null: epochs alone)")
+    batch_size: int = Field(500, ge=2, description="capped at the train size (GAN: rounded down to a multiple of pac)")
     # GAN
-    noise_dim: int = Field(128, ge=1)
-    generator_dims: list[int] = [256, 256]
-    critic_dims: list[int] = [256, 256]
-    learning_rate: float = Field(2e-4, gt=0)
-    critic_steps: int = Field(1, ge=1)
-    gradient_penalty: float = Field(10.0, ge=0)
-    gradient_penalty_every: int = Field(4, ge=1)  # lazy penalty: applied every k steps at k times the weight
-    pac: int = Field(10, ge=1)
+    noise_dim: int = Field(128, ge=1, description="GAN: width of the generator's noise input")
+    generator_dims: list[int] = Field([256, 256], description="GAN: widths of the generator's residual layers")
+    critic_dims: list[int] = Field([256, 256], description="GAN: widths of the critic's layers")
+    learning_rate: float = Field(2e-4, gt=0, description="GAN: Adam learning rate of generator and critic")
+    critic_steps: int = Field(1, ge=1, description="GAN: critic updates per generator update")
+    gradient_penalty: float = Field(10.0, ge=0, description="GAN: WGAN-GP weight")
+    gradient_penalty_every: int = Field(4, ge=1, description="GAN: lazy penalty, every k steps at k times the "
+                                                             "weight (the double backward is costly)")
+    pac: int = Field(10, ge=1, description="GAN: rows the critic judges together (PacGAN, against mode collapse)")
     # VAE
-    latent_dim: int = Field(128, ge=1)
-    vae_dims: list[int] = [128, 128]
-    vae_loss_factor: float = Field(2.0, gt=0)
+    latent_dim: int = Field(128, ge=1, description="VAE: width of the latent code")
+    vae_dims: list[int] = Field([128, 128], description="VAE: widths of the encoder's and decoder's layers")
+    vae_loss_factor: float = Field(2.0, gt=0, description="VAE: weight of reconstruction against the KL term")
     # Transformer
-    max_modes: int = Field(10, ge=1)
-    max_categories: int = Field(100, ge=1)
-    mode_fit_rows: int = Field(20_000, ge=100)
+    max_modes: int = Field(10, ge=1, description="Gaussian mixture components per numeric column "
+                                                 "(mode-specific normalisation)")
+    max_categories: int = Field(100, ge=1, description="levels with a slot of their own; rarer ones share "
+                                                       "'other', drawn by frequency")
+    mode_fit_rows: int = Field(20_000, ge=100, description="rows the mixtures are fitted on (a random subsample "
+                                                           "of larger tables)")
     # Model selection (model: auto)
-    time_budget: float | None = Field(360.0, gt=0)  # seconds for the candidates and the refit together
-    validation_fraction: float = Field(0.2, gt=0, lt=1)
-    selection_rows: int = Field(20_000, ge=100)  # candidates are fitted and scored on a subsample this large
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    time_budget: float | None = Field(360.0, gt=0, description="auto: seconds for the candidates and the refit "
+                                                               "(null: none; a limit that stops a fit makes its "
+                                                               "epochs machine-dependent)")
+    validation_fraction: float = Field(0.2, gt=0, lt=1, description="auto: share of the train rows held out to "
+                                                                    "score the candidates")
+    selection_rows: int = Field(20_000, ge=100, description="auto: candidates are fitted and scored on a seeded "
+                                                            "subsample of at most this many rows")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="bfloat16 autocast on CUDA and on CPUs with "
+                                                                       "AVX512-BF16 or AMX")
     # Resumable, divergence-safe, distributed training (synthpipe.training)
-    checkpoint_every: int = Field(10, ge=1)  # epochs between checkpoints (the train stage keeps them in models/<name>.ckpt)
-    max_divergence_retries: int = Field(3, ge=0)  # NaN/inf: restarts from the last good epoch before giving up
-    divergence_lr_factor: float = Field(0.5, gt=0, lt=1)  # learning rate multiplier for each such restart
-    nproc: int = Field(1, ge=1)  # train stage: >1 launches torchrun with this many data-parallel processes
-    cpu_threads: int | None = Field(None, ge=1)  # torch CPU threads while fitting; None: torch's default
+    checkpoint_every: int = Field(10, ge=1, description="GAN/VAE: epochs between checkpoints (the train stage keeps "
+                                                        "them in models/<name>.ckpt/); a stopped run resumes there")
+    max_divergence_retries: int = Field(3, ge=0, description="NaN/inf loss or weights: restarts from the last good "
+                                                             "epoch before failing")
+    divergence_lr_factor: float = Field(0.5, gt=0, lt=1, description="learning rate multiplier for each of those "
+                                                                     "restarts")
+    nproc: int = Field(1, ge=1, description="train stage: >1 trains data-parallel in this many torchrun processes "
+                                            "(one per GPU; gloo on CPU)")
+    cpu_threads: int | None = Field(None, ge=1, description="torch CPU threads while fitting; null: one per core")
     # Identifier columns (synthpipe.identifiers): text with a value on nearly every row, or very many values
-    identifiers: Literal["fresh", "keep", "drop"] = "fresh"
-    identifier_columns: dict[str, Literal["fresh", "keep", "drop"]] = {}  # per column; names a column as one too
-    identifier_share: float = Field(0.5, gt=0, le=1)  # distinct values on at least this share of non-null rows
-    identifier_levels: int = Field(1000, ge=10)  # or at least this many distinct values
-    # Relations generated rows satisfy exactly (synthpipe.constraints): "hour = sched_dep_time // 100", "a >= b"
-    constraints: list[str] = []
+    identifiers: Literal["fresh", "keep", "drop"] = Field(
+        "fresh", description="text columns of ids/names: fresh (new values in the real formats, never a real one) "
+                             "| keep (real values, modelled as a category) | drop (left empty)")
+    identifier_columns: dict[str, Literal["fresh", "keep", "drop"]] = Field(
+        {}, description="per column: fresh | keep | drop, e.g. {tailnum: keep}; names a column as an identifier too")
+    identifier_share: float = Field(0.5, gt=0, le=1, description="a text column is an identifier with distinct "
+                                                                 "values on at least this share of its rows")
+    identifier_levels: int = Field(1000, ge=10, description="... or with at least this many distinct values "
+                                                            "(text dates excepted)")
+    constraints: list[str] = Field([], description="relations every generated row satisfies, e.g. "
+                                                   "[\"hour = sched_dep_time // 100\", \"arr_delay >= -90\"]")
 
     @field_validator("constraints")
     @classmethod
@@ -142,46 +169,63 @@ class TrainConfig(Section):
 
 
 class GenerateConfig(Section):
-    # None: as many rows as the real train split has.
-    rows: int | None = Field(None, ge=1)
-    chunk_rows: int = Field(100_000, ge=1)
-    # Shards: independent parts of the rows, each seeded from (seed, shard index); 1 = one process, one stream.
+    rows: int | None = Field(None, ge=1, description="null: as many rows as the real train split")
+    chunk_rows: int = Field(100_000, ge=1, description="rows sampled and decoded at a time")
     # The plan depends only on rows and shards, so the file is the same whoever (and however many) draw them.
-    shards: int = Field(1, ge=1)
-    workers: int | None = Field(None, ge=1)  # local Dask cluster processes (flow only); None: one per CPU core
-    dask_address: str | None = None  # flow only: an existing Dask scheduler, e.g. tcp://10.0.0.5:8786
+    shards: int = Field(1, ge=1, description=">1: rows drawn in independent parts, each seeded from (seed, shard "
+                                             "index)")
+    workers: int | None = Field(None, ge=1, description="refresh flow: local Dask cluster processes for the shards; "
+                                                        "null: one per core")
+    dask_address: str | None = Field(None, description="refresh flow: an existing Dask scheduler (e.g. "
+                                                       "tcp://host:8786) instead of a local cluster")
 
 
 class ValidateConfig(Section):
-    # Expectations
-    max_failed_expectations: int = Field(0, ge=0)
-    range_tolerance: float = Field(0.05, ge=0)
-    null_fraction_tolerance: float = Field(0.05, ge=0, le=1)
+    # Expectations (a Great Expectations suite derived from the real train rows)
+    max_failed_expectations: int = Field(0, ge=0, description="expectations the synthetic rows may fail")
+    range_tolerance: float = Field(0.05, ge=0, description="numeric ranges may exceed the real ones by this share "
+                                                           "of their width")
+    null_fraction_tolerance: float = Field(0.05, ge=0, le=1, description="a column's share of nulls may exceed the "
+                                                                         "real share by this much")
     # Fidelity
-    min_column_shape: float = Field(0.8, ge=0, le=1)
-    min_worst_column_shape: float = Field(0.6, ge=0, le=1)
-    max_correlation_diff: float = Field(0.2, ge=0, le=2)
-    min_contingency_similarity: float = Field(0.7, ge=0, le=1)
-    max_detection_auc: float = Field(0.95, ge=0.5, le=1)
-    # Diversity
-    max_duplicate_share: float = Field(0.2, ge=0, le=1)
-    min_category_coverage: float = Field(0.8, ge=0, le=1)
-    min_range_coverage: float = Field(0.5, ge=0, le=1)
-    # Utility and augmentation (need a target and a holdout)
-    task: Literal["auto", "classification", "regression"] = "auto"
-    max_utility_gap: float = Field(0.25, ge=0)
-    max_augmentation_loss: float = Field(0.05, ge=0)
-    augmentation_fractions: list[float] = [0.1, 0.25, 0.5, 1.0]
-    augmentation_repeats: int = Field(3, ge=1)
-    # Privacy
-    max_exact_copy_share: float = Field(0.01, ge=0, le=1)
-    min_dcr_ratio: float = Field(0.5, ge=0)
-    min_nndr_ratio: float = Field(0.5, ge=0)
-    # Cost bounds
-    sample_rows: int = Field(5000, ge=100)
-    max_pairs: int = Field(500, ge=1)
-    model_iterations: int = Field(50, ge=10)
-    detection_folds: int = Field(3, ge=2)
+    min_column_shape: float = Field(0.8, ge=0, le=1, description="mean per-column similarity (KS / total-variation "
+                                                                 "complement)")
+    min_worst_column_shape: float = Field(0.6, ge=0, le=1, description="the least similar column's similarity")
+    max_correlation_diff: float = Field(0.2, ge=0, le=2, description="mean absolute difference of pairwise "
+                                                                     "correlations of numeric columns")
+    min_contingency_similarity: float = Field(0.7, ge=0, le=1, description="mean 1 - TV distance of joint "
+                                                                           "distributions of pairs with a category")
+    max_detection_auc: float = Field(0.95, ge=0.5, le=1, description="ROC AUC of a classifier telling synthetic from "
+                                                                     "real rows (0.5 = indistinguishable)")
+    # Diversity (mode collapse)
+    max_duplicate_share: float = Field(0.2, ge=0, le=1, description="share of repeated synthetic rows, beyond the "
+                                                                    "real data's own share")
+    min_category_coverage: float = Field(0.8, ge=0, le=1, description="worst column: share of common real "
+                                                                      "categories that appear")
+    min_range_coverage: float = Field(0.5, ge=0, le=1, description="worst column: share of the real 1st-99th "
+                                                                   "percentile range spanned")
+    # Utility and augmentation gain (on the real holdout; need data.target)
+    task: Literal["auto", "classification", "regression"] = Field("auto", description="what the target is; auto: "
+                                                                                      "inferred from its values")
+    max_utility_gap: float = Field(0.25, ge=0, description="train-real-test-real minus "
+                                                           "train-synthetic-test-real score")
+    max_augmentation_loss: float = Field(0.05, ge=0, description="how much real + synthetic may score below real "
+                                                                 "alone")
+    augmentation_fractions: list[float] = Field([0.1, 0.25, 0.5, 1.0], description="shares of the real train rows "
+                                                                                   "for the gain curve")
+    augmentation_repeats: int = Field(3, ge=1, description="seeded subsets per fraction below 1")
+    # Privacy (against the holdout: real rows the generator never saw)
+    max_exact_copy_share: float = Field(0.01, ge=0, le=1, description="synthetic rows identical to a train row, "
+                                                                      "beyond the holdout's share")
+    min_dcr_ratio: float = Field(0.5, ge=0, description="median distance to closest train row, synthetic / holdout")
+    min_nndr_ratio: float = Field(0.5, ge=0, description="median nearest-neighbour distance ratio, "
+                                                         "synthetic / holdout")
+    # Cost bounds for large tables (sampled with the seed; the report says when)
+    sample_rows: int = Field(5000, ge=100, description="rows per table for detection, privacy distances and model "
+                                                       "training")
+    max_pairs: int = Field(500, ge=1, description="column pairs scored for contingency similarity")
+    model_iterations: int = Field(50, ge=10, description="boosting iterations of every gradient-boosting model")
+    detection_folds: int = Field(3, ge=2, description="cross-validation folds of the detection classifier")
 
     @model_validator(mode="after")
     def _fractions_are_shares(self) -> ValidateConfig:
@@ -191,9 +235,11 @@ class ValidateConfig(Section):
 
 
 class MergeConfig(Section):
-    policy: Literal["ratio", "size", "balance"] = "ratio"
-    synthetic_ratio: float = Field(1.0, ge=0)
-    target_rows: int | None = Field(None, ge=1)
+    policy: Literal["ratio", "size", "balance"] = Field("ratio", description="balance: add target classes up to "
+                                                                             "the majority class's count")
+    synthetic_ratio: float = Field(1.0, ge=0, description="ratio: synthetic rows added per real train row (exact "
+                                                          "copies are never added)")
+    target_rows: int | None = Field(None, ge=1, description="size: rows of the merged train set, real + synthetic")
 
     @model_validator(mode="after")
     def _size_needs_target_rows(self) -> MergeConfig:
@@ -205,10 +251,12 @@ class MergeConfig(Section):
 class ScheduleConfig(Section):
     """When `synthpipe serve` runs the refresh on a real Prefect server."""
 
-    cron: str = "0 3 * * *"
-    timezone: str = "UTC"
-    overrides: list[str] = []  # default `--set` overrides for scheduled runs
-    train_concurrency: int = Field(1, ge=1)  # training runs allowed at once on this server (GPU sharing)
+    cron: str = Field("0 3 * * *", description="when, in `timezone` (default: every day at 03:00)")
+    timezone: str = Field("UTC", description="the cron's time zone")
+    overrides: list[str] = Field([], description="`--set` overrides applied to scheduled runs, "
+                                                 "e.g. [\"train.epochs=3000\"]")
+    train_concurrency: int = Field(1, ge=1, description="training runs allowed at once across the server's flow "
+                                                        "runs (one GPU: 1)")
 
 
 # pydantic warns that a field named `validate` shadows its deprecated classmethod; the section
@@ -217,33 +265,42 @@ warnings.filterwarnings("ignore", message='Field name "validate"', category=User
 
 
 class ImageTrainConfig(Section):
-    epochs: int = Field(150, ge=1)
-    batch_size: int = Field(64, ge=2)
-    noise_dim: int = Field(64, ge=1)
-    width: int = Field(32, ge=4)  # channels of the highest-resolution layer; doubled per halving
-    learning_rate: float = Field(2e-4, gt=0)
-    gradient_penalty: float = Field(10.0, ge=0)  # WGAN-GP weight
-    augment: list[Literal["translation", "cutout", "color"]] = ["translation"]
-    ema_decay: float = Field(0.999, ge=0, lt=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    mixed_precision: bool = True  # bfloat16 autocast, on CUDA only
+    epochs: int = Field(150, ge=1, description="passes over the train images")
+    batch_size: int = Field(64, ge=2, description="images per step")
+    noise_dim: int = Field(64, ge=1, description="width of the generator's noise input")
+    width: int = Field(32, ge=4, description="channels at full resolution, doubled per halving (capped at 512)")
+    learning_rate: float = Field(2e-4, gt=0, description="Adam learning rate of generator and critic")
+    gradient_penalty: float = Field(10.0, ge=0, description="WGAN-GP weight")
+    augment: list[Literal["translation", "cutout", "color"]] = Field(
+        ["translation"], description="DiffAugment on real and fake images for the critic")
+    ema_decay: float = Field(0.999, ge=0, lt=1, description="images are drawn from a moving average of the "
+                                                            "generator's weights")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the image GAN trains")
+    mixed_precision: bool = Field(True, description="bfloat16 autocast, on CUDA only")
 
 
 class ImageGenerateConfig(Section):
-    per_class: int | None = Field(None, ge=1)  # None: as many as the class has real train images
-    classes: list[int | str] | None = None  # None: every class
-    grid_columns: int = Field(10, ge=1)
+    per_class: int | None = Field(None, ge=1, description="images per class; null: as many as the class has real "
+                                                          "train images")
+    classes: list[int | str] | None = Field(None, description="classes to generate; null: all")
+    grid_columns: int = Field(10, ge=1, description="samples per class in reports/plots/samples.png")
 
 
 class ImageValidateConfig(Section):
-    classifier_steps: int = Field(400, ge=1)
-    classifier_batch: int = Field(128, ge=2)
-    neighbours: int = Field(5, ge=1)
-    augmentation_fractions: list[float] = [0.1, 0.25, 0.5, 1.0]
-    min_label_agreement: float = Field(0.8, ge=0, le=1)
-    min_cas_ratio: float = Field(0.7, ge=0)
-    min_class_coverage: float = Field(0.2, ge=0, le=1)
-    max_fid_ratio: float | None = Field(None, gt=0)
+    classifier_steps: int = Field(400, ge=1, description="optimiser steps per classifier (9 are trained: judge, "
+                                                         "CAS, augmentation curve)")
+    classifier_batch: int = Field(128, ge=2, description="images per classifier step")
+    neighbours: int = Field(5, ge=1, description="k of the k-NN manifolds for precision / recall / coverage")
+    augmentation_fractions: list[float] = Field([0.1, 0.25, 0.5, 1.0], description="shares of the real train "
+                                                                                   "images for the gain curve")
+    min_label_agreement: float = Field(0.8, ge=0, le=1, description="share of synthetic images the real-trained "
+                                                                    "classifier puts in their class")
+    min_cas_ratio: float = Field(0.7, ge=0, description="accuracy of a synthetic-trained classifier / of a "
+                                                        "real-trained one (real holdout)")
+    min_class_coverage: float = Field(0.2, ge=0, le=1, description="worst class's coverage of its real holdout "
+                                                                   "images (mode collapse)")
+    max_fid_ratio: float | None = Field(None, gt=0, description="FID / real train-vs-holdout FID; null: reported, "
+                                                                "not gated")
 
     @model_validator(mode="after")
     def _fractions_are_shares(self) -> ImageValidateConfig:
@@ -255,10 +312,11 @@ class ImageValidateConfig(Section):
 class ImageConfig(Section):
     """Used when data.modality is image: images are resized to size x size with `channels` channels."""
 
-    size: int = 32
-    channels: Literal[1, 3] = 1
-    cpu_threads: int | None = Field(None, ge=1)  # torch CPU threads for image stages; None: torch's default
-    column: str = "image"  # parquet source: the column holding PNG/JPEG bytes
+    size: int = Field(32, description="images are centre-cropped and resized to size x size: 8, 16, 32, 64 or 128")
+    channels: Literal[1, 3] = Field(1, description="1 grayscale, 3 RGB")
+    cpu_threads: int | None = Field(None, ge=1, description="torch CPU threads for image stages; null: torch's "
+                                                            "default (one per core)")
+    column: str = Field("image", description="parquet source: the column of PNG/JPEG bytes (labels: data.target)")
     train: ImageTrainConfig = ImageTrainConfig()
     generate: ImageGenerateConfig = ImageGenerateConfig()
     validate: ImageValidateConfig = ImageValidateConfig()
@@ -272,7 +330,7 @@ class ImageConfig(Section):
 
 
 class Params(Section):
-    seed: int = Field(42, ge=0)
+    seed: int = Field(42, ge=0, description="every random draw of every stage derives from it")
     data: DataConfig = DataConfig()
     ingest: IngestConfig = IngestConfig()
     preprocess: PreprocessConfig = PreprocessConfig()

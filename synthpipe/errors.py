@@ -1,7 +1,10 @@
 """Errors with a meaning for the caller: each carries the process exit code it maps to.
 
-0 success, 1 anything unexpected, 2 bad input or config, 3 the quality gate failed.
+0 success, 1 anything unexpected (or a stop by SIGTERM), 2 bad input or config, 3 the quality gate failed,
+130 a stop by SIGINT (Ctrl-C).
 """
+
+import signal
 
 
 class SynthpipeError(Exception):
@@ -36,3 +39,12 @@ class GateFailed(SynthpipeError):
 
 class Diverged(SynthpipeError):
     """Training kept producing NaN or infinite values, or a model would sample them (exit code 1)."""
+
+
+class Interrupted(SynthpipeError):
+    """SIGTERM or SIGINT asked the run to stop; the last checkpoint is kept (exit code 1, 130 for SIGINT)."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.exit_code = 130 if signum == signal.SIGINT else 1
+        super().__init__(f"stopped by {signal.Signals(signum).name}; the next run resumes from the last checkpoint")

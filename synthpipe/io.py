@@ -98,16 +98,19 @@ def atomic_dir(dest: str | Path) -> Iterator[Path]:
     dest.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(dest)
     tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".tmp", dir=dest.parent))
+    old = None
     try:
         yield tmp
         if dest.exists():
             old = Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".old", dir=dest.parent))
             os.replace(dest, old / dest.name)
-            os.replace(tmp, dest)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, dest)
+        os.replace(tmp, dest)
     finally:
+        # An exception (a stop signal, say) between the two renames: the previous version goes back.
+        if old is not None and not dest.exists() and (old / dest.name).exists():
+            os.replace(old / dest.name, dest)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -115,8 +118,9 @@ def write_manifest(directory: str | Path) -> None:
     """Record the SHA-256 and size of every file in `directory` in manifest.json (write it last)."""
     directory = Path(directory)
     files = sorted(path for path in directory.rglob("*") if path.is_file() and path.name != MANIFEST_FILE)
-    write_json({"files": {path.relative_to(directory).as_posix(): {"sha256": file_hash(path), "bytes": path.stat().st_size}
-                          for path in files}}, directory / MANIFEST_FILE)
+    entries = {path.relative_to(directory).as_posix(): {"sha256": file_hash(path), "bytes": path.stat().st_size}
+               for path in files}
+    write_json({"files": entries}, directory / MANIFEST_FILE)
 
 
 def verify_manifest(directory: str | Path) -> None:
@@ -134,11 +138,13 @@ def verify_manifest(directory: str | Path) -> None:
     for name, expected in files.items():
         path = directory / name
         if Path(name).is_absolute() or ".." in Path(name).parts:
-            raise InputError(f"{manifest_path}: lists '{name}', a path outside the model directory. Save the model again.")
+            raise InputError(f"{manifest_path}: lists '{name}', a path outside the model directory. "
+                             "Save the model again.")
         if not path.is_file():
             problem = "is missing"
         elif path.stat().st_size != expected["bytes"]:
-            problem = f"has {path.stat().st_size} bytes, the manifest recorded {expected['bytes']} (truncated or altered)"
+            problem = (f"has {path.stat().st_size} bytes, the manifest recorded {expected['bytes']} "
+                       "(truncated or altered)")
         elif file_hash(path) != expected["sha256"]:
             problem = "was modified after the model was saved (its SHA-256 differs from the manifest)"
         else:

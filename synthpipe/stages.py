@@ -14,6 +14,9 @@ from synthpipe.config import Params
 
 STAGES = ("ingest", "preprocess", "train", "generate", "validate", "merge")
 MODALITIES = {"table": "synthpipe.tabular.stages", "image": "synthpipe.images.stages"}
+# Each modality's lines in the run summary, light modules (no torch): gate_summary(quality, path) -> dict with the
+# modality's name under "modality", gate_line(that dict) -> str, and optionally extra_rows(that dict).
+SUMMARIES = {"table": "synthpipe.tabular.summary", "image": "synthpipe.images.summary"}
 
 
 def run_stage(stage: str, params: Params) -> dict:
@@ -26,6 +29,11 @@ def run_stage(stage: str, params: Params) -> dict:
 def artifact_tables(params: Params, report: dict) -> dict[str, tuple[list[dict], str]]:
     """The gate's figures for Prefect table artifacts, key -> (rows, description), as the modality lays them out."""
     return importlib.import_module(MODALITIES[params.data.modality]).artifact_tables(report)
+
+
+def summary_module(modality: str):
+    """The module that lays out `modality`'s gate figures in the run summary (see SUMMARIES)."""
+    return importlib.import_module(SUMMARIES[modality])
 
 
 def sharded(params: Params) -> bool:

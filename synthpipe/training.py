@@ -36,6 +36,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from synthpipe import interrupt
 from synthpipe.config import TrainConfig
 from synthpipe.errors import Diverged, SynthpipeError
 from synthpipe.io import atomic_dir, read_json, write_json
@@ -153,6 +154,7 @@ def run_epoch(trainee: Trainee, epoch: int, check_weights: bool) -> dict | None:
     started = time.perf_counter()
     every_loss = []  # checked once the epoch ends: one host sync and one check per epoch, not one per step
     for i in range(trainee.steps_per_epoch):
+        interrupt.check()  # a stop asked for while this runs outside the main thread (see synthpipe.interrupt)
         losses = trainee.step((epoch - 1) * trainee.steps_per_epoch + i)
         every_loss.extend(losses.values())
     finite = torch.isfinite(torch.stack(every_loss)).all()
@@ -354,7 +356,8 @@ def snapshot(trainee: Trainee, reuse: State | None = None) -> State:
 def restore(trainee: Trainee, state: State) -> None:
     for name, module in trainee.modules.items():
         prefix = f"module.{name}."
-        module.load_state_dict({k.removeprefix(prefix): v.clone() for k, v in state.tensors.items() if k.startswith(prefix)})
+        module.load_state_dict({k.removeprefix(prefix): v.clone()
+                                for k, v in state.tensors.items() if k.startswith(prefix)})
     for name, optimizer in trainee.optimizers.items():
         per_param: dict[int, dict] = {}
         for key, value in state.tensors.items():

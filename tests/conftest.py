@@ -20,7 +20,8 @@ set_environment_defaults()
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "synthpipe", "tasks", "flows"]
+PROJECT_FILES = ["dvc.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", "constraints.txt", "synthpipe", "tasks",
+                 "flows"]
 
 # Small, fast settings for end-to-end runs; the gate thresholds stay at their defaults unless a test says so.
 FAST_PARAMS = {"train": {"model": "vae", "epochs": 150, "batch_size": 30, "vae_dims": [64, 64], "latent_dim": 32},

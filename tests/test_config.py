@@ -2,8 +2,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
-from synthpipe.config import Params, load_params
+from synthpipe.config import GenerateConfig, Params, TrainConfig, load_params
 from synthpipe.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,3 +66,57 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("train: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_params(bad)
+
+
+def leaves(model: type[BaseModel], prefix: str = "") -> dict[str, FieldInfo]:
+    """Every setting of a config model by its dotted key, sub-sections expanded."""
+    found = {}
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            found |= leaves(field.annotation, f"{prefix}{name}.")
+        else:
+            found[f"{prefix}{name}"] = field
+    return found
+
+
+def yaml_leaves(data: dict, prefix: str = "") -> dict:
+    found = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            found |= yaml_leaves(value, f"{prefix}{key}.")
+        else:
+            found[f"{prefix}{key}"] = value
+    return found
+
+
+# params.yaml values that differ from the config's defaults on purpose, with the reason. None today: the file shows
+# the defaults, so a project copies them and changes what it needs.
+DELIBERATE_DIFFERENCES: dict[str, str] = {}
+
+
+def test_params_yaml_and_the_config_models_name_the_same_keys_with_the_same_values():
+    in_file = yaml_leaves(yaml.safe_load((REPO / "params.yaml").read_text()))
+    in_config = leaves(Params)
+    assert sorted(in_file.keys() - in_config.keys()) == []  # (extra="forbid" rejects these too)
+    assert sorted(in_config.keys() - in_file.keys()) == []  # every setting is shown in params.yaml
+    differing = {key: (value, in_config[key].get_default(call_default_factory=True)) for key, value in in_file.items()
+                 if value != in_config[key].get_default(call_default_factory=True)}
+    assert differing.keys() == DELIBERATE_DIFFERENCES.keys(), differing
+
+
+def test_every_setting_is_described_once_in_the_config():
+    assert [key for key, field in leaves(Params).items() if not field.description] == []
+
+
+def test_the_synthesizer_and_the_cli_take_their_defaults_from_the_config():
+    from synthpipe.cli import build_parser
+    from synthpipe.tabular.synthesizer import CHUNK_ROWS, TabularSynthesizer
+
+    assert TabularSynthesizer().config == TrainConfig()
+    assert TabularSynthesizer(epochs=7).config == TrainConfig(epochs=7)
+    assert CHUNK_ROWS == GenerateConfig().chunk_rows
+    fit = build_parser().parse_args(["fit", "--data", "x.csv", "--out", "m"])
+    assert (fit.model, fit.epochs, fit.device, fit.checkpoint_every) == (
+        TrainConfig().model, TrainConfig().epochs, TrainConfig().device, TrainConfig().checkpoint_every)
+    sample = build_parser().parse_args(["sample", "--model", "m", "--rows", "5", "--out", "x.csv"])
+    assert sample.chunk_rows == GenerateConfig().chunk_rows

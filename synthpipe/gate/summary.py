@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from synthpipe.config import Paths
-from synthpipe.images.summary import gate_line, gate_summary
 from synthpipe.io import read_json, table_rows
+from synthpipe.stages import summary_module
 
 
-def summarize(paths: Paths) -> dict:
+def summarize(paths: Paths, modality: str) -> dict:
     """Key figures of the last refresh, from the files each stage wrote (missing stages are left out)."""
     summary: dict = {}
     if paths.schema.exists():
@@ -27,17 +27,7 @@ def summarize(paths: Paths) -> dict:
     if paths.synthetic.exists():
         summary["generate"] = {"rows": table_rows(paths.synthetic), "path": str(paths.synthetic)}
     if paths.quality.exists():
-        quality = read_json(paths.quality)
-    if paths.quality.exists() and quality.get("modality") == "image":
-        summary["validate"] = gate_summary(quality, str(paths.summary))
-    elif paths.quality.exists():
-        summary["validate"] = {"passed": quality["passed"], "reasons": quality["reasons"],
-                               "fidelity": {k: v for k, v in quality["fidelity"].items() if not isinstance(v, dict)},
-                               "augmentation": {k: quality["augmentation"].get(k)
-                                                for k in ("metric", "real_score", "augmented_score", "gain")},
-                               "expectations_failed": quality["expectations"]["failed"],
-                               "expectations_evaluated": quality["expectations"]["evaluated"],
-                               "path": str(paths.summary)}
+        summary["validate"] = summary_module(modality).gate_summary(read_json(paths.quality), str(paths.summary))
     manifest = paths.merged / "manifest.json"
     if manifest.exists() and summary.get("validate", {}).get("passed"):
         summary["merge"] = {**read_json(manifest)["rows"], "path": str(paths.merged / "train.parquet")}
@@ -62,24 +52,16 @@ def format_summary(summary: dict) -> str:
         s = summary["train"]
         model = f"{s['model']} (auto)" if s["chosen_by"] == "auto" else s["model"]
         epochs = f", {s['epochs']} epochs" if s["epochs"] else ""
-        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})", s["path"]))
+        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})",
+                     s["path"]))
         rows += [(f"  {name}", phase_line(phase), "") for name, phase in s.get("phases", {}).items()]
     if "generate" in summary:
         rows.append(("generated", f"{summary['generate']['rows']} rows", summary["generate"]["path"]))
-    if summary.get("validate", {}).get("modality") == "image":
-        rows.append(("gate", gate_line(summary["validate"]), summary["validate"]["path"]))
-    elif "validate" in summary:
-        s, f = summary["validate"], summary["validate"]["fidelity"]
-        corr = "n/a" if f["correlation_difference"] is None else f"{f['correlation_difference']:.3f}"
-        detection = "n/a" if f["detection_auc"] is None else f"{f['detection_auc']:.3f}"
-        figures = (f"shape {f['mean_column_shape']:.3f} (worst {f['worst_column']} {f['worst_column_shape']:.3f}), "
-                   f"corr diff {corr}, detection AUC {detection}, "
-                   f"expectations failed {s['expectations_failed']}/{s['expectations_evaluated']}")
-        rows.append(("gate", f"{'PASSED' if s['passed'] else 'FAILED'}: {figures}", s["path"]))
-        a = s["augmentation"]
-        if a["gain"] is not None:
-            rows.append(("accuracy", f"holdout {a['metric']}: real {a['real_score']:.3f}, real + synthetic "
-                                     f"{a['augmented_score']:.3f} ({a['gain']:+.3f})", "reports/plots/augmentation.png"))
+    if "validate" in summary:
+        s = summary["validate"]
+        module = summary_module(s["modality"])  # the modality that wrote these figures lays them out
+        rows.append(("gate", module.gate_line(s), s["path"]))
+        rows += getattr(module, "extra_rows", lambda _: [])(s)  # e.g. the table's accuracy line
     if "merge" in summary:
         s = summary["merge"]
         rows.append(("merged", f"{s['real']} real + {s['synthetic']} synthetic = {s['total']} rows", s["path"]))

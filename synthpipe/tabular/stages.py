@@ -44,7 +44,7 @@ from synthpipe.config import (
     ValidateConfig,
     parse_params,
 )
-from synthpipe.errors import GateFailed, InputError, SynthpipeError
+from synthpipe.errors import GateFailed, InputError, Interrupted, SynthpipeError
 from synthpipe.io import (
     BATCH_ROWS,
     atomic_dir,
@@ -70,7 +70,8 @@ from synthpipe.sources import check_drift, describe_source, load_source, source_
 from synthpipe.split import holdout_rows
 
 
-def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift: bool, target: str | None = None) -> dict:
+def ingest(source: SourceConfig, raw_path: Path, schema_path: Path, allow_drift: bool,
+           target: str | None = None) -> dict:
     if source.format == "parquet" and not source.parse_dates:
         current = stream_parquet(source, raw_path, schema_path, allow_drift, target)
         return {"rows": current["rows"], "columns": len(current["columns"])}
@@ -168,10 +169,15 @@ def launch_distributed(params: Params) -> dict:
         write_json(params.model_dump(mode="json"), params_file)
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                    "-m", "synthpipe.tabular.stages", str(params_file)]
-        finished = subprocess.run(command, check=False)
-    if finished.returncode != 0:
+        with subprocess.Popen(command) as torchrun:
+            try:
+                returncode = torchrun.wait()
+            except Interrupted:
+                torchrun.terminate()  # torchrun passes SIGTERM on to the ranks, which keep their checkpoint
+                raise  # leaving the block waits for torchrun to finish
+    if returncode != 0:
         raise SynthpipeError(f"train: distributed training with {nproc} processes failed "
-                             f"(torchrun exit code {finished.returncode}; the ranks' errors are printed above)")
+                             f"(torchrun exit code {returncode}; the ranks' errors are printed above)")
     from synthpipe.tabular.synthesizer import CONFIG_FILE
 
     return summary(read_json(params.paths.model / CONFIG_FILE))
@@ -300,6 +306,10 @@ def artifact_tables(report: dict) -> dict[str, tuple[list[dict], str]]:
 
 
 if __name__ == "__main__":  # one torchrun process: python -m synthpipe.tabular.stages PARAMS.json
-    result = run("train", parse_params(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")), source=sys.argv[1]))
+    from synthpipe import interrupt
+
+    with interrupt.stop_on_signals():
+        result = run("train", parse_params(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")),
+                                           source=sys.argv[1]))
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"train: {result}", flush=True)

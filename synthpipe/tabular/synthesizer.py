@@ -1,6 +1,6 @@
 """TabularSynthesizer: the public API over the three model families.
 
-    s = TabularSynthesizer(model="auto", epochs=300, seed=0)   # or "gan", "vae", "copula"
+    s = TabularSynthesizer(model="auto", seed=0)               # or "gan", "vae", "copula"; any TrainConfig field
     s.fit(df, target="label")
     s.sample(1000, conditions={"label": "rare"})              # exactly 1000 rows, all label == "rare"
     s.sample(1000, balance="target")                          # equal rows per class of the target
@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from synthpipe.config import TrainConfig
+from synthpipe.config import GenerateConfig, TrainConfig
 from synthpipe.constraints import apply as apply_constraints
 from synthpipe.constraints import parse as parse_constraint
 from synthpipe.device import cpu_threads, resolve_device
@@ -58,6 +58,7 @@ FORMAT = "synthpipe.tabular/1"
 WEIGHTS_FILE, CONFIG_FILE, TRANSFORMER_FILE = "weights.safetensors", "config.json", "transformer.json"
 IDENTIFIERS_FILE = "identifiers.json"
 SCORING_ROWS = 5000  # synthetic rows drawn to score a candidate (at least the held-out row count)
+CHUNK_ROWS = GenerateConfig().chunk_rows  # rows sampled and decoded at a time
 
 
 @dataclass
@@ -102,7 +103,8 @@ class NeuralModel:
             shape = VaeShape(spans, raw_shape["cond_width"], raw_shape["latent_dim"], tuple(raw_shape["dims"]))
             modules = {"encoder": Encoder(shape), "decoder": Decoder(shape)}
         for name, module in modules.items():
-            module.load_state_dict({k.removeprefix(f"{name}."): v for k, v in tensors.items() if k.startswith(f"{name}.")})
+            module.load_state_dict({k.removeprefix(f"{name}."): v
+                                    for k, v in tensors.items() if k.startswith(f"{name}.")})
         return cls(family, transformer, shape, modules, tensors["cond.counts"])
 
     def to(self, device: torch.device) -> NeuralModel:
@@ -146,7 +148,8 @@ def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConf
 
     With `checkpoint_dir` the GAN and VAE checkpoint there (as `checkpoint_name`, default the family) and resume
     from a checkpoint made for the same config, data and seed."""
-    transformer = TableTransformer.fit(df, modelled_kinds(df, target), max_modes=1 if family == "copula" else cfg.max_modes,
+    transformer = TableTransformer.fit(df, modelled_kinds(df, target),
+                                       max_modes=1 if family == "copula" else cfg.max_modes,
                                        max_categories=cfg.max_categories, mode_fit_rows=cfg.mode_fit_rows, seed=seed)
     if family == "copula":
         return CopulaModel(fit_copula(df, transformer, seed, target))
@@ -203,7 +206,8 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
     scores = {}
     for i, family in enumerate(FAMILIES):
         # What is left of the budget is shared by the remaining candidates and the final refit.
-        stop_at = None if deadline is None else time.monotonic() + (deadline - time.monotonic()) / (len(FAMILIES) - i + 1)
+        share = (deadline - time.monotonic()) / (len(FAMILIES) - i + 1) if deadline is not None else None
+        stop_at = None if share is None else time.monotonic() + share
         scores[family] = _candidate(family, fit_part, held_out, target, cfg, seed, device, stop_at, checkpoint_dir)
     fitted = [family for family in FAMILIES if scores[family]["score"] is not None]
     if not fitted:
@@ -215,8 +219,9 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
     model = fit_family(best, df, target, cfg.model_copy(update={"epochs": epochs}), seed, device, deadline, on_epoch,
                        checkpoint_dir)
     ranking = ", ".join(f"{f} {scores[f]['score']:.3f}" for f in sorted(fitted, key=lambda f: -scores[f]["score"]))
-    reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows"
-              f"{', quality and ' + repr(target) + ' utility' if target else ', quality'}); refitted on all {len(df)} rows")
+    measured = f"quality and {target!r} utility" if target else "quality"
+    reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows, {measured}); "
+              f"refitted on all {len(df)} rows")
     phases = {"candidates": _phase(len(fit_part), len(df), [scores[f] for f in fitted], cfg,
                                    subsampled=len(subsample) < len(df)),
               "refit": _phase(len(df), len(df), [{"seconds": time.perf_counter() - started, "history": model.history}],
@@ -257,7 +262,8 @@ def _phase(rows: int, table_rows: int, fits: list[dict], cfg: TrainConfig, subsa
             "seconds": round(sum(fit["seconds"] for fit in fits), 1), "why": "; ".join(why)}
 
 
-def _validation_split(df: pd.DataFrame, target: str | None, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _validation_split(df: pd.DataFrame, target: str | None, fraction: float,
+                      seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     try:
         return split_train_holdout(df, target, fraction, stratify=True, seed=seed)
     except InputError:  # a class too rare to stratify on: a plain random split
@@ -265,7 +271,7 @@ def _validation_split(df: pd.DataFrame, target: str | None, fraction: float, see
 
 
 def _sample(model: Model, rows: int, plans: dict[str, Callable[[int, int], np.ndarray]], seed: int,
-            chunk_rows: int = 100_000) -> pd.DataFrame:
+            chunk_rows: int = CHUNK_ROWS) -> pd.DataFrame:
     return pd.concat(list(_sample_chunks(model, rows, plans, seed, chunk_rows)), ignore_index=True)
 
 
@@ -289,9 +295,10 @@ def _sample_chunks(model: Model, rows: int, plans: dict[str, Callable[[int, int]
 class TabularSynthesizer:
     """Fit a generative model to a table and sample new rows like it."""
 
-    def __init__(self, model: str = "auto", epochs: int = 300, seed: int = 0, device: str = "auto", **options: Any):
+    def __init__(self, seed: int = 0, **options: Any):
+        """`options`: TrainConfig fields (model, epochs, device, ...); the rest keep TrainConfig's defaults."""
         try:
-            self.config = TrainConfig(model=model, epochs=epochs, device=device, **options)
+            self.config = TrainConfig(**options)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"TabularSynthesizer: {problems}") from None
@@ -335,7 +342,8 @@ class TabularSynthesizer:
             raise InputError(f"train.constraints: no column(s) {sorted(named - set(columns))} in the data "
                              f"(columns: {columns})")
         identifiers = identifier_modes(df, target, self.config)
-        self._drawn = {name: IdentifierFormat.fit(df[name], mode) for name, mode in identifiers.items() if mode != "keep"}
+        self._drawn = {name: IdentifierFormat.fit(df[name], mode)
+                       for name, mode in identifiers.items() if mode != "keep"}
         df = df.drop(columns=[name for name, mode in identifiers.items() if mode != "keep"])
         if self.config.model == "auto":
             self._model, selection = select_model(df, target, self.config, self.seed, device, on_epoch, checkpoint_dir)
@@ -344,17 +352,18 @@ class TabularSynthesizer:
                                      checkpoint_dir)
             selection = None
         self.info = {"model": self._model.family, "target": target, "rows": len(df), "columns": columns,
-                     "identifiers": identifiers, "device": str(device), "epochs_run": epochs_run(self._model.history), "selection": selection,
+                     "identifiers": identifiers, "device": str(device),
+                     "epochs_run": epochs_run(self._model.history), "selection": selection,
                      "replicas": getattr(self._model, "replicas", None)}
 
     def sample(self, n: int, conditions: dict[str, Any] | None = None, balance: str | None = None,
-               seed: int | None = None, chunk_rows: int = 100_000) -> pd.DataFrame:
+               seed: int | None = None, chunk_rows: int = CHUNK_ROWS) -> pd.DataFrame:
         """Exactly `n` rows. `conditions` fixes categorical columns to a value; `balance` names a categorical
         column (or "target") whose observed classes get equal shares of the rows."""
         return pd.concat(list(self.sample_chunks(n, conditions, balance, seed, chunk_rows)), ignore_index=True)
 
     def sample_chunks(self, n: int, conditions: dict[str, Any] | None = None, balance: str | None = None,
-                      seed: int | None = None, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+                      seed: int | None = None, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
         """`sample` as a stream of DataFrames of at most `chunk_rows` rows: large n needs no n-sized copies."""
         model = self._fitted()
         if not isinstance(n, (int, np.integer)) or n < 1:
@@ -424,7 +433,8 @@ class TabularSynthesizer:
             # The run id names the exact weights: merged rows carry it as provenance.
             write_json({"format": FORMAT, "model": model.family, "run_id": file_hash(tmp / WEIGHTS_FILE)[:16],
                         "seed": self.seed, "train": self.config.model_dump(), **self.info,
-                        "shape": model.shape if isinstance(model, CopulaModel) else asdict(model.shape)}, tmp / CONFIG_FILE)
+                        "shape": model.shape if isinstance(model, CopulaModel) else asdict(model.shape)},
+                       tmp / CONFIG_FILE)
             write_manifest(tmp)  # last: it vouches for every file above
 
     @classmethod
@@ -434,7 +444,8 @@ class TabularSynthesizer:
         verify_manifest(directory)
         config = read_json(directory / CONFIG_FILE)
         if config.get("format") != FORMAT:
-            raise InputError(f"{directory / CONFIG_FILE}: not a synthpipe tabular model (format {config.get('format')!r})")
+            raise InputError(f"{directory / CONFIG_FILE}: not a synthpipe tabular model "
+                             f"(format {config.get('format')!r})")
         transformer = TableTransformer.load(directory / TRANSFORMER_FILE)
         tensors = load_file(str(directory / WEIGHTS_FILE), device="cpu")
         if config["model"] == "copula":
