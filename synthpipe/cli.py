@@ -155,7 +155,7 @@ def _validate(args: argparse.Namespace) -> int:
     try:
         validate(Path(args.real), Path(args.synthetic), out, params.validate,
                  holdout_path=Path(args.holdout) if args.holdout else None, target=args.target, merge=params.merge,
-                 seed=params.seed, expectations_dir=out / "gx", train=params.train)
+                 seed=params.seed, expectations_dir=out / "gx", training=params.train)
     except GateFailed:
         print(f"quality gate FAILED: report in {out / 'summary.md'}")
         raise

@@ -239,20 +239,21 @@ def generate(model_dir: Path, out_path: Path, cfg: GenerateConfig, seed: int, de
 def validate(train_path: Path, synthetic_path: Path, reports_dir: Path, cfg: ValidateConfig,
              holdout_path: Path | None = None, target: str | None = None, merge: MergeConfig = MergeConfig(),
              seed: int = 0, train_log: Path | None = None, expectations_dir: Path | None = None,
-             train: TrainConfig = TrainConfig()) -> dict:
+             training: TrainConfig = TrainConfig()) -> dict:
     """Judge synthetic rows against real train rows (and the real holdout); write the report into `reports_dir`:
     quality.json, summary.md, plots/*.png and data_docs/ (the GX site). Raises GateFailed when a check fails.
-    Identifier columns are found as the train stage finds them (`train`'s settings) and judged apart."""
+    Identifier columns are found as the train stage finds them (`training`'s settings) and judged apart; its
+    constraints are checked on every synthetic row."""
     from synthpipe.gate.quality import assess
     from synthpipe.gate.report import render_summary, write_plots
     from synthpipe.identifiers import identifier_modes
 
     real, synthetic = read_table(train_path), read_table(synthetic_path)
     holdout = read_table(holdout_path) if holdout_path is not None else None
-    identifiers = identifier_modes(real, target, train)
+    identifiers = identifier_modes(real, target, training)
     report = assess(real, synthetic, cfg, holdout=holdout, target=target, merge=merge, seed=seed,
                     expectations_dir=expectations_dir or reports_dir / "gx", docs_dir=reports_dir / "data_docs",
-                    identifiers=identifiers, constraints=train.constraints)
+                    identifiers=identifiers, constraints=training.constraints)
     apart = list(identifiers)
     with atomic_dir(reports_dir / "plots") as plot_dir:
         report["plots"] = write_plots(report, real.drop(columns=apart), synthetic.drop(columns=apart, errors="ignore"),
@@ -289,7 +290,7 @@ def run(stage: str, params: Params) -> dict:
         return validate(paths.prepared / "train.parquet", paths.synthetic, paths.quality.parent, params.validate,
                         holdout_path=paths.prepared / "holdout.parquet", target=params.data.target,
                         merge=params.merge, seed=params.seed, train_log=paths.train_log,
-                        expectations_dir=Path("gx"), train=params.train)
+                        expectations_dir=Path("gx"), training=params.train)
     return merge(paths.prepared, paths.synthetic, paths.quality, paths.model, paths.merged, params.merge,
                  params.data.target)
 
