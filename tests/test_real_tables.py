@@ -167,3 +167,14 @@ def test_constraints_hold_on_every_generated_row_and_the_gate_checks_them(pengui
     assert any("break declared constraints" in reason for reason in broken["reasons"])
     # Undeclared, the derived hour is suggested.
     assert "hour = sched_dep_time // 100" in assess(train, rows.head(250), FAST_GATE, seed=0)["constraint_suggestions"]
+
+
+def test_a_class_with_a_single_row_stays_in_train(penguins):
+    # movies' mpaa rating had one NC-17 film in a 1,000-row sample: the stratified split refused the table.
+    from synthpipe.split import split_train_holdout
+
+    df = pd.concat([penguins, penguins.head(1).assign(species="Unique")], ignore_index=True)
+    train, holdout = split_train_holdout(df, "species", 0.2, stratify=True, seed=0)
+    assert (train.species == "Unique").sum() == 1 and len(holdout) == round(0.2 * len(penguins))
+    shares = holdout.species.value_counts(normalize=True)
+    assert abs(shares["Adelie"] - (penguins.species == "Adelie").mean()) < 0.01  # the rest still stratified
