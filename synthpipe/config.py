@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synthpipe.errors import ConfigError
 
@@ -102,6 +102,8 @@ class LoopConfig(Section):
     """Settings of the shared training loop (synthpipe.training), for every model trained by it."""
 
     epochs: int = Field(ge=1, description="passes over the training data (each model has its own default)")
+    max_steps: int | None = Field(None, ge=1, description="at most this many optimiser steps a fit, so large data "
+                                                          "gets fewer epochs (null: epochs alone)")
     checkpoint_every: int = Field(10, ge=1, description="epochs between checkpoints (the train stage keeps them in "
                                                         "models/<name>.ckpt/); a stopped run resumes there")
     max_divergence_retries: int = Field(3, ge=0, description="NaN/inf loss or weights: restarts from the last good "
@@ -113,7 +115,9 @@ class LoopConfig(Section):
 class TrainConfig(LoopConfig):
     model: Literal["auto", "gan", "vae", "copula"] = Field(
         "auto", description="auto: fit each family, keep the best on held-out rows")
-    epochs: int = Field(300, ge=1, description="GAN and VAE passes over the data")
+    epochs: int = Field(300, ge=1, description="GAN and VAE passes over the data, cut to max_steps on large tables")
+    max_steps: int | None = Field(3000, ge=1, description="GAN and VAE: at most this many optimiser steps a fit, "
+                                                          "so large tables get fewer epochs (null: epochs alone)")
     batch_size: int = Field(500, ge=2, description="capped at the train size (GAN: rounded down to a multiple of pac)")
     # GAN
     noise_dim: int = Field(128, ge=1, description="GAN: width of the generator's noise input")
@@ -137,16 +141,43 @@ class TrainConfig(LoopConfig):
     mode_fit_rows: int = Field(20_000, ge=100, description="rows the mixtures are fitted on (a random subsample "
                                                            "of larger tables)")
     # Model selection (model: auto)
-    time_budget: float | None = Field(None, gt=0, description="seconds for the whole fit, auto: candidates and refit "
-                                                              "(null: no limit; a limit makes epochs machine-dependent)")
+    time_budget: float | None = Field(360.0, gt=0, description="seconds for the whole fit, auto: the candidates "
+                                                               "and the refit (null: none; a limit that stops a fit "
+                                                               "makes its epochs machine-dependent)")
     validation_fraction: float = Field(0.2, gt=0, lt=1, description="auto: share of the train rows held out to "
                                                                     "score the candidates")
+    selection_rows: int = Field(20_000, ge=100, description="auto: candidates are fitted and scored on a seeded "
+                                                            "subsample of at most this many rows")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="bfloat16 autocast on CUDA and on CPUs with "
                                                                        "AVX512-BF16 or AMX")
     # Distributed training (synthpipe.training); checkpoints and divergence: LoopConfig
     nproc: int = Field(1, ge=1, description="train stage: >1 trains data-parallel in this many torchrun processes "
                                             "(one per GPU; gloo on CPU)")
     cpu_threads: int | None = Field(None, ge=1, description="torch CPU threads while fitting; null: one per core")
+    # Identifier columns (synthpipe.identifiers): text with a value on nearly every row, or very many values
+    identifiers: Literal["fresh", "keep", "drop"] = Field(
+        "fresh", description="text columns of ids/names: fresh (new values in the real formats, never a real one) "
+                             "| keep (real values, modelled as a category) | drop (left empty)")
+    identifier_columns: dict[str, Literal["fresh", "keep", "drop"]] = Field(
+        {}, description="per column: fresh | keep | drop, e.g. {tailnum: keep}; names a column as an identifier too")
+    identifier_share: float = Field(0.5, gt=0, le=1, description="a text column is an identifier with distinct "
+                                                                 "values on at least this share of its rows")
+    identifier_levels: int = Field(1000, ge=10, description="... or with at least this many distinct values "
+                                                            "(text dates excepted)")
+    constraints: list[str] = Field([], description="relations every generated row satisfies, e.g. "
+                                                   "[\"hour = sched_dep_time // 100\", \"arr_delay >= -90\"]")
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints_parse(cls, value: list[str]) -> list[str]:
+        from synthpipe.constraints import parse
+
+        for text in value:
+            try:
+                parse(text)
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("train.constraints: ")) from None
+        return value
 
 
 class GenerateConfig(Section):

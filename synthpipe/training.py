@@ -98,8 +98,9 @@ class TrainResult:
 # ---------------------------------------------------------------------------------------------- the loop
 
 def train(trainee: Trainee, cfg: LoopConfig, seed: int, options: LoopOptions | None = None) -> TrainResult:
-    """Run `trainee` for cfg.epochs epochs, or to the deadline."""
+    """Run `trainee` for cfg.epochs epochs (at most cfg.max_steps optimiser steps), or to the deadline."""
     options = options or LoopOptions()
+    epochs = planned_epochs(cfg, trainee.steps_per_epoch)
     settle_heap()
     torch.manual_seed(seed + rank())  # weights are already built from `seed`; each rank draws its own batches
     epoch, history = resume(trainee, options.checkpoints)
@@ -107,10 +108,10 @@ def train(trainee: Trainee, cfg: LoopConfig, seed: int, options: LoopOptions | N
     # back there rather than to the previous epoch, whose weights a too-high learning rate may already have ruined.
     good = (epoch, snapshot(trainee))
     retries = len(history) - epochs_run(history)
-    progress = Progress(trainee, cfg.epochs, options.progress_every)
-    while epoch < cfg.epochs:
+    progress = Progress(trainee, epochs, options.progress_every)
+    while epoch < epochs:
         epoch += 1
-        at_boundary = epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs
+        at_boundary = epoch % cfg.checkpoint_every == 0 or epoch == epochs
         record = run_epoch(trainee, epoch, check_weights=at_boundary, progress=progress)
         if record is None:  # NaN or inf somewhere: back to the good state, with a lower learning rate
             retries += 1
@@ -124,7 +125,7 @@ def train(trainee: Trainee, cfg: LoopConfig, seed: int, options: LoopOptions | N
         average_buffers(trainee)
         if at_boundary:
             good = (epoch, snapshot(trainee, reuse=good[1]))
-            if options.checkpoints and epoch < cfg.epochs:
+            if options.checkpoints and epoch < epochs:
                 save_checkpoint(trainee, good[1], options.checkpoints, epoch, history)
         if options.stop_at is not None and any_rank(time.monotonic() > options.stop_at):
             break
@@ -134,6 +135,14 @@ def train(trainee: Trainee, cfg: LoopConfig, seed: int, options: LoopOptions | N
     if options.checkpoints and rank() == 0:
         remove_checkpoint(options.checkpoints)
     return TrainResult(history, replicas)
+
+
+def planned_epochs(cfg: LoopConfig, steps_per_epoch: int) -> int:
+    """cfg.epochs, cut so that training takes at most cfg.max_steps optimiser steps: a fixed epoch count makes a
+    300k-row table 1,000 times as costly as a 300-row one, while a model learns per step, not per pass."""
+    if cfg.max_steps is None:
+        return cfg.epochs
+    return max(1, min(cfg.epochs, -(-cfg.max_steps // steps_per_epoch)))
 
 
 def settle_heap() -> None:
@@ -171,6 +180,7 @@ def run_epoch(trainee: Trainee, epoch: int, check_weights: bool, progress: Progr
         return None
     seconds = time.perf_counter() - started
     return {"epoch": epoch, **{name: value.item() for name, value in losses.items()}, "seconds": seconds,
+            "steps": trainee.steps_per_epoch,
             "rows_per_s": trainee.steps_per_epoch * trainee.batch * world_size() / seconds}
 
 

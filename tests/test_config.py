@@ -82,7 +82,7 @@ def leaves(model: type[BaseModel], prefix: str = "") -> dict[str, FieldInfo]:
 def yaml_leaves(data: dict, prefix: str = "") -> dict:
     found = {}
     for key, value in data.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:  # an empty mapping is a setting's value (e.g. a per-column map)
             found |= yaml_leaves(value, f"{prefix}{key}.")
         else:
             found[f"{prefix}{key}"] = value

@@ -13,11 +13,13 @@ RESULT = {True: "pass", False: "FAIL"}
 
 
 def check(name: str, value: float | None, op: str, limit: float | None,
-          reason: Callable[[float, float], str]) -> dict:
-    """`value` against `limit` (op "<=" or ">="); `reason(value, limit)` says in plain words why it failed."""
+          reason: Callable[[float, float], str], why: str | None = None) -> dict:
+    """`value` against `limit` (op "<=" or ">="); `reason(value, limit)` says in plain words why it failed, `why`
+    why the figure could not be computed when `value` is None."""
     if value is None or limit is None:
-        return {"check": name, "value": None if value is None else float(value),
-                "limit": None if limit is None else f"{op} {limit}", "passed": None, "reason": None}
+        record = {"check": name, "value": None if value is None else float(value),
+                  "limit": None if limit is None else f"{op} {limit}", "passed": None, "reason": None}
+        return record | ({"not_computed": why or "not computed"} if value is None else {})
     passed = bool(value <= limit) if op == "<=" else bool(value >= limit)  # NaN fails either way
     return {"check": name, "value": float(value), "limit": f"{op} {limit}", "passed": passed,
             "reason": None if passed else reason(float(value), limit)}
@@ -48,7 +50,7 @@ def verdict(report: dict) -> None:
 
 def result(c: dict) -> str:
     if c["passed"] is None:
-        return "not computed" if c["value"] is None else "reported"
+        return f"not computed: {c.get('not_computed', 'no value')}" if c["value"] is None else "reported"
     return RESULT[c["passed"]]
 
 

@@ -15,6 +15,8 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from synthpipe.config import MergeConfig, TrainConfig, ValidateConfig
+from synthpipe.constraints import holds, suggestions
+from synthpipe.constraints import parse as parse_constraint
 from synthpipe.errors import InputError, SynthpipeError
 from synthpipe.gate.checks import check, expectations_check, verdict
 from synthpipe.gate.evaluation import Scorer, detection_auc, task_for, utility
@@ -37,19 +39,31 @@ from synthpipe.schema import infer_kinds
 def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, holdout: pd.DataFrame | None = None,
            target: str | None = None, merge: MergeConfig = MergeConfig(), seed: int = 0,
            expectations_dir: Path | None = None, docs_dir: Path | None = None,
-           train: TrainConfig | None = None) -> dict:
+           train: TrainConfig | None = None, identifiers: dict[str, str] | None = None,
+           constraints: list[str] = ()) -> dict:
     """All gate figures for `synthetic` against `real` train data (and the real `holdout`, never trained on,
     for utility, augmentation and privacy baselines), the checks, the verdict and its reasons. `train`: the
-    generator settings the run used, refitted on subsets for the scarcity curve (None: no refits, a leaky curve)."""
+    generator settings the run used, refitted on subsets for the scarcity curve (None: no refits, a leaky curve).
+
+    `identifiers` (column -> fresh | keep | drop, synthpipe.identifiers) are judged apart: no fresh value may equal
+    a real one; every other figure leaves them out (an id says nothing of a row's distribution or distance).
+    `constraints` (train.constraints) must hold on every synthetic row they apply to; relations the real rows
+    obey exactly but no constraint declares are suggested."""
     _check_inputs(real, synthetic, holdout, target)
+    identifiers = {name: mode for name, mode in (identifiers or {}).items() if name in real.columns}
+    id_report = identifier_figures(real, synthetic, holdout, identifiers)
+    real, synthetic = real.drop(columns=list(identifiers)), synthetic.drop(columns=list(identifiers), errors="ignore")
+    holdout = None if holdout is None else holdout.drop(columns=list(identifiers))
     kinds = infer_kinds(real)
     shared = {name: kind for name, kind in kinds.items() if name in synthetic.columns}
     comparable = synthetic[list(shared)]
     space = FeatureSpace.fit(real, shared)
     timings: dict[str, float] = {}
+    rules = [parse_constraint(text) for text in constraints]
+    held = {f"holds: {rule.text}": holds(rule, synthetic) for rule in rules}
     with _timed(timings, "expectations"):
-        specs = expectation_specs(real, kinds, rows=len(synthetic), cfg=cfg)
-        results = run_expectations(specs, synthetic, expectations_dir, docs_dir)
+        specs = with_constraints(expectation_specs(real, kinds, rows=len(synthetic), cfg=cfg), held)
+        results = run_expectations(specs, synthetic.assign(**held), expectations_dir, docs_dir)
     with _timed(timings, "fidelity"), single_thread():
         fidelity = _fidelity(real, comparable, shared, space, cfg, seed)
     with _timed(timings, "diversity"):
@@ -58,8 +72,9 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
         privacy = privacy_figures(real[list(shared)], comparable, None if holdout is None else holdout[list(shared)],
                                   space, cfg.sample_rows, seed)
     with _timed(timings, "utility and scarcity"), single_thread():
-        utility_report, augmentation = learned(real, comparable, holdout, target, shared, cfg, merge, seed,
-                                               train)
+        utility_report, augmentation = _scored_or_why(
+            lambda: learned(real, comparable, holdout, target, shared, cfg, merge, seed, train),
+            lambda why: ({"skipped": why},) * 2)
     holdout_rows = None if holdout is None else len(holdout)
     report = {
         "modality": "table",
@@ -69,11 +84,37 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
         "expectations": {"evaluated": len(results), "failed": sum(not r["success"] for r in results),
                          "suite": specs, "results": results},
         "fidelity": fidelity, "diversity": diversity, "utility": utility_report, "augmentation": augmentation,
-        "privacy": privacy, "seconds": timings,
+        "privacy": privacy, "identifiers": id_report, "seconds": timings,
+        "constraints": [{"constraint": name.removeprefix("holds: "), "rows": int(h.notna().sum()),
+                         "broken": int(h.eq(False).sum())} for name, h in held.items()],
+        "constraint_suggestions": [text for text in suggestions(real) if text not in constraints],
     }
     report["checks"] = gate_checks(report, cfg)
     verdict(report)
     return report
+
+
+def with_constraints(specs: list[dict], held: dict[str, pd.Series]) -> list[dict]:
+    """`specs` plus one expectation per constraint: its column of per-row verdicts (null where it does not apply)
+    is all True. The table's expected column set grows by those columns."""
+    for spec in specs:
+        if spec["expectation"] == "ExpectTableColumnsToMatchSet":
+            spec["kwargs"]["column_set"] = [*spec["kwargs"]["column_set"], *held]
+    return specs + [{"expectation": "ExpectColumnValuesToBeInSet", "kwargs": {"column": name, "value_set": [True]}}
+                    for name in held]
+
+
+def identifier_figures(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
+                       identifiers: dict[str, str]) -> dict:
+    """Per identifier column: its mode and how many synthetic values equal a real train (or holdout) value."""
+    figures = {}
+    for name, mode in identifiers.items():
+        values = synthetic[name].dropna().astype(str) if name in synthetic.columns else pd.Series([], dtype=str)
+        seen = set(real[name].dropna().astype(str))
+        figures[name] = {"mode": mode, "synthetic_values": len(values), "equal_to_train": int(values.isin(seen).sum()),
+                         "equal_to_holdout": None if holdout is None else
+                         int(values.isin(set(holdout[name].dropna().astype(str))).sum())}
+    return figures
 
 
 def single_thread():
@@ -116,11 +157,28 @@ def _fidelity(real, synthetic, kinds, space, cfg: ValidateConfig, seed: int) -> 
         "contingency_similarity": _mean(pairs.values()),
         "worst_pair": worst_pair,
         "worst_pair_similarity": pairs.get(worst_pair),
-        "detection_auc": detection_auc(real, synthetic, space, cfg.sample_rows, cfg.detection_folds, seed,
-                                       cfg.model_iterations) if len(synthetic) >= cfg.detection_folds else None,
+        **_detection(real, synthetic, space, cfg, seed),
         "column_shapes": shapes,
         "pair_similarities": pairs,
     }
+
+
+def _detection(real, synthetic, space, cfg: ValidateConfig, seed: int) -> dict:
+    """The detection AUC, or why it could not be measured."""
+    if min(len(real), len(synthetic)) < cfg.detection_folds:
+        return {"detection_auc": None, "detection_not_computed": "fewer rows than validate.detection_folds"}
+    return _scored_or_why(lambda: {"detection_auc": detection_auc(real, synthetic, space, cfg.sample_rows,
+                                                                  cfg.detection_folds, seed, cfg.model_iterations)},
+                          lambda why: {"detection_auc": None, "detection_not_computed": why})
+
+
+def _scored_or_why(measure, unmeasured):
+    """measure(), or unmeasured(why) when the model library refuses the data (a class with too few rows for
+    its splits, a feature it cannot bin): the gate reports what it could not compute instead of failing."""
+    try:
+        return measure()
+    except ValueError as exc:
+        return unmeasured(f"not computed: {type(exc).__name__}: {exc}")
 
 
 def _diversity(real, synthetic, kinds) -> dict:
@@ -235,46 +293,61 @@ def gate_checks(report: dict, cfg: ValidateConfig) -> list[dict]:
     """Every thresholded figure as {check, value, limit, passed, reason}; passed is None when not computed."""
     f, d, u, a, p = (report[k] for k in ("fidelity", "diversity", "utility", "augmentation", "privacy"))
     copy_excess = p["exact_copy_share"] - (p["holdout_exact_copy_share"] or 0.0)
+    broken = sum(c["broken"] for c in report["constraints"])
+    fresh = {name: i for name, i in report["identifiers"].items() if i["mode"] == "fresh"}
+    copied = {name: i["equal_to_train"] for name, i in fresh.items() if i["equal_to_train"]}
     return [
         expectations_check(report["expectations"]["results"], cfg.max_failed_expectations),
         check("mean column shape", f["mean_column_shape"], ">=", cfg.min_column_shape, lambda v, t:
                f"column distributions differ from the real data: mean shape similarity {v:.3f} < {t}"),
         check("worst column shape", f["worst_column_shape"], ">=", cfg.min_worst_column_shape, lambda v, t:
-               f"column '{f['worst_column']}' is far from its real distribution: shape similarity {v:.3f} < {t}"),
+               f"column '{f['worst_column']}' is far from its real distribution: shape similarity {v:.3f} < {t}",
+               why="no column to compare"),
         check("correlation difference", f["correlation_difference"], "<=", cfg.max_correlation_diff, lambda v, t:
-               f"relationships between numeric columns are lost: mean correlation difference {v:.3f} > {t}"),
+               f"relationships between numeric columns are lost: mean correlation difference {v:.3f} > {t}",
+               why="fewer than two numeric columns"),
         check("contingency similarity", f["contingency_similarity"], ">=", cfg.min_contingency_similarity, lambda v, t:
                f"relationships of categorical columns are lost: mean contingency similarity {v:.3f} < {t} "
-               f"(worst pair {f['worst_pair']})"),
+               f"(worst pair {f['worst_pair']})", why="no column pair with a categorical column"),
         check("detection AUC", f["detection_auc"], "<=", cfg.max_detection_auc, lambda v, t:
                f"a classifier tells synthetic rows from real ones: detection ROC AUC {v:.3f} > {t} "
-               "(0.5 = indistinguishable)"),
+               "(0.5 = indistinguishable)", why=f.get("detection_not_computed")),
         check("duplicate share", d["duplicate_share"] - d["real_duplicate_share"], "<=", cfg.max_duplicate_share,
                lambda v, t: f"the generator repeats itself (mode collapse): {d['duplicate_share']:.1%} of synthetic "
                f"rows are duplicates, vs {d['real_duplicate_share']:.1%} of real rows (excess {v:.3f} > {t})"),
         check("category coverage", d["category_coverage"], ">=", cfg.min_category_coverage, lambda v, t:
                f"the generator collapsed onto few categories (mode collapse): column "
-               f"'{d['least_covered_categorical']}' shows only {v:.0%} of its common real categories (< {t})"),
+               f"'{d['least_covered_categorical']}' shows only {v:.0%} of its common real categories (< {t})",
+               why="no categorical column"),
         check("range coverage", d["range_coverage"], ">=", cfg.min_range_coverage, lambda v, t:
                f"the generator collapsed onto a narrow range (mode collapse): column '{d['least_covered_numeric']}' "
-               f"spans only {v:.0%} of its real range (< {t})"),
+               f"spans only {v:.0%} of its real range (< {t})", why="no numeric column"),
         check("utility gap", u.get("gap"), "<=", cfg.max_utility_gap, lambda v, t:
                f"a model trained on synthetic data predicts '{u['target']}' much worse than one trained on real "
-               f"data: holdout {u['metric']} {u['tstr']:.3f} vs {u['trtr']:.3f} (gap {v:.3f} > {t})"),
+               f"data: holdout {u['metric']} {u['tstr']:.3f} vs {u['trtr']:.3f} (gap {v:.3f} > {t})",
+               why=u.get("skipped")),
         check("augmentation gain, 95% upper bound", a.get("gain_high"), ">=", 0.0 - cfg.max_augmentation_loss,
-               lambda v, t: f"adding the synthetic rows the merge would add makes the model worse on the real "
-               f"holdout: {a['metric']} {a['real_score']:.3f} -> {a['augmented_score']:.3f} (loss "
-               f"{-a['gain']:.3f}; 95% interval of the gain {a['gain_low']:+.3f} to {v:+.3f}, below {t} beyond noise)"),
+              lambda v, t: f"adding the synthetic rows the merge would add makes the model worse on the real "
+              f"holdout: {a['metric']} {a['real_score']:.3f} -> {a['augmented_score']:.3f} (loss "
+              f"{-a['gain']:.3f}; 95% interval of the gain {a['gain_low']:+.3f} to {v:+.3f}, below {t} beyond "
+              "noise)", why=a.get("skipped")),
         check("exact copies", copy_excess, "<=", cfg.max_exact_copy_share, lambda v, t:
                f"synthetic data copies real train rows: {p['exact_copies']} rows ({p['exact_copy_share']:.1%}) are "
                f"identical to a train row, vs {(p['holdout_exact_copy_share'] or 0):.1%} of real holdout rows "
                f"(excess {v:.3f} > {t})"),
         check("DCR ratio", p["dcr_ratio"], ">=", cfg.min_dcr_ratio, lambda v, t:
                f"synthetic rows sit much closer to train rows than new real rows do, a sign of memorised rows: "
-               f"median distance to closest record is {v:.3f} x the holdout's (< {t})"),
+               f"median distance to closest record is {v:.3f} x the holdout's (< {t})", why="needs a real holdout"),
         check("NNDR ratio", p["nndr_ratio"], ">=", cfg.min_nndr_ratio, lambda v, t:
                f"synthetic rows sit on single train records rather than among them: median nearest-neighbour "
-               f"distance ratio is {v:.3f} x the holdout's (< {t})"),
+               f"distance ratio is {v:.3f} x the holdout's (< {t})", why="needs a real holdout"),
+        check("fresh identifiers equal to real ones", sum(copied.values()) if fresh else None, "<=", 0, lambda v, t:
+               f"fresh identifier columns repeat real values: {copied}", why="no fresh identifier column"),
+        check("rows breaking constraints", broken if report["constraints"] else None, "<=", 0, lambda v, t:
+               "synthetic rows break declared constraints: " + "; ".join(
+                   f"{c['constraint']}: {c['broken']} of {c['rows']} rows"
+                   for c in report["constraints"] if c["broken"]),
+               why="no train.constraints declared"),
     ]
 
 

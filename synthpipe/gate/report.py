@@ -157,12 +157,25 @@ def _details_section(report: dict) -> list[str]:
         f"| median distance to closest train row: synthetic / holdout | {_fmt(p['dcr_synthetic_median'])} / "
         f"{_fmt(p['dcr_holdout_median'])} |",
         f"| median NNDR: synthetic / holdout | {_fmt(p['nndr_synthetic_median'])} / {_fmt(p['nndr_holdout_median'])} |",
+        *_identifier_rows(report.get("identifiers", {})),
+        *[f"| constraint {c['constraint']} | broken on {c['broken']} of {c['rows']} rows it applies to |"
+          for c in report.get("constraints", [])],
+        *[f"| suggested constraint (exact on every real row) | {text} |"
+          for text in report.get("constraint_suggestions", [])],
         f"| seconds per section | {', '.join(f'{k} {v:.1f}' for k, v in report['seconds'].items())} |",
         "", "## Column shapes (1.0 = same distribution)", "", "| column | similarity | coverage |", "|---|---|---|",
     ]
     covered = {**d["columns"]["categories"], **d["columns"]["ranges"]}
     lines += [f"| {name} | {score:.3f} | {_fmt(covered.get(name))} |" for name, score in f["column_shapes"].items()]
     return lines + [""]
+
+
+def _identifier_rows(identifiers: dict) -> list[str]:
+    """Identifier columns, left out of every other figure: how each was made and whether it repeats real values."""
+    return [f"| identifier column {name} ({i['mode']}) | {i['synthetic_values']} synthetic values, "
+            f"{i['equal_to_train']} equal to a train value"
+            + ("" if i["equal_to_holdout"] is None else f", {i['equal_to_holdout']} to a holdout value") + " |"
+            for name, i in identifiers.items()]
 
 
 def _fmt(value: float | None) -> str:

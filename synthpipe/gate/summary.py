@@ -29,7 +29,7 @@ def summarize(paths: Paths) -> dict:
         summary["train"] = {"model": config.get("model", "gan"), "chosen_by": config["train"].get("model"),
                             "epochs": config.get("epochs_run", config["train"].get("epochs")),
                             "seconds": config["seconds"], "device": config["device"], "run_id": config["run_id"],
-                            "path": str(paths.model)}
+                            "phases": (config.get("selection") or {}).get("phases", {}), "path": str(paths.model)}
     if paths.synthetic.exists():
         summary["generate"] = {"rows": table_rows(paths.synthetic), "path": str(paths.synthetic)}
     if paths.quality.exists():
@@ -41,6 +41,12 @@ def summarize(paths: Paths) -> dict:
     if manifest.exists() and summary.get("validate", {}).get("passed"):
         summary["merge"] = {**read_json(manifest)["rows"], "path": str(paths.merged / "train.parquet")}
     return summary
+
+
+def phase_line(phase: dict) -> str:
+    """How much of the table a training phase used, and why."""
+    steps = f", {phase['steps']} steps" if phase["steps"] else ""
+    return f"{phase['rows']} rows ({phase['share']:.0%}){steps}, {phase['seconds']:.0f} s: {phase['why']}"
 
 
 def format_summary(summary: dict) -> str:
@@ -57,6 +63,7 @@ def format_summary(summary: dict) -> str:
         epochs = f", {s['epochs']} epochs" if s["epochs"] else ""
         detail = f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})"
         rows.append(("trained", detail, s["path"]))
+        rows += [(f"  {name}", phase_line(phase), "") for name, phase in s.get("phases", {}).items()]
     if "generate" in summary:
         rows.append(("generated", f"{summary['generate']['rows']} rows", summary["generate"]["path"]))
     if "validate" in summary:
@@ -73,8 +80,8 @@ def format_summary(summary: dict) -> str:
         rows.append(("merged", f"{s['real']} real + {s['synthetic']} synthetic = {s['total']} rows", s["path"]))
     elif "validate" in summary and not summary["validate"]["passed"]:
         rows.append(("merged", "nothing: the gate failed", "-"))
-    width = max((len(detail) for _, detail, _ in rows), default=0)
-    lines = [f"  {label:<10} {detail:<{width}}  {path}" for label, detail, path in rows]
+    width = max((len(detail) for _, detail, path in rows if path), default=0)  # pathless notes do not widen it
+    lines = [f"  {label:<10} {detail:<{width}}  {path}".rstrip() for label, detail, path in rows]
     if "validate" in summary:
         lines += [f"    - {reason}" for reason in summary["validate"]["reasons"]]
     return "\n".join(lines)

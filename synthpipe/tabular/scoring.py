@@ -7,7 +7,8 @@ chosen is the one the gate will judge best:
   for pairs with a category;
 - utility (with a target): balanced accuracy (classification) or R^2 clipped to [0, 1] (regression)
   on the held-out rows of a gradient-boosting model trained on the synthetic rows.
-The score is the mean of the quality (shapes and pairs) and, when there is a target, utility.
+The score is the mean of the quality (shapes and pairs) and, when there is a target, utility. A utility the
+model library refuses to compute (it says why in `utility_not_computed`) leaves the quality alone to score.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ def score(real: pd.DataFrame, synthetic: pd.DataFrame, target: str | None) -> di
     result = {"shapes": shapes, "pairs": pairs, "quality": quality}
     if target is None:
         return result | {"score": quality}
-    result["utility"] = utility(synthetic, real, target, kinds)
+    try:
+        result["utility"] = utility(synthetic, real, target, kinds)
+    except ValueError as exc:
+        return result | {"utility": None, "utility_not_computed": f"{type(exc).__name__}: {exc}", "score": quality}
     return result | {"score": (quality + result["utility"]) / 2}
 
 

@@ -242,18 +242,25 @@ def validate(train_path: Path, synthetic_path: Path, reports_dir: Path, cfg: Val
              train: TrainConfig | None = None) -> dict:
     """Judge synthetic rows against real train rows (and the real holdout); write the report into `reports_dir`:
     quality.json, summary.md, report.html, plots/*.png and data_docs/ (the GX site). Raises GateFailed when a
-    check fails. `train`: the generator settings the run used, refitted on subsets for the scarcity curve."""
+    check fails. `train`: the generator settings the run used (None: the defaults, and no refits), refitted on
+    subsets for the scarcity curve; identifier columns are found as the train stage finds them and judged apart,
+    and its constraints are checked on every synthetic row."""
     from synthpipe.gate.html import write_html_report
     from synthpipe.gate.quality import assess
     from synthpipe.gate.report import render_summary, write_plots
+    from synthpipe.identifiers import identifier_modes
 
     real, synthetic = read_table(train_path), read_table(synthetic_path)
     holdout = read_table(holdout_path) if holdout_path is not None else None
+    settings = train or TrainConfig()
+    identifiers = identifier_modes(real, target, settings)
     report = assess(real, synthetic, cfg, holdout=holdout, target=target, merge=merge, seed=seed,
                     expectations_dir=expectations_dir or reports_dir / "gx", docs_dir=reports_dir / "data_docs",
-                    train=train)
+                    train=train, identifiers=identifiers, constraints=settings.constraints)
+    apart = list(identifiers)
     with atomic_dir(reports_dir / "plots") as plot_dir:
-        report["plots"] = write_plots(report, real, synthetic, plot_dir, train_log)
+        report["plots"] = write_plots(report, real.drop(columns=apart), synthetic.drop(columns=apart, errors="ignore"),
+                                      plot_dir, train_log)
     # The verdict names the exact files it judged: merge refuses any other synthetic data.
     inputs = {"train": train_path, "synthetic": synthetic_path, "holdout": holdout_path}
     report["inputs"] = {name: {"path": str(path), "sha256": file_hash(path)}

@@ -29,9 +29,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from synthpipe.config import GenerateConfig, TrainConfig
+from synthpipe.constraints import apply as apply_constraints
+from synthpipe.constraints import parse as parse_constraint
 from synthpipe.device import cpu_threads, resolve_device
 from synthpipe.errors import ConfigError, Diverged, InputError
 from synthpipe.gate.evaluation import task_for
+from synthpipe.identifiers import IdentifierFormat, identifier_modes
 from synthpipe.io import atomic_dir, file_hash, frame_hash, read_json, verify_manifest, write_json, write_manifest
 from synthpipe.schema import ColumnKind, check_table, infer_kinds
 from synthpipe.split import split_train_holdout
@@ -53,6 +56,7 @@ from synthpipe.training import Checkpoints, LoopOptions, epochs_run, fingerprint
 FAMILIES = ("copula", "gan", "vae")
 FORMAT = "synthpipe.tabular/1"
 WEIGHTS_FILE, CONFIG_FILE, TRANSFORMER_FILE = "weights.safetensors", "config.json", "transformer.json"
+IDENTIFIERS_FILE = "identifiers.json"
 SCORING_ROWS = 5000  # synthetic rows drawn to score a candidate (at least the held-out row count)
 CHUNK_ROWS = GenerateConfig().chunk_rows  # rows sampled and decoded at a time
 
@@ -191,34 +195,71 @@ def modelled_kinds(df: pd.DataFrame, target: str | None) -> dict[str, ColumnKind
 def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: int, device: torch.device,
                  on_epoch: Callable[[dict], None] | None = None,
                  checkpoint_dir: Path | None = None) -> tuple[Model, dict]:
-    """Fit each family on part of `df`, score it on the rest, refit the best on all of `df`."""
+    """Fit each family on part of (a subsample of) `df`, score it on the rest, refit the best on all of `df`.
+
+    What each phase costs is bounded by the table's size only up to a point: the candidates see at most
+    cfg.selection_rows rows, every GAN/VAE fit at most cfg.max_steps optimiser steps, and all of them together
+    cfg.time_budget seconds (the candidates share it with the refit)."""
     deadline = time.monotonic() + cfg.time_budget if cfg.time_budget else None
-    fit_part, held_out = _validation_split(df, target, cfg.validation_fraction, seed)
+    subsample = df if len(df) <= cfg.selection_rows else df.sample(cfg.selection_rows, random_state=seed)
+    fit_part, held_out = _validation_split(subsample, target, cfg.validation_fraction, seed)
     scores = {}
     for i, family in enumerate(FAMILIES):
         # What is left of the budget is shared by the remaining candidates and the final refit.
         share = (deadline - time.monotonic()) / (len(FAMILIES) - i + 1) if deadline is not None else None
         stop_at = None if share is None else time.monotonic() + share
-        started = time.perf_counter()
-        try:
-            candidate = fit_family(family, fit_part, target, cfg, seed, device, stop_at, None, checkpoint_dir,
-                                   f"candidate-{family}")
-        except InputError as exc:  # e.g. fewer rows than the GAN's pac: the others may still fit
-            scores[family] = {"score": None, "skipped": str(exc)}
-            continue
-        synthetic = _sample(candidate, max(len(held_out), SCORING_ROWS), {}, seed)
-        scores[family] = {**score(held_out, synthetic, target), "seconds": time.perf_counter() - started,
-                          "epochs": epochs_run(candidate.history)}
+        scores[family] = _candidate(family, fit_part, held_out, target, cfg, seed, device, stop_at, checkpoint_dir)
     fitted = [family for family in FAMILIES if scores[family]["score"] is not None]
+    if not fitted:
+        raise InputError("model auto: no model family could be fitted: "
+                         + "; ".join(f"{f}: {scores[f]['skipped']}" for f in FAMILIES))
     best = max(fitted, key=lambda family: scores[family]["score"])
     epochs = scores[best]["epochs"] or cfg.epochs  # a budget may have stopped it early: refit as far as it got
-    model = fit_family(best, df, target, cfg.model_copy(update={"epochs": epochs}), seed, device, None, on_epoch,
+    started = time.perf_counter()
+    model = fit_family(best, df, target, cfg.model_copy(update={"epochs": epochs}), seed, device, deadline, on_epoch,
                        checkpoint_dir)
     ranking = ", ".join(f"{f} {scores[f]['score']:.3f}" for f in sorted(fitted, key=lambda f: -scores[f]["score"]))
     measured = f"quality and {target!r} utility" if target else "quality"
     reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows, {measured}); "
               f"refitted on all {len(df)} rows")
-    return model, {"chosen": best, "reason": reason, "held_out_rows": len(held_out), "scores": scores}
+    phases = {"candidates": _phase(len(fit_part), len(df), [scores[f] for f in fitted], cfg,
+                                   subsampled=len(subsample) < len(df)),
+              "refit": _phase(len(df), len(df), [{"seconds": time.perf_counter() - started, "history": model.history}],
+                            cfg.model_copy(update={"epochs": epochs}))}
+    for family in fitted:
+        scores[family].pop("history")
+    return model, {"chosen": best, "reason": reason, "held_out_rows": len(held_out), "scores": scores, "phases": phases}
+
+
+def _candidate(family: str, fit_part: pd.DataFrame, held_out: pd.DataFrame, target: str | None, cfg: TrainConfig,
+               seed: int, device: torch.device, stop_at: float | None, checkpoint_dir: Path | None) -> dict:
+    """One candidate's held-out scores, or why it could not be fitted."""
+    started = time.perf_counter()
+    try:
+        candidate = fit_family(family, fit_part, target, cfg, seed, device, stop_at, None, checkpoint_dir,
+                               f"candidate-{family}")
+    except InputError as exc:  # e.g. fewer rows than the GAN's pac: the others may still fit
+        return {"score": None, "skipped": str(exc)}
+    synthetic = _sample(candidate, max(len(held_out), SCORING_ROWS), {}, seed)
+    return {**score(held_out, synthetic, target), "seconds": time.perf_counter() - started,
+            "epochs": epochs_run(candidate.history), "history": candidate.history}
+
+
+def _phase(rows: int, table_rows: int, fits: list[dict], cfg: TrainConfig, subsampled: bool = False) -> dict:
+    """How much of the table a phase used, for how long, and why (recorded in config.json, shown in the summary)."""
+    trained = [[r for r in fit["history"] if "event" not in r] for fit in fits]
+    trained = [epochs for epochs in trained if epochs]  # the copula has no epochs
+    steps = max((sum(r["steps"] for r in epochs) for epochs in trained), default=0)
+    capped = cfg.max_steps is not None and steps >= cfg.max_steps
+    stopped = any(len(epochs) < cfg.epochs and not (cfg.max_steps and sum(r["steps"] for r in epochs) >= cfg.max_steps)
+                  for epochs in trained)
+    why = [f"a seeded subsample of train.selection_rows={cfg.selection_rows} rows"] if subsampled else ["all rows"]
+    if capped:
+        why.append(f"training cut at train.max_steps={cfg.max_steps} optimiser steps")
+    if stopped:
+        why.append(f"stopped by the train.time_budget={cfg.time_budget:.0f} s deadline")
+    return {"rows": rows, "share": round(rows / table_rows, 4), "steps": steps,
+            "seconds": round(sum(fit["seconds"] for fit in fits), 1), "why": "; ".join(why)}
 
 
 def _validation_split(df: pd.DataFrame, target: str | None, fraction: float,
@@ -264,6 +305,7 @@ class TabularSynthesizer:
         self.seed = seed
         self.info: dict = {}
         self._model: Model | None = None
+        self._drawn: dict[str, IdentifierFormat] = {}  # identifier columns drawn anew (or left empty), not modelled
 
     @classmethod
     def from_config(cls, config: TrainConfig, seed: int) -> TabularSynthesizer:
@@ -294,6 +336,15 @@ class TabularSynthesizer:
 
     def _fit(self, df: pd.DataFrame, target: str | None, device: torch.device,
              on_epoch: Callable[[dict], None] | None, checkpoint_dir: str | Path | None) -> None:
+        columns = list(map(str, df.columns))
+        named = {name for text in self.config.constraints for name in parse_constraint(text).columns}
+        if named - set(columns):
+            raise InputError(f"train.constraints: no column(s) {sorted(named - set(columns))} in the data "
+                             f"(columns: {columns})")
+        identifiers = identifier_modes(df, target, self.config)
+        self._drawn = {name: IdentifierFormat.fit(df[name], mode)
+                       for name, mode in identifiers.items() if mode != "keep"}
+        df = df.drop(columns=[name for name, mode in identifiers.items() if mode != "keep"])
         if self.config.model == "auto":
             self._model, selection = select_model(df, target, self.config, self.seed, device, on_epoch, checkpoint_dir)
         else:
@@ -301,8 +352,8 @@ class TabularSynthesizer:
             self._model = fit_family(self.config.model, df, target, self.config, self.seed, device, stop_at, on_epoch,
                                      checkpoint_dir)
             selection = None
-        self.info = {"model": self._model.family, "target": target, "rows": len(df),
-                     "columns": list(map(str, df.columns)), "device": str(device),
+        self.info = {"model": self._model.family, "target": target, "rows": len(df), "columns": columns,
+                     "identifiers": identifiers, "device": str(device),
                      "epochs_run": epochs_run(self._model.history), "selection": selection,
                      "replicas": getattr(self._model, "replicas", None)}
 
@@ -321,7 +372,18 @@ class TabularSynthesizer:
         if chunk_rows < 1:
             raise InputError(f"chunk_rows: expected a positive number, got {chunk_rows!r}")
         plans = self._plans(conditions or {}, balance)
-        return _sample_chunks(model, int(n), plans, self.seed if seed is None else seed, chunk_rows)
+        seed = self.seed if seed is None else seed
+        return self._finished(_sample_chunks(model, int(n), plans, seed, chunk_rows), seed)
+
+    def _finished(self, chunks: Iterator[pd.DataFrame], seed: int) -> Iterator[pd.DataFrame]:
+        """Chunks with every fitted column in its place (fresh identifiers drawn, dropped ones empty) and every
+        constraint satisfied."""
+        rng = np.random.default_rng([seed, 1])  # a stream of its own: the modelled columns stay as they were
+        rules = [parse_constraint(text) for text in self.config.constraints]
+        for frame in chunks:
+            for name, fmt in self._drawn.items():
+                frame[name] = fmt.generate(len(frame), rng).set_axis(frame.index)
+            yield apply_constraints(rules, frame[self.info["columns"]].copy())
 
     def _plans(self, conditions: dict[str, Any], balance: str | None) -> dict[str, Callable[[int, int], np.ndarray]]:
         plans = {}
@@ -367,6 +429,8 @@ class TabularSynthesizer:
         with atomic_dir(directory) as tmp:
             save_file({k: v.detach().cpu().contiguous() for k, v in model.tensors().items()}, str(tmp / WEIGHTS_FILE))
             model.transformer.save(tmp / TRANSFORMER_FILE)
+            if self._drawn:  # formats and digests of real values, never the values
+                write_json({name: fmt.to_json() for name, fmt in self._drawn.items()}, tmp / IDENTIFIERS_FILE)
             # The run id names the exact weights: merged rows carry it as provenance.
             write_json({"format": FORMAT, "model": model.family, "run_id": file_hash(tmp / WEIGHTS_FILE)[:16],
                         "seed": self.seed, "train": self.config.model_dump(), **self.info,
@@ -392,6 +456,10 @@ class TabularSynthesizer:
             model = NeuralModel.from_tensors(config["model"], transformer, config["shape"], tensors)
         synthesizer = cls.from_config(TrainConfig(**{**config["train"], "device": device}), config["seed"])
         synthesizer._model = model.to(resolve_device(device))
-        synthesizer.info = {key: config.get(key) for key in ("model", "target", "rows", "columns", "device", "seconds",
-                                                              "epochs_run", "selection", "replicas", "run_id")}
+        synthesizer.info = {key: config.get(key) for key in ("model", "target", "rows", "columns", "identifiers",
+                                                              "device", "seconds", "epochs_run", "selection",
+                                                              "replicas", "run_id")}
+        if (directory / IDENTIFIERS_FILE).is_file():
+            synthesizer._drawn = {name: IdentifierFormat.from_json(raw)
+                                  for name, raw in read_json(directory / IDENTIFIERS_FILE).items()}
         return synthesizer
