@@ -1,4 +1,4 @@
-# Two commands: `make run` (a full refresh on the bundled example) and `make test`.
+# Two commands: `make run` (a full refresh on the bundled example) and `make test` (ruff, then the test suite).
 # Both create or refresh .venv from the pinned, tested dependency set in constraints.txt.
 # `make bench` compares synthpipe with SDV's models in a separate environment (bench/.venv, see BENCHMARKS.md).
 
@@ -22,7 +22,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 PIP_QUIET_FILTER := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: run test repro serve bench clean
+.PHONY: run test lint repro serve bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,11 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/synthpipe refresh
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 serve: $(STAMP)
 	$(BIN)/synthpipe serve

@@ -22,8 +22,8 @@ def fitted(request, penguins):
 
 def test_round_trip_fit_save_load_sample(fitted, penguins, tmp_path):
     fitted.save(tmp_path / "model")
-    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "manifest.json", "transformer.json",
-                                                                         "weights.safetensors"]
+    files = sorted(p.name for p in (tmp_path / "model").iterdir())
+    assert files == ["config.json", "manifest.json", "transformer.json", "weights.safetensors"]
     loaded = TabularSynthesizer.load(tmp_path / "model")
     assert loaded.model == fitted.model and loaded.info["target"] == "species"
     rows = loaded.sample(300, seed=1)
