@@ -228,7 +228,8 @@ def test_standalone_validate_command_exit_codes(tmp_path, tables):
     assert failed.returncode == 3 and "synthetic data copies real train rows" in failed.stderr
     missing = run_cli("validate", "--real", "train.csv", "--synthetic", "absent.csv", cwd=tmp_path)
     assert missing.returncode == 2 and "absent.csv: file not found" in missing.stderr
-    bad_target = run_cli("validate", "--real", "train.csv", "--synthetic", "fresh.csv", "--target", "label", cwd=tmp_path)
+    bad_target = run_cli("validate", "--real", "train.csv", "--synthetic", "fresh.csv", "--target", "label",
+                         cwd=tmp_path)
     assert bad_target.returncode == 2 and "target column 'label' is not in the real data" in bad_target.stderr
     usage = run_cli("validate", "--real", "train.csv", cwd=tmp_path)
     assert usage.returncode == 2 and "--synthetic" in usage.stderr
@@ -250,3 +251,36 @@ def test_contingency_of_a_near_unique_column_compares_like_with_like():
     assert min(same.values()) > 0.85
     broken = other.assign(size=rng.permutation(other["size"].to_numpy()))
     assert contingency_similarities(real, broken, kinds, max_pairs=10)["group & size"] < 0.7
+
+
+def _detection(real: pd.DataFrame, other: pd.DataFrame, seed: int = 3) -> dict:
+    from synthpipe.gate.evaluation import detection
+    from synthpipe.gate.features import FeatureSpace
+    from synthpipe.schema import infer_kinds
+
+    space = FeatureSpace.fit(real, infer_kinds(real))
+    return detection(real, other, space, max_rows=5000, folds=3, seed=seed, max_iter=50)
+
+
+def test_detection_of_real_rows_against_real_rows_is_chance(tables):
+    """Sorted real rows against fresh real rows (the sorted order once biased the folds to an AUC of 0.2)."""
+    train = tables["train"].sort_values(["species", "year"]).reset_index(drop=True)
+    for seed in (3, 42):
+        result = _detection(train, tables["fresh"], seed)
+        assert 0.4 < result["auc"] < 0.6 and result["low"] < 0.5 < result["high"], result
+        assert result["rows"] == 137
+
+
+def test_detection_catches_copies_with_one_column_shifted(tables):
+    """Real rows copied with one column moved by half its standard deviation: every other column is exact."""
+    shift = 0.5 * tables["train"]["body_mass_g"].std()
+    shifted = tables["fresh"].assign(body_mass_g=tables["fresh"]["body_mass_g"] + shift)
+    result = _detection(tables["train"], shifted)
+    assert result["auc"] > 0.68 and result["low"] > 0.6, result
+
+
+def test_gate_reports_detection_interval_and_real_floor(tables):
+    fidelity = judge(tables["fresh"], tables)["fidelity"]
+    low, high = fidelity["detection_interval"]
+    assert low <= fidelity["detection_auc"] <= high
+    assert 0.35 < fidelity["detection_floor"] < 0.65

@@ -22,8 +22,8 @@ def fitted(request, penguins):
 
 def test_round_trip_fit_save_load_sample(fitted, penguins, tmp_path):
     fitted.save(tmp_path / "model")
-    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "manifest.json", "transformer.json",
-                                                                         "weights.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "manifest.json",
+                                                                         "transformer.json", "weights.safetensors"]
     loaded = TabularSynthesizer.load(tmp_path / "model")
     assert loaded.model == fitted.model and loaded.info["target"] == "species"
     rows = loaded.sample(300, seed=1)
@@ -74,6 +74,8 @@ def test_auto_selects_by_held_out_score_and_records_why(penguins, tmp_path):
     best = max(selection["scores"], key=lambda f: selection["scores"][f]["score"])
     assert synthesizer.model == selection["chosen"] == best
     assert selection["held_out_rows"] == 69 and "utility" in selection["scores"]["gan"]
+    for s in selection["scores"].values():
+        assert 0.3 < s["detection"] < 1 and s["realism"] == min(1, 2 * (1 - s["detection"]))
     assert selection["reason"].startswith(f"{best} had the best held-out score")
     synthesizer.save(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "config.json").read_text())["selection"]["chosen"] == best

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from synthpipe.config import MergeConfig, ValidateConfig
 from synthpipe.errors import InputError
-from synthpipe.gate.evaluation import Scorer, augmentation_curve, detection_auc, task_for, utility
+from synthpipe.gate.evaluation import Scorer, augmentation_curve, detection, task_for, utility
 from synthpipe.gate.expectations import expectation_specs, run_expectations
 from synthpipe.gate.features import FeatureSpace
 from synthpipe.gate.metrics import (
@@ -46,7 +46,7 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
         specs = expectation_specs(real, kinds, rows=len(synthetic), cfg=cfg)
         results = run_expectations(specs, synthetic, expectations_dir, docs_dir)
     with _timed(timings, "fidelity"), single_thread():
-        fidelity = _fidelity(real, comparable, shared, space, cfg, seed)
+        fidelity = _fidelity(real, comparable, holdout, shared, space, cfg, seed)
     with _timed(timings, "diversity"):
         diversity = _diversity(real, comparable, shared)
     with _timed(timings, "privacy"):
@@ -55,9 +55,11 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
     with _timed(timings, "utility"), single_thread():
         utility_report, augmentation = _learned(real, comparable, holdout, target, shared, cfg, merge, seed)
     report = {
-        "rows": {"real_train": len(real), "synthetic": len(synthetic), "holdout": None if holdout is None else len(holdout)},
+        "rows": {"real_train": len(real), "synthetic": len(synthetic),
+                 "holdout": None if holdout is None else len(holdout)},
         "sampling": {"seed": seed, "sample_rows": cfg.sample_rows,
-                     "sampled": max(len(real), len(synthetic), len(holdout) if holdout is not None else 0) > cfg.sample_rows},
+                     "sampled": max(len(real), len(synthetic), len(holdout) if holdout is not None else 0)
+                     > cfg.sample_rows},
         "expectations": {"evaluated": len(results), "failed": sum(not r["success"] for r in results),
                          "suite": specs, "results": results},
         "fidelity": fidelity, "diversity": diversity, "utility": utility_report, "augmentation": augmentation,
@@ -75,7 +77,8 @@ def single_thread():
     return threadpool_limits(1)
 
 
-def _check_inputs(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None, target: str | None) -> None:
+def _check_inputs(real: pd.DataFrame, synthetic: pd.DataFrame, holdout: pd.DataFrame | None,
+                  target: str | None) -> None:
     for name, table in (("real train", real), ("synthetic", synthetic)):
         if len(table) == 0:
             raise InputError(f"the {name} data has no rows")
@@ -96,7 +99,14 @@ class _timed:
         self.timings[self.name] = round(time.perf_counter() - self.started, 3)
 
 
-def _fidelity(real, synthetic, kinds, space, cfg: ValidateConfig, seed: int) -> dict:
+def _fidelity(real, synthetic, holdout, kinds, space, cfg: ValidateConfig, seed: int) -> dict:
+    def detect(other):  # None when too few rows for the folds
+        if other is None or min(len(real), len(other)) < cfg.detection_folds:
+            return {"auc": None, "low": None, "high": None}
+        return detection(real, other[list(kinds)], space, cfg.sample_rows, cfg.detection_folds, seed,
+                         cfg.model_iterations)
+
+    synthetic_vs_real = detect(synthetic)
     shapes = column_shapes(real, synthetic, kinds)
     pairs = contingency_similarities(real, synthetic, kinds, cfg.max_pairs)
     worst, worst_pair = _argmin(shapes), _argmin(pairs)
@@ -108,8 +118,11 @@ def _fidelity(real, synthetic, kinds, space, cfg: ValidateConfig, seed: int) -> 
         "contingency_similarity": _mean(pairs.values()),
         "worst_pair": worst_pair,
         "worst_pair_similarity": pairs.get(worst_pair),
-        "detection_auc": detection_auc(real, synthetic, space, cfg.sample_rows, cfg.detection_folds, seed,
-                                       cfg.model_iterations) if len(synthetic) >= cfg.detection_folds else None,
+        "detection_auc": synthetic_vs_real["auc"],
+        "detection_interval": [synthetic_vs_real["low"], synthetic_vs_real["high"]],
+        # The same procedure on real holdout rows in place of synthetic ones: what a perfect generator would score
+        # at this sample size (near 0.5; its spread shows how far chance alone moves the figure).
+        "detection_floor": detect(holdout)["auc"],
         "column_shapes": shapes,
         "pair_similarities": pairs,
     }
@@ -151,7 +164,8 @@ def _learned(real, synthetic, holdout, target, kinds, cfg: ValidateConfig, merge
     augmentation = {"metric": scorer.metric, "policy": merge.policy, "points": points,
                     "fraction": full["fraction"], "gain": full["gain"], "real_score": full["real_score"],
                     "augmented_score": full["augmented_score"]}
-    return {"target": target} | utility(full["real_score"], scorer, _capped(synthetic, cfg.sample_rows, seed), seed), augmentation
+    tstr = utility(full["real_score"], scorer, _capped(synthetic, cfg.sample_rows, seed), seed)
+    return {"target": target} | tstr, augmentation
 
 
 def _policy_rows(subset: pd.DataFrame, pool: pd.DataFrame, fraction: float, merge: MergeConfig, target: str,

@@ -56,7 +56,8 @@ def format_summary(summary: dict) -> str:
         s = summary["train"]
         model = f"{s['model']} (auto)" if s["chosen_by"] == "auto" else s["model"]
         epochs = f", {s['epochs']} epochs" if s["epochs"] else ""
-        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})", s["path"]))
+        rows.append(("trained", f"{model}{epochs} in {s['seconds']:.1f} s on {s['device']} (run {s['run_id']})",
+                     s["path"]))
     if "generate" in summary:
         rows.append(("generated", f"{summary['generate']['rows']} rows", summary["generate"]["path"]))
     if summary.get("validate", {}).get("modality") == "image":
@@ -65,6 +66,8 @@ def format_summary(summary: dict) -> str:
         s, f = summary["validate"], summary["validate"]["fidelity"]
         corr = "n/a" if f["correlation_difference"] is None else f"{f['correlation_difference']:.3f}"
         detection = "n/a" if f["detection_auc"] is None else f"{f['detection_auc']:.3f}"
+        if f.get("detection_floor") is not None:
+            detection += f" (real holdout {f['detection_floor']:.3f})"
         figures = (f"shape {f['mean_column_shape']:.3f} (worst {f['worst_column']} {f['worst_column_shape']:.3f}), "
                    f"corr diff {corr}, detection AUC {detection}, "
                    f"expectations failed {s['expectations_failed']}/{s['expectations_evaluated']}")
@@ -72,7 +75,8 @@ def format_summary(summary: dict) -> str:
         a = s["augmentation"]
         if a["gain"] is not None:
             rows.append(("accuracy", f"holdout {a['metric']}: real {a['real_score']:.3f}, real + synthetic "
-                                     f"{a['augmented_score']:.3f} ({a['gain']:+.3f})", "reports/plots/augmentation.png"))
+                                     f"{a['augmented_score']:.3f} ({a['gain']:+.3f})",
+                         "reports/plots/augmentation.png"))
     if "merge" in summary:
         s = summary["merge"]
         rows.append(("merged", f"{s['real']} real + {s['synthetic']} synthetic = {s['total']} rows", s["path"]))

@@ -5,9 +5,11 @@ chosen is the one the gate will judge best:
 - shapes: per column, 1 - KS statistic for numbers, 1 - total variation for categories (as SDMetrics);
 - pairs: per column pair, 1 - |correlation difference| / 2 for two numbers, the contingency similarity
   for pairs with a category;
+- realism: 2 x (1 - detection ROC AUC), clipped to [0, 1]: 1 when a gradient-boosting classifier cannot tell
+  the synthetic rows from the held-out ones (AUC 0.5), 0 when it tells every one (synthpipe.gate.evaluation.detection);
 - utility (with a target): balanced accuracy (classification) or R^2 clipped to [0, 1] (regression)
   on the held-out rows of a gradient-boosting model trained on the synthetic rows.
-The score is the mean of the quality (shapes and pairs) and, when there is a target, utility.
+The score is the mean of the quality (shapes and pairs), realism and, when there is a target, utility.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synthpipe.gate.evaluation import Scorer, task_for
+from synthpipe.gate.evaluation import Scorer, detection, task_for
 from synthpipe.gate.features import FeatureSpace
 from synthpipe.gate.metrics import column_shapes, contingency_similarities, correlation_matrices
 from synthpipe.schema import ColumnKind, infer_kinds
 
 UTILITY_TREES = 50  # boosting rounds: enough to rank candidates, cheap enough to run three times
 MAX_PAIRS = 500  # category pairs grow quadratically: wide tables are scored on an even selection
+DETECTION_ROWS, DETECTION_FOLDS = 5000, 3  # the gate's defaults (validate.sample_rows, validate.detection_folds)
 
 
 def score(real: pd.DataFrame, synthetic: pd.DataFrame, target: str | None) -> dict:
@@ -29,11 +32,23 @@ def score(real: pd.DataFrame, synthetic: pd.DataFrame, target: str | None) -> di
     shapes = float(np.mean(list(column_shapes(real, synthetic, kinds).values())))
     pairs = pair_trends(real, synthetic, kinds)
     quality = (shapes + pairs) / 2 if pairs is not None else shapes
-    result = {"shapes": shapes, "pairs": pairs, "quality": quality}
-    if target is None:
-        return result | {"score": quality}
-    result["utility"] = utility(synthetic, real, target, kinds)
-    return result | {"score": (quality + result["utility"]) / 2}
+    auc = realism_auc(real, synthetic, kinds)
+    result = {"shapes": shapes, "pairs": pairs, "quality": quality, "detection": auc,
+              "realism": float(np.clip(2 * (1 - auc), 0.0, 1.0))}
+    parts = [quality, result["realism"]]
+    if target is not None:
+        result["utility"] = utility(synthetic, real, target, kinds)
+        parts.append(result["utility"])
+    return result | {"score": float(np.mean(parts))}
+
+
+def realism_auc(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, ColumnKind]) -> float:
+    """The gate's detection ROC AUC of the synthetic rows against the held-out real rows."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return detection(real, synthetic[list(kinds)], FeatureSpace.fit(real, kinds), DETECTION_ROWS, DETECTION_FOLDS,
+                         seed=0, max_iter=UTILITY_TREES)["auc"]
 
 
 def pair_trends(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, ColumnKind]) -> float | None:
