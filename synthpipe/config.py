@@ -71,7 +71,8 @@ class DataConfig(Section):
             raise ValueError("source.format 'folder' reads images: set data.modality: image")
         if self.modality == "image":
             if self.source.format not in ("example", "folder", "parquet"):
-                raise ValueError(f"images come from 'example', 'folder' or 'parquet' sources, not '{self.source.format}'")
+                raise ValueError("images come from 'example', 'folder' or 'parquet' sources, "
+                                 f"not '{self.source.format}'")
             if not self.target:
                 raise ValueError("images need a label column: set data.target")
         return self
@@ -87,7 +88,7 @@ class PreprocessConfig(Section):
 
 
 class TrainConfig(Section):
-    model: Literal["auto", "gan", "vae", "copula"] = "auto"  # auto: fit each, keep the best on held-out rows
+    model: Literal["auto", "gan", "vae", "copula", "diffusion"] = "auto"  # auto: fit each, keep the best held out
     epochs: int = Field(300, ge=1)
     batch_size: int = Field(500, ge=2)
     # GAN
@@ -103,6 +104,12 @@ class TrainConfig(Section):
     latent_dim: int = Field(128, ge=1)
     vae_dims: list[int] = [128, 128]
     vae_loss_factor: float = Field(2.0, gt=0)
+    # Diffusion
+    diffusion_steps: int = Field(3000, ge=1)  # optimiser steps, whatever the table's size
+    diffusion_batch_size: int = Field(1024, ge=2)  # capped at the train size
+    diffusion_dims: list[int] = Field([256, 256], min_length=1)
+    diffusion_learning_rate: float = Field(1e-3, gt=0)
+    sampling_steps: int = Field(20, ge=1)  # denoising steps per sampled row
     # Transformer
     max_modes: int = Field(10, ge=1)
     max_categories: int = Field(100, ge=1)
@@ -112,7 +119,8 @@ class TrainConfig(Section):
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Resumable, divergence-safe, distributed training (synthpipe.training)
-    checkpoint_every: int = Field(10, ge=1)  # epochs between checkpoints (the train stage keeps them in models/<name>.ckpt)
+    # epochs (diffusion: rounds of 100 steps) between checkpoints (the train stage keeps them in models/<name>.ckpt)
+    checkpoint_every: int = Field(10, ge=1)
     max_divergence_retries: int = Field(3, ge=0)  # NaN/inf: restarts from the last good epoch before giving up
     divergence_lr_factor: float = Field(0.5, gt=0, lt=1)  # learning rate multiplier for each such restart
     nproc: int = Field(1, ge=1)  # train stage: >1 launches torchrun with this many data-parallel processes

@@ -290,7 +290,8 @@ def check_retries(trainee: Trainee, cfg: TrainConfig, epoch: int, retries: int) 
         lr = learning_rates(trainee)[0]
         raise Diverged(f"{trainee.family}: training diverged (NaN or infinite loss or weights) in epoch {epoch} "
                        f"and {cfg.max_divergence_retries} retries at a lower learning rate did not help "
-                       f"(last learning rate {lr:.3g}); lower the learning rate (train.learning_rate for the GAN), "
+                       f"(last learning rate {lr:.3g}); lower the learning rate (train.learning_rate for the GAN, "
+                       f"train.diffusion_learning_rate for the diffusion model), "
                        f"check the data for extreme values, or raise train.max_divergence_retries")
 
 
@@ -344,7 +345,8 @@ def snapshot(trainee: Trainee, reuse: State | None = None) -> State:
 def restore(trainee: Trainee, state: State) -> None:
     for name, module in trainee.modules.items():
         prefix = f"module.{name}."
-        module.load_state_dict({k.removeprefix(prefix): v.clone() for k, v in state.tensors.items() if k.startswith(prefix)})
+        module.load_state_dict({k.removeprefix(prefix): v.clone() for k, v in state.tensors.items()
+                                if k.startswith(prefix)})
     for name, optimizer in trainee.optimizers.items():
         per_param: dict[int, dict] = {}
         for key, value in state.tensors.items():

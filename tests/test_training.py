@@ -21,7 +21,8 @@ from synthpipe.training import state_digest
 from tests.conftest import make_project, run_cli
 
 TINY = {"batch_size": 50, "generator_dims": [32, 32], "critic_dims": [32, 32], "noise_dim": 16,
-        "vae_dims": [32, 32], "latent_dim": 16}
+        "vae_dims": [32, 32], "latent_dim": 16, "diffusion_steps": 600, "diffusion_batch_size": 50,
+        "diffusion_dims": [32, 32], "sampling_steps": 5}  # diffusion: 6 rounds of 100 steps, as 6 GAN/VAE epochs
 
 
 def train_project(root: Path, penguins, **train) -> Path:
@@ -69,7 +70,7 @@ def test_killed_train_stage_resumes_to_bit_identical_weights(tmp_path, penguins)
     assert_same_weights(weights(project / "models/penguins"), uninterrupted._model.tensors())
 
 
-@pytest.mark.parametrize("model", ["vae", "gan"])
+@pytest.mark.parametrize("model", ["vae", "gan", "diffusion"])
 def test_interrupted_fit_resumes_and_a_stale_checkpoint_is_ignored(model, penguins, tmp_path, caplog):
     def fit(seed: int, stop_after: int | None = None) -> TabularSynthesizer:
         def interrupt(record: dict) -> None:
@@ -120,7 +121,8 @@ def test_two_gloo_processes_train_identical_replicas_and_a_model_that_samples_va
 
 
 def test_an_absurd_learning_rate_diverges_and_recovers_at_lower_rates(penguins):
-    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=20, **TINY)
+    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=20,
+                                     **TINY)
     history = synthesizer.fit(penguins).history
     events = [r for r in history if r.get("event") == "diverged"]
     assert events, "a learning rate of 1e6 should have produced NaN or inf"
@@ -134,7 +136,8 @@ def test_an_absurd_learning_rate_diverges_and_recovers_at_lower_rates(penguins):
 
 
 def test_without_retries_divergence_is_an_error_naming_model_epoch_and_setting(penguins):
-    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=0, **TINY)
+    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=0,
+                                     **TINY)
     with pytest.raises(Diverged, match=r"gan: training diverged .* in epoch 1 .*train\.learning_rate"):
         synthesizer.fit(penguins)
     assert Diverged.exit_code == 1
@@ -149,7 +152,8 @@ def test_sampling_refuses_a_model_whose_output_is_not_finite(penguins, tmp_path)
     with pytest.raises(Diverged, match="NaN or infinite"):
         synthesizer.sample(10)
     synthesizer.save(tmp_path / "broken")
-    assert main(["sample", "--model", str(tmp_path / "broken"), "--rows", "10", "--out", str(tmp_path / "x.parquet")]) == 1
+    out = str(tmp_path / "x.parquet")
+    assert main(["sample", "--model", str(tmp_path / "broken"), "--rows", "10", "--out", out]) == 1
     assert not (tmp_path / "x.parquet").exists()
 
 
@@ -157,11 +161,12 @@ def test_adam_matches_torchs_adam_bit_for_bit_and_restores_from_its_state_dict()
     from synthpipe.training import Adam
 
     torch.manual_seed(0)
-    ours = [torch.nn.Parameter(torch.randn(7, 5)), torch.nn.Parameter(torch.randn(5)), torch.nn.Parameter(torch.randn(3))]
+    ours = [torch.nn.Parameter(torch.randn(7, 5)), torch.nn.Parameter(torch.randn(5)),
+            torch.nn.Parameter(torch.randn(3))]
     theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
     options = {"betas": (0.5, 0.9), "weight_decay": 1e-6}
     adam, reference = Adam(ours, 1e-2, **options), torch.optim.Adam(theirs, lr=1e-2, fused=True, **options)
-    for step in range(6):
+    for _ in range(6):
         for a, b in zip(ours[:2], theirs[:2]):  # the third gets no gradient: it stays where it is
             grad = torch.randn_like(a)
             a.grad, b.grad = grad, grad.clone()
@@ -201,3 +206,15 @@ def test_a_settled_heap_serves_a_steps_tensors_from_memory_it_keeps():
                                        check=True).stdout) for case in ("plain", "settled")}
     assert mapped["plain"] >= 2**23  # a mapping of its own
     assert mapped["settled"] == 0
+
+
+def test_diffusion_divergence_recovers_at_lower_rates_and_keeps_its_step_count(penguins):
+    synthesizer = TabularSynthesizer(model="diffusion", seed=0, diffusion_learning_rate=1e6, max_divergence_retries=40,
+                                     **{**TINY, "diffusion_steps": 300})
+    history = synthesizer.fit(penguins).history
+    events = [r for r in history if r.get("event") == "diverged"]
+    assert events, "a learning rate of 1e6 should have produced NaN or inf"
+    assert [e["lr"] for e in events] == [1e6 * 0.5 ** (i + 1) for i in range(len(events))]
+    assert [r["epoch"] for r in history if "event" not in r] == [1, 2, 3]  # rounds of 100 optimiser steps
+    rows = synthesizer.sample(300, seed=0)
+    assert np.isfinite(rows.select_dtypes("number").to_numpy(dtype=float, na_value=0.0)).all()

@@ -1,6 +1,6 @@
-"""TabularSynthesizer: the public API over the three model families.
+"""TabularSynthesizer: the public API over the four model families.
 
-    s = TabularSynthesizer(model="auto", epochs=300, seed=0)   # or "gan", "vae", "copula"
+    s = TabularSynthesizer(model="auto", epochs=300, seed=0)   # or "gan", "vae", "copula", "diffusion"
     s.fit(df, target="label")
     s.sample(1000, conditions={"label": "rare"})              # exactly 1000 rows, all label == "rare"
     s.sample(1000, balance="target")                          # equal rows per class of the target
@@ -44,13 +44,14 @@ from synthpipe.tabular.conditions import (
     slot_counts,
 )
 from synthpipe.tabular.copula import GaussianCopula, fit_copula, sample_copula
+from synthpipe.tabular.diffusion import STEPS_PER_ROUND, DiffusionModel, fit_diffusion
 from synthpipe.tabular.gan import Critic, GanShape, Generator, generate_gan, train_gan
 from synthpipe.tabular.scoring import score
 from synthpipe.tabular.transform import CategoricalCodec, Span, TableTransformer
 from synthpipe.tabular.vae import Decoder, Encoder, VaeShape, generate_vae, train_vae
 from synthpipe.training import Checkpoints, LoopOptions, epochs_run, fingerprint, world_size
 
-FAMILIES = ("copula", "gan", "vae")
+FAMILIES = ("copula", "gan", "vae", "diffusion")
 FORMAT = "synthpipe.tabular/1"
 WEIGHTS_FILE, CONFIG_FILE, TRANSFORMER_FILE = "weights.safetensors", "config.json", "transformer.json"
 SCORING_ROWS = 5000  # synthetic rows drawn to score a candidate (at least the held-out row count)
@@ -98,7 +99,8 @@ class NeuralModel:
             shape = VaeShape(spans, raw_shape["cond_width"], raw_shape["latent_dim"], tuple(raw_shape["dims"]))
             modules = {"encoder": Encoder(shape), "decoder": Decoder(shape)}
         for name, module in modules.items():
-            module.load_state_dict({k.removeprefix(f"{name}."): v for k, v in tensors.items() if k.startswith(f"{name}.")})
+            module.load_state_dict({k.removeprefix(f"{name}."): v for k, v in tensors.items()
+                                    if k.startswith(f"{name}.")})
         return cls(family, transformer, shape, modules, tensors["cond.counts"])
 
     def to(self, device: torch.device) -> NeuralModel:
@@ -132,7 +134,7 @@ class CopulaModel:
         return self  # numpy on the CPU: nothing to move
 
 
-Model = NeuralModel | CopulaModel
+Model = NeuralModel | CopulaModel | DiffusionModel
 
 
 def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: int, device: torch.device,
@@ -140,21 +142,24 @@ def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConf
                checkpoint_dir: Path | None = None, checkpoint_name: str | None = None) -> Model:
     """Fit one model family on `df` (the transformer too); the copula models each target class apart.
 
-    With `checkpoint_dir` the GAN and VAE checkpoint there (as `checkpoint_name`, default the family) and resume
-    from a checkpoint made for the same config, data and seed."""
-    transformer = TableTransformer.fit(df, modelled_kinds(df, target), max_modes=1 if family == "copula" else cfg.max_modes,
+    With `checkpoint_dir` the GAN, VAE and diffusion model checkpoint there (as `checkpoint_name`, default the
+    family) and resume from a checkpoint made for the same config, data and seed."""
+    transformer = TableTransformer.fit(df, modelled_kinds(df, target),
+                                       max_modes=1 if family in ("copula", "diffusion") else cfg.max_modes,
                                        max_categories=cfg.max_categories, mode_fit_rows=cfg.mode_fit_rows, seed=seed)
     if family == "copula":
         return CopulaModel(fit_copula(df, transformer, seed, target))
-    # The whole encoded training set is one tensor on the device; batches are index draws into it.
-    data = torch.from_numpy(transformer.encode(df)).to(device)
-    layout = CondLayout.of(transformer)
-    counts = slot_counts(layout, encoded_slots(layout, data)).cpu()
     checkpoints = None
     if checkpoint_dir is not None:
         checkpoints = Checkpoints(Path(checkpoint_dir), checkpoint_name or family,
                                   _trajectory_fingerprint(family, df, cfg, seed, device))
     options = LoopOptions(stop_at, on_epoch, checkpoints)
+    if family == "diffusion":
+        return fit_diffusion(df, transformer, cfg, seed, device, options)
+    # The whole encoded training set is one tensor on the device; batches are index draws into it.
+    data = torch.from_numpy(transformer.encode(df)).to(device)
+    layout = CondLayout.of(transformer)
+    counts = slot_counts(layout, encoded_slots(layout, data)).cpu()
     if family == "gan":
         trained = train_gan(data, tuple(transformer.spans), layout, cfg, seed, options)
         modules = {"generator": trained.generator, "critic": trained.critic}
@@ -194,7 +199,8 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
     scores = {}
     for i, family in enumerate(FAMILIES):
         # What is left of the budget is shared by the remaining candidates and the final refit.
-        stop_at = None if deadline is None else time.monotonic() + (deadline - time.monotonic()) / (len(FAMILIES) - i + 1)
+        share = len(FAMILIES) - i + 1
+        stop_at = None if deadline is None else time.monotonic() + (deadline - time.monotonic()) / share
         started = time.perf_counter()
         try:
             candidate = fit_family(family, fit_part, target, cfg, seed, device, stop_at, None, checkpoint_dir,
@@ -207,16 +213,26 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
                           "epochs": epochs_run(candidate.history)}
     fitted = [family for family in FAMILIES if scores[family]["score"] is not None]
     best = max(fitted, key=lambda family: scores[family]["score"])
-    epochs = scores[best]["epochs"] or cfg.epochs  # a budget may have stopped it early: refit as far as it got
-    model = fit_family(best, df, target, cfg.model_copy(update={"epochs": epochs}), seed, device, None, on_epoch,
+    model = fit_family(best, df, target, _as_far_as(best, scores[best]["epochs"], cfg), seed, device, None, on_epoch,
                        checkpoint_dir)
     ranking = ", ".join(f"{f} {scores[f]['score']:.3f}" for f in sorted(fitted, key=lambda f: -scores[f]["score"]))
-    reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows"
-              f"{', quality and ' + repr(target) + ' utility' if target else ', quality'}); refitted on all {len(df)} rows")
+    measures = f"quality, realism and {target!r} utility" if target else "quality and realism"
+    reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows, {measures}); "
+              f"refitted on all {len(df)} rows")
     return model, {"chosen": best, "reason": reason, "held_out_rows": len(held_out), "scores": scores}
 
 
-def _validation_split(df: pd.DataFrame, target: str | None, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _as_far_as(family: str, epochs: int | None, cfg: TrainConfig) -> TrainConfig:
+    """The config to refit with: a budget may have stopped the candidate early; the refit goes as far as it got."""
+    if not epochs:
+        return cfg
+    if family == "diffusion":  # its epochs are rounds of optimiser steps
+        return cfg.model_copy(update={"diffusion_steps": min(cfg.diffusion_steps, epochs * STEPS_PER_ROUND)})
+    return cfg.model_copy(update={"epochs": epochs})
+
+
+def _validation_split(df: pd.DataFrame, target: str | None, fraction: float,
+                      seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     try:
         return split_train_holdout(df, target, fraction, stratify=True, seed=seed)
     except InputError:  # a class too rare to stratify on: a plain random split
@@ -264,7 +280,7 @@ class TabularSynthesizer:
 
     @property
     def model(self) -> str | None:
-        """The fitted family: "gan", "vae" or "copula" (None before fitting)."""
+        """The fitted family: "gan", "vae", "copula" or "diffusion" (None before fitting)."""
         return self._model.family if self._model else None
 
     @property
@@ -273,8 +289,9 @@ class TabularSynthesizer:
 
     def fit(self, df: pd.DataFrame, target: str | None = None, on_epoch: Callable[[dict], None] | None = None,
             checkpoint_dir: str | Path | None = None) -> TabularSynthesizer:
-        """Fit to `df`. With `checkpoint_dir`, the GAN and VAE save their state there every
-        `checkpoint_every` epochs, and a fit interrupted before resumes where it left off."""
+        """Fit to `df`. With `checkpoint_dir`, the GAN, VAE and diffusion model save their state there every
+        `checkpoint_every` epochs, and a fit interrupted before resumes where it left off (the diffusion model:
+        every `checkpoint_every` rounds of 100 optimiser steps)."""
         if not isinstance(df, pd.DataFrame):
             raise InputError(f"fit: expected a pandas DataFrame, got {type(df).__name__}")
         check_table(df, "fit", target, target_key="target")
@@ -293,7 +310,8 @@ class TabularSynthesizer:
             self._model = fit_family(self.config.model, df, target, self.config, self.seed, device, None, on_epoch,
                                      checkpoint_dir)
             selection = None
-        self.info = {"model": self._model.family, "target": target, "rows": len(df), "columns": list(map(str, df.columns)),
+        self.info = {"model": self._model.family, "target": target, "rows": len(df),
+                     "columns": list(map(str, df.columns)),
                      "device": str(device), "epochs_run": epochs_run(self._model.history), "selection": selection,
                      "replicas": getattr(self._model, "replicas", None)}
 
@@ -361,7 +379,8 @@ class TabularSynthesizer:
             # The run id names the exact weights: merged rows carry it as provenance.
             write_json({"format": FORMAT, "model": model.family, "run_id": file_hash(tmp / WEIGHTS_FILE)[:16],
                         "seed": self.seed, "train": self.config.model_dump(), **self.info,
-                        "shape": model.shape if isinstance(model, CopulaModel) else asdict(model.shape)}, tmp / CONFIG_FILE)
+                        "shape": model.shape if isinstance(model, CopulaModel) else asdict(model.shape)},
+                       tmp / CONFIG_FILE)
             write_manifest(tmp)  # last: it vouches for every file above
 
     @classmethod
@@ -371,12 +390,16 @@ class TabularSynthesizer:
         verify_manifest(directory)
         config = read_json(directory / CONFIG_FILE)
         if config.get("format") != FORMAT:
-            raise InputError(f"{directory / CONFIG_FILE}: not a synthpipe tabular model (format {config.get('format')!r})")
+            raise InputError(f"{directory / CONFIG_FILE}: not a synthpipe tabular model "
+                             f"(format {config.get('format')!r})")
         transformer = TableTransformer.load(directory / TRANSFORMER_FILE)
         tensors = load_file(str(directory / WEIGHTS_FILE), device="cpu")
         if config["model"] == "copula":
             model: Model = CopulaModel(GaussianCopula.from_tensors(
                 transformer, {k.removeprefix("copula."): v.numpy() for k, v in tensors.items()}, config["shape"]))
+        elif config["model"] == "diffusion":
+            model = DiffusionModel.from_tensors(transformer, config["shape"], tensors,
+                                                config["train"]["sampling_steps"])
         else:
             model = NeuralModel.from_tensors(config["model"], transformer, config["shape"], tensors)
         synthesizer = cls.from_config(TrainConfig(**{**config["train"], "device": device}), config["seed"])
