@@ -79,7 +79,9 @@ def test_shuffled_columns_fool_marginals_but_not_pair_checks(tables):
     report = judge(planted("shuffled", tables), tables)
     fidelity = report["fidelity"]
     assert fidelity["mean_column_shape"] > 0.9  # each column alone is real data
-    assert fidelity["detection_auc"] > 0.9 and fidelity["correlation_difference"] > 0.3
+    # Against the 69 holdout rows (the generator never saw them), the interval well above chance.
+    assert fidelity["detection_auc"] > 0.85 and fidelity["detection_interval"][0] > 0.75
+    assert fidelity["correlation_difference"] > 0.3
     assert fidelity["contingency_similarity"] < 0.75
 
 
@@ -283,4 +285,4 @@ def test_gate_reports_detection_interval_and_real_floor(tables):
     fidelity = judge(tables["fresh"], tables)["fidelity"]
     low, high = fidelity["detection_interval"]
     assert low <= fidelity["detection_auc"] <= high
-    assert 0.35 < fidelity["detection_floor"] < 0.65
+    assert fidelity["detection_reference"] == "holdout" and 0.35 < fidelity["detection_floor"] < 0.65

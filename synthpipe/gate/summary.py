@@ -67,7 +67,7 @@ def format_summary(summary: dict) -> str:
         corr = "n/a" if f["correlation_difference"] is None else f"{f['correlation_difference']:.3f}"
         detection = "n/a" if f["detection_auc"] is None else f"{f['detection_auc']:.3f}"
         if f.get("detection_floor") is not None:
-            detection += f" (real holdout {f['detection_floor']:.3f})"
+            detection += f" (real train rows: {f['detection_floor']:.3f})"
         figures = (f"shape {f['mean_column_shape']:.3f} (worst {f['worst_column']} {f['worst_column_shape']:.3f}), "
                    f"corr diff {corr}, detection AUC {detection}, "
                    f"expectations failed {s['expectations_failed']}/{s['expectations_evaluated']}")
