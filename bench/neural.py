@@ -133,7 +133,7 @@ def markdown() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("tables", nargs="*", choices=list(TARGETS))
+    parser.add_argument("tables", nargs="*", help=f"any of {list(TARGETS)}")
     parser.add_argument("--plotnine-wheel")
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     parser.add_argument("--markdown", action="store_true")
