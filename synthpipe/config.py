@@ -113,7 +113,7 @@ class LoopConfig(Section):
 
 
 class TrainConfig(LoopConfig):
-    model: Literal["auto", "gan", "vae", "copula"] = Field(
+    model: Literal["auto", "gan", "vae", "copula", "diffusion"] = Field(
         "auto", description="auto: fit each family, keep the best on held-out rows")
     epochs: int = Field(300, ge=1, description="GAN and VAE passes over the data, cut to max_steps on large tables")
     max_steps: int | None = Field(3000, ge=1, description="GAN and VAE: at most this many optimiser steps a fit, "
@@ -133,6 +133,13 @@ class TrainConfig(LoopConfig):
     latent_dim: int = Field(128, ge=1, description="VAE: width of the latent code")
     vae_dims: list[int] = Field([128, 128], description="VAE: widths of the encoder's and decoder's layers")
     vae_loss_factor: float = Field(2.0, gt=0, description="VAE: weight of reconstruction against the KL term")
+    # Diffusion
+    diffusion_steps: int = Field(3000, ge=1, description="diffusion: optimiser steps, whatever the table's size")
+    diffusion_batch_size: int = Field(1024, ge=2, description="diffusion: rows per step (capped at the train size)")
+    diffusion_dims: list[int] = Field([256, 256], min_length=1, description="diffusion: widths of the denoiser's "
+                                                                            "layers")
+    diffusion_learning_rate: float = Field(1e-3, gt=0, description="diffusion: Adam learning rate")
+    sampling_steps: int = Field(20, ge=1, description="diffusion: denoising steps per sampled row")
     # Transformer
     max_modes: int = Field(10, ge=1, description="Gaussian mixture components per numeric column "
                                                  "(mode-specific normalisation)")

@@ -12,10 +12,11 @@ from synthpipe.errors import ConfigError, InputError
 from synthpipe.io import write_manifest
 
 FAST = {"epochs": 3, "batch_size": 100, "generator_dims": [32, 32], "critic_dims": [32, 32], "noise_dim": 16,
-        "vae_dims": [32, 32], "latent_dim": 16}
+        "vae_dims": [32, 32], "latent_dim": 16, "diffusion_steps": 200, "diffusion_batch_size": 100,
+        "diffusion_dims": [32, 32], "sampling_steps": 5}
 
 
-@pytest.fixture(scope="module", params=["gan", "vae", "copula"])
+@pytest.fixture(scope="module", params=["gan", "vae", "copula", "diffusion"])
 def fitted(request, penguins):
     return TabularSynthesizer(model=request.param, seed=5, **FAST).fit(penguins, target="species")
 
@@ -64,16 +65,18 @@ def test_unknown_option_is_a_config_error():
     with pytest.raises(ConfigError, match="epochs"):
         TabularSynthesizer(model="gan", epochs=0)
     with pytest.raises(ConfigError, match="model"):
-        TabularSynthesizer(model="diffusion")
+        TabularSynthesizer(model="ddpm")
 
 
 def test_auto_selects_by_held_out_score_and_records_why(penguins, tmp_path):
     synthesizer = TabularSynthesizer(model="auto", seed=1, **FAST).fit(penguins, target="species")
     selection = synthesizer.info["selection"]
-    assert set(selection["scores"]) == {"copula", "gan", "vae"}
+    assert set(selection["scores"]) == {"copula", "gan", "vae", "diffusion"}
     best = max(selection["scores"], key=lambda f: selection["scores"][f]["score"])
     assert synthesizer.model == selection["chosen"] == best
     assert selection["held_out_rows"] == 69 and "utility" in selection["scores"]["gan"]
+    for s in selection["scores"].values():
+        assert 0.3 < s["detection"] < 1 and s["realism"] == min(1, 2 * (1 - s["detection"]))
     assert selection["reason"].startswith(f"{best} had the best held-out score")
     synthesizer.save(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "config.json").read_text())["selection"]["chosen"] == best
@@ -140,7 +143,7 @@ def test_auto_skips_a_family_the_data_is_too_small_for(penguins):
     synthesizer = TabularSynthesizer(model="auto", seed=1, **FAST).fit(tiny)
     scores = synthesizer.info["selection"]["scores"]
     assert scores["gan"]["score"] is None and "fewer than train.pac=10" in scores["gan"]["skipped"]
-    assert synthesizer.model in ("copula", "vae") and len(synthesizer.sample(7)) == 7
+    assert synthesizer.model in ("copula", "vae", "diffusion") and len(synthesizer.sample(7)) == 7
 
 
 def test_copula_models_each_target_class_apart(penguins, tmp_path):
@@ -157,7 +160,7 @@ def test_copula_models_each_target_class_apart(penguins, tmp_path):
     assert shares.abs().max() < 0.04
 
 
-@pytest.mark.parametrize("model", ["copula", "vae"])
+@pytest.mark.parametrize("model", ["copula", "vae", "diffusion"])
 def test_a_whole_number_label_is_conditioned_and_balanced_exactly(penguins, model):
     """A 0/1 target stored as integers is a label: exact conditions and balance work, its dtype stays int64."""
     table = penguins.dropna().assign(heavy=lambda df: (df["body_mass_g"] > 4500).astype("int64"))

@@ -23,7 +23,8 @@ from tests.conftest import LOOSE_GATE, make_project, run_cli
 from tests.test_faults import temp_leftovers
 
 TINY = {"batch_size": 50, "generator_dims": [32, 32], "critic_dims": [32, 32], "noise_dim": 16,
-        "vae_dims": [32, 32], "latent_dim": 16}
+        "vae_dims": [32, 32], "latent_dim": 16, "diffusion_steps": 600, "diffusion_batch_size": 50,
+        "diffusion_dims": [32, 32], "sampling_steps": 5}  # diffusion: 6 rounds of 100 steps, as 6 GAN/VAE epochs
 
 
 def train_project(root: Path, penguins, **train) -> Path:
@@ -194,7 +195,7 @@ def test_a_stop_signal_stops_training_in_a_worker_thread_too(penguins, tmp_path)
         pass
 
 
-@pytest.mark.parametrize("model", ["vae", "gan"])
+@pytest.mark.parametrize("model", ["vae", "gan", "diffusion"])
 def test_interrupted_fit_resumes_and_a_stale_checkpoint_is_ignored(model, penguins, tmp_path, caplog):
     def fit(seed: int, stop_after: int | None = None) -> TabularSynthesizer:
         def interrupt(record: dict) -> None:
@@ -260,7 +261,8 @@ def test_an_absurd_learning_rate_diverges_and_recovers_at_lower_rates(penguins):
 
 
 def test_without_retries_divergence_is_an_error_naming_model_epoch_and_setting(penguins):
-    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=0, **TINY)
+    synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=0,
+                                     **TINY)
     with pytest.raises(Diverged, match=r"gan: training diverged .* in epoch 1 .*train\.learning_rate"):
         synthesizer.fit(penguins)
     assert Diverged.exit_code == 1
@@ -425,3 +427,15 @@ def test_the_cli_shows_synthpipes_progress_lines_on_stderr():
               "logging.getLogger('other').info('not shown')")
     shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stderr
     assert "INFO synthpipe.training: image_gan: epoch 1/2" in shown and "not shown" not in shown
+
+
+def test_diffusion_divergence_recovers_at_lower_rates_and_keeps_its_step_count(penguins):
+    synthesizer = TabularSynthesizer(model="diffusion", seed=0, diffusion_learning_rate=1e6, max_divergence_retries=40,
+                                     **{**TINY, "diffusion_steps": 300})
+    history = synthesizer.fit(penguins).history
+    events = [r for r in history if r.get("event") == "diverged"]
+    assert events, "a learning rate of 1e6 should have produced NaN or inf"
+    assert [e["lr"] for e in events] == [1e6 * 0.5 ** (i + 1) for i in range(len(events))]
+    assert [r["epoch"] for r in history if "event" not in r] == [1, 2, 3]  # rounds of 100 optimiser steps
+    rows = synthesizer.sample(300, seed=0)
+    assert np.isfinite(rows.select_dtypes("number").to_numpy(dtype=float, na_value=0.0)).all()

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from synthpipe.gate.features import FeatureSpace
 from synthpipe.gate.metrics import as_numbers
@@ -39,18 +38,66 @@ def model_for(task: Task, seed: int, max_iter: int, rows: int, balanced: bool = 
     return HistGradientBoostingRegressor(**options)
 
 
-def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, space: FeatureSpace, max_rows: int, folds: int,
-                  seed: int, max_iter: int) -> float:
-    """Cross-validated ROC AUC of a classifier telling real rows from synthetic ones, on equal-sized
-    seeded samples. 0.5: indistinguishable; 1.0: every synthetic row gives itself away."""
+def detection(real: pd.DataFrame, synthetic: pd.DataFrame, space: FeatureSpace, max_rows: int, folds: int,
+              seed: int, max_iter: int, resamples: int = 200) -> dict:
+    """ROC AUC of a classifier telling `synthetic` rows from `real` ones, scored only on rows it was not fitted on.
+
+    Equal seeded samples of each (at most `max_rows`) are dealt into `folds` folds, each fold holding as many real
+    as synthetic rows; a model fitted on the other folds scores each fold, and the AUC is the mean over folds.
+    `low`/`high`: a 95% interval from bootstrap resamples of each fold's scored rows (classes resampled apart).
+    0.5: indistinguishable; 1.0: every synthetic row gives itself away. The draws and the fold deal come from one
+    generator, so no fold lines up with the order the rows arrived in (sorted tables once made the same seed's
+    sample and fold shuffle coincide, and the AUC fell to 0.2).
+    """
+    rng = np.random.default_rng(seed)
     rows = min(len(real), len(synthetic), max_rows)
-    both = pd.concat([real.sample(rows, random_state=seed), synthetic.sample(rows, random_state=seed)],
-                     ignore_index=True)
+    picked_real, picked_synthetic = rng.permutation(len(real))[:rows], rng.permutation(len(synthetic))[:rows]
+    both = pd.concat([real.iloc[picked_real], synthetic.iloc[picked_synthetic]], ignore_index=True)
+    features = usable(space.model_frame(both))
     labels = np.repeat([0, 1], rows)
-    splits = StratifiedKFold(n_splits=min(folds, rows), shuffle=True, random_state=seed)
-    model = model_for("classification", seed, max_iter, len(both))
-    scores = cross_val_score(model, usable(space.model_frame(both)), labels, cv=splits, scoring="roc_auc")
-    return float(np.mean(scores))
+    fold = np.concatenate([rng.permutation(rows) % folds, rng.permutation(rows) % folds])  # balanced in every fold
+    aucs, boots = [], []
+    for k in range(min(folds, rows)):
+        fit, test = fold != k, fold == k
+        model = detector(seed, max_iter, int(fit.sum())).fit(features[fit], labels[fit])
+        scores = model.predict_proba(features[test])[:, 1]
+        aucs.append(auc(labels[test], scores))
+        boots.append(bootstrap_auc(labels[test], scores, resamples, rng))
+    spread = np.mean(boots, axis=0)
+    return {"auc": float(np.mean(aucs)), "low": float(np.quantile(spread, 0.025)),
+            "high": float(np.quantile(spread, 0.975)), "rows": rows}
+
+
+def detector(seed: int, max_iter: int, rows: int) -> HistGradientBoostingClassifier:
+    """Shallow trees: on 137 real penguin rows against 137 other real rows, over 10 splits, the unlimited trees'
+    AUC spread 0.036 around 0.5 (lowest 0.42); depth 3 halves it (0.019, lowest 0.46) and catches a column
+    shifted by half its standard deviation as well (AUC 0.75)."""
+    return HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=0.2, max_depth=3,
+                                          min_samples_leaf=min(20, max(2, rows // 10)),
+                                          categorical_features="from_dtype", early_stopping=False,
+                                          random_state=seed)
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    return float(bootstrap_auc(labels, scores, 0, None)[0])
+
+
+def bootstrap_auc(labels: np.ndarray, scores: np.ndarray, resamples: int,
+                  rng: np.random.Generator | None) -> np.ndarray:
+    """ROC AUC (Mann-Whitney, ties counted half) of the rows as given (resamples=0) or of `resamples` bootstrap
+    resamples drawn within each class, vectorised: one rank computation per resample."""
+    positive, negative = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    if resamples:
+        positive = positive[rng.integers(len(positive), size=(resamples, len(positive)))]
+        negative = negative[rng.integers(len(negative), size=(resamples, len(negative)))]
+    else:
+        positive, negative = positive[None, :], negative[None, :]
+    pos, neg = scores[positive], scores[negative]
+    # Rank of each positive score among the negatives: below counts 1, equal counts half.
+    neg_sorted = np.sort(neg, axis=1)
+    below = np.stack([np.searchsorted(row, p, side="left") for row, p in zip(neg_sorted, pos)])
+    equal = np.stack([np.searchsorted(row, p, side="right") for row, p in zip(neg_sorted, pos)]) - below
+    return (below + equal / 2).sum(axis=1) / (pos.shape[1] * neg.shape[1])
 
 
 def usable(features: pd.DataFrame) -> pd.DataFrame:

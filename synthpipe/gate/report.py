@@ -150,7 +150,10 @@ def _details_section(report: dict) -> list[str]:
         f"Rows: {rows['real_train']} real train, {rows['synthetic']} synthetic, "
         f"{rows['holdout'] if rows['holdout'] is not None else 'no'} real holdout. {note}", "",
         "| figure | value |", "|---|---|",
-        f"| detection ROC AUC (0.5 or less = indistinguishable) | {_fmt(f['detection_auc'])} |",
+        f"| detection ROC AUC against real {f['detection_reference']} rows, on held-out folds (0.5 = "
+        f"indistinguishable), 95% interval | {_fmt(f['detection_auc'])} "
+        f"({_fmt(f['detection_interval'][0])}-{_fmt(f['detection_interval'][1])}) |",
+        f"| the same for real train rows in place of synthetic ones (the floor) | {_fmt(f['detection_floor'])} |",
         f"| worst column pair | {f['worst_pair']} ({_fmt(f['worst_pair_similarity'])}) |",
         f"| duplicate synthetic rows | {d['duplicate_share']:.1%} (real: {d['real_duplicate_share']:.1%}) |",
         f"| exact copies of train rows | {p['exact_copies']} (dropped before merge) |",

@@ -5,10 +5,12 @@ chosen is the one the gate will judge best:
 - shapes: per column, 1 - KS statistic for numbers, 1 - total variation for categories (as SDMetrics);
 - pairs: per column pair, 1 - |correlation difference| / 2 for two numbers, the contingency similarity
   for pairs with a category;
+- realism: 2 x (1 - detection ROC AUC), clipped to [0, 1]: 1 when a gradient-boosting classifier cannot tell
+  the synthetic rows from the held-out ones (AUC 0.5), 0 when it tells every one (synthpipe.gate.evaluation.detection);
 - utility (with a target): balanced accuracy (classification) or R^2 clipped to [0, 1] (regression)
   on the held-out rows of a gradient-boosting model trained on the synthetic rows.
-The score is the mean of the quality (shapes and pairs) and, when there is a target, utility. A utility the
-model library refuses to compute (it says why in `utility_not_computed`) leaves the quality alone to score.
+The score is the mean of the quality (shapes and pairs), realism and, when there is a target, utility. A utility
+the model library refuses to compute (it says why in `utility_not_computed`) is left out of the mean.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from synthpipe.gate.evaluation import Scorer, task_for
+from synthpipe.gate.evaluation import Scorer, detection, task_for
 from synthpipe.gate.features import FeatureSpace
 from synthpipe.gate.metrics import column_shapes, contingency_similarities, correlation_matrices
 from synthpipe.schema import ColumnKind, infer_kinds
 
 UTILITY_TREES = 50  # boosting rounds: enough to rank candidates, cheap enough to run three times
 MAX_PAIRS = 500  # category pairs grow quadratically: wide tables are scored on an even selection
+DETECTION_ROWS, DETECTION_FOLDS = 5000, 3  # the gate's defaults (validate.sample_rows, validate.detection_folds)
 
 
 def score(real: pd.DataFrame, synthetic: pd.DataFrame, target: str | None) -> dict:
@@ -31,13 +34,29 @@ def score(real: pd.DataFrame, synthetic: pd.DataFrame, target: str | None) -> di
     pairs = pair_trends(real, synthetic, kinds)
     quality = (shapes + pairs) / 2 if pairs is not None else shapes
     result = {"shapes": shapes, "pairs": pairs, "quality": quality}
-    if target is None:
-        return result | {"score": quality}
+    parts = [quality]
     try:
-        result["utility"] = utility(synthetic, real, target, kinds)
-    except ValueError as exc:
-        return result | {"utility": None, "utility_not_computed": f"{type(exc).__name__}: {exc}", "score": quality}
-    return result | {"score": (quality + result["utility"]) / 2}
+        auc = realism_auc(real, synthetic, kinds)
+        result |= {"detection": auc, "realism": float(np.clip(2 * (1 - auc), 0.0, 1.0))}
+        parts.append(result["realism"])
+    except ValueError as exc:  # the detector refused the data: quality and utility still rank the candidates
+        result |= {"detection": None, "realism": None, "realism_not_computed": f"{type(exc).__name__}: {exc}"}
+    if target is not None:
+        try:
+            result["utility"] = utility(synthetic, real, target, kinds)
+            parts.append(result["utility"])
+        except ValueError as exc:
+            result |= {"utility": None, "utility_not_computed": f"{type(exc).__name__}: {exc}"}
+    return result | {"score": float(np.mean(parts))}
+
+
+def realism_auc(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, ColumnKind]) -> float:
+    """The gate's detection ROC AUC of the synthetic rows against the held-out real rows."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return detection(real, synthetic[list(kinds)], FeatureSpace.fit(real, kinds), DETECTION_ROWS, DETECTION_FOLDS,
+                         seed=0, max_iter=UTILITY_TREES)["auc"]
 
 
 def pair_trends(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, ColumnKind]) -> float | None:

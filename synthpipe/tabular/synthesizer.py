@@ -1,6 +1,6 @@
-"""TabularSynthesizer: the public API over the three model families.
+"""TabularSynthesizer: the public API over the four model families.
 
-    s = TabularSynthesizer(model="auto", seed=0)               # or "gan", "vae", "copula"; any TrainConfig field
+    s = TabularSynthesizer(model="auto", seed=0)   # or "gan", "vae", "copula", "diffusion"; any TrainConfig field
     s.fit(df, target="label")
     s.sample(1000, conditions={"label": "rare"})              # exactly 1000 rows, all label == "rare"
     s.sample(1000, balance="target")                          # equal rows per class of the target
@@ -47,13 +47,14 @@ from synthpipe.tabular.conditions import (
     slot_counts,
 )
 from synthpipe.tabular.copula import GaussianCopula, fit_copula, sample_copula
+from synthpipe.tabular.diffusion import STEPS_PER_ROUND, DiffusionModel, fit_diffusion
 from synthpipe.tabular.gan import Critic, GanShape, Generator, generate_gan, train_gan
 from synthpipe.tabular.scoring import score
 from synthpipe.tabular.transform import CategoricalCodec, Span, TableTransformer
 from synthpipe.tabular.vae import Decoder, Encoder, VaeShape, generate_vae, train_vae
 from synthpipe.training import Checkpoints, LoopOptions, epochs_run, fingerprint, world_size
 
-FAMILIES = ("copula", "gan", "vae")
+FAMILIES = ("copula", "gan", "vae", "diffusion")
 FORMAT = "synthpipe.tabular/1"
 WEIGHTS_FILE, CONFIG_FILE, TRANSFORMER_FILE = "weights.safetensors", "config.json", "transformer.json"
 IDENTIFIERS_FILE = "identifiers.json"
@@ -138,7 +139,7 @@ class CopulaModel:
         return self  # numpy on the CPU: nothing to move
 
 
-Model = NeuralModel | CopulaModel
+Model = NeuralModel | CopulaModel | DiffusionModel
 
 
 def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: int, device: torch.device,
@@ -146,22 +147,24 @@ def fit_family(family: str, df: pd.DataFrame, target: str | None, cfg: TrainConf
                checkpoint_dir: Path | None = None, checkpoint_name: str | None = None) -> Model:
     """Fit one model family on `df` (the transformer too); the copula models each target class apart.
 
-    With `checkpoint_dir` the GAN and VAE checkpoint there (as `checkpoint_name`, default the family) and resume
-    from a checkpoint made for the same config, data and seed."""
+    With `checkpoint_dir` the GAN, VAE and diffusion model checkpoint there (as `checkpoint_name`, default the
+    family) and resume from a checkpoint made for the same config, data and seed."""
     transformer = TableTransformer.fit(df, modelled_kinds(df, target),
-                                       max_modes=1 if family == "copula" else cfg.max_modes,
+                                       max_modes=1 if family in ("copula", "diffusion") else cfg.max_modes,
                                        max_categories=cfg.max_categories, mode_fit_rows=cfg.mode_fit_rows, seed=seed)
     if family == "copula":
         return CopulaModel(fit_copula(df, transformer, seed, target))
-    # The whole encoded training set is one tensor on the device; batches are index draws into it.
-    data = torch.from_numpy(transformer.encode(df)).to(device)
-    layout = CondLayout.of(transformer)
-    counts = slot_counts(layout, encoded_slots(layout, data)).cpu()
     checkpoints = None
     if checkpoint_dir is not None:
         checkpoints = Checkpoints(Path(checkpoint_dir), checkpoint_name or family,
                                   _trajectory_fingerprint(family, df, cfg, seed, device))
     options = LoopOptions(stop_at, on_epoch, checkpoints)
+    if family == "diffusion":
+        return fit_diffusion(df, transformer, cfg, seed, device, options)
+    # The whole encoded training set is one tensor on the device; batches are index draws into it.
+    data = torch.from_numpy(transformer.encode(df)).to(device)
+    layout = CondLayout.of(transformer)
+    counts = slot_counts(layout, encoded_slots(layout, data)).cpu()
     if family == "gan":
         trained = train_gan(data, tuple(transformer.spans), layout, cfg, seed, options)
         modules = {"generator": trained.generator, "critic": trained.critic}
@@ -214,18 +217,17 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
         raise InputError("model auto: no model family could be fitted: "
                          + "; ".join(f"{f}: {scores[f]['skipped']}" for f in FAMILIES))
     best = max(fitted, key=lambda family: scores[family]["score"])
-    epochs = scores[best]["epochs"] or cfg.epochs  # a budget may have stopped it early: refit as far as it got
+    refit = _as_far_as(best, scores[best]["epochs"], cfg)  # a budget may have stopped it early: refit as far as it got
     started = time.perf_counter()
-    model = fit_family(best, df, target, cfg.model_copy(update={"epochs": epochs}), seed, device, deadline, on_epoch,
-                       checkpoint_dir)
+    model = fit_family(best, df, target, refit, seed, device, deadline, on_epoch, checkpoint_dir)
     ranking = ", ".join(f"{f} {scores[f]['score']:.3f}" for f in sorted(fitted, key=lambda f: -scores[f]["score"]))
-    measured = f"quality and {target!r} utility" if target else "quality"
+    measured = f"quality, realism and {target!r} utility" if target else "quality and realism"
     reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows, {measured}); "
               f"refitted on all {len(df)} rows")
-    phases = {"candidates": _phase(len(fit_part), len(df), [scores[f] for f in fitted], cfg,
+    phases = {"candidates": _phase(len(fit_part), len(df), [scores[f] | {"family": f} for f in fitted], cfg,
                                    subsampled=len(subsample) < len(df)),
-              "refit": _phase(len(df), len(df), [{"seconds": time.perf_counter() - started, "history": model.history}],
-                            cfg.model_copy(update={"epochs": epochs}))}
+              "refit": _phase(len(df), len(df), [{"family": best, "seconds": time.perf_counter() - started,
+                                                  "history": model.history}], refit)}
     for family in fitted:
         scores[family].pop("history")
     return model, {"chosen": best, "reason": reason, "held_out_rows": len(held_out), "scores": scores, "phases": phases}
@@ -247,12 +249,10 @@ def _candidate(family: str, fit_part: pd.DataFrame, held_out: pd.DataFrame, targ
 
 def _phase(rows: int, table_rows: int, fits: list[dict], cfg: TrainConfig, subsampled: bool = False) -> dict:
     """How much of the table a phase used, for how long, and why (recorded in config.json, shown in the summary)."""
-    trained = [[r for r in fit["history"] if "event" not in r] for fit in fits]
-    trained = [epochs for epochs in trained if epochs]  # the copula has no epochs
-    steps = max((sum(r["steps"] for r in epochs) for epochs in trained), default=0)
+    trained = {id(fit): [r for r in fit["history"] if "event" not in r] for fit in fits}
+    steps = max((sum(r["steps"] for r in epochs) for epochs in trained.values()), default=0)  # the copula: none
     capped = cfg.max_steps is not None and steps >= cfg.max_steps
-    stopped = any(len(epochs) < cfg.epochs and not (cfg.max_steps and sum(r["steps"] for r in epochs) >= cfg.max_steps)
-                  for epochs in trained)
+    stopped = any(_stopped_early(fit["family"], trained[id(fit)], cfg) for fit in fits if trained[id(fit)])
     why = [f"a seeded subsample of train.selection_rows={cfg.selection_rows} rows"] if subsampled else ["all rows"]
     if capped:
         why.append(f"training cut at train.max_steps={cfg.max_steps} optimiser steps")
@@ -260,6 +260,23 @@ def _phase(rows: int, table_rows: int, fits: list[dict], cfg: TrainConfig, subsa
         why.append(f"stopped by the train.time_budget={cfg.time_budget:.0f} s deadline")
     return {"rows": rows, "share": round(rows / table_rows, 4), "steps": steps,
             "seconds": round(sum(fit["seconds"] for fit in fits), 1), "why": "; ".join(why)}
+
+
+def _stopped_early(family: str, epochs: list[dict], cfg: TrainConfig) -> bool:
+    """Whether a fit ended before its planned length (the deadline stopped it)."""
+    steps = sum(r["steps"] for r in epochs)
+    if family == "diffusion":  # planned in optimiser steps
+        return steps < cfg.diffusion_steps
+    return len(epochs) < cfg.epochs and not (cfg.max_steps and steps >= cfg.max_steps)
+
+
+def _as_far_as(family: str, epochs: int | None, cfg: TrainConfig) -> TrainConfig:
+    """The config to refit with: a budget may have stopped the candidate early; the refit goes as far as it got."""
+    if not epochs:
+        return cfg
+    if family == "diffusion":  # its epochs are rounds of optimiser steps
+        return cfg.model_copy(update={"diffusion_steps": min(cfg.diffusion_steps, epochs * STEPS_PER_ROUND)})
+    return cfg.model_copy(update={"epochs": epochs})
 
 
 def _validation_split(df: pd.DataFrame, target: str | None, fraction: float,
@@ -313,7 +330,7 @@ class TabularSynthesizer:
 
     @property
     def model(self) -> str | None:
-        """The fitted family: "gan", "vae" or "copula" (None before fitting)."""
+        """The fitted family: "gan", "vae", "copula" or "diffusion" (None before fitting)."""
         return self._model.family if self._model else None
 
     @property
@@ -322,8 +339,9 @@ class TabularSynthesizer:
 
     def fit(self, df: pd.DataFrame, target: str | None = None, on_epoch: Callable[[dict], None] | None = None,
             checkpoint_dir: str | Path | None = None) -> TabularSynthesizer:
-        """Fit to `df`. With `checkpoint_dir`, the GAN and VAE save their state there every
-        `checkpoint_every` epochs, and a fit interrupted before resumes where it left off."""
+        """Fit to `df`. With `checkpoint_dir`, the GAN, VAE and diffusion model save their state there every
+        `checkpoint_every` epochs, and a fit interrupted before resumes where it left off (the diffusion model:
+        every `checkpoint_every` rounds of 100 optimiser steps)."""
         if not isinstance(df, pd.DataFrame):
             raise InputError(f"fit: expected a pandas DataFrame, got {type(df).__name__}")
         check_table(df, "fit", target, target_key="target")
@@ -452,6 +470,9 @@ class TabularSynthesizer:
         if config["model"] == "copula":
             model: Model = CopulaModel(GaussianCopula.from_tensors(
                 transformer, {k.removeprefix("copula."): v.numpy() for k, v in tensors.items()}, config["shape"]))
+        elif config["model"] == "diffusion":
+            model = DiffusionModel.from_tensors(transformer, config["shape"], tensors,
+                                                config["train"]["sampling_steps"])
         else:
             model = NeuralModel.from_tensors(config["model"], transformer, config["shape"], tensors)
         synthesizer = cls.from_config(TrainConfig(**{**config["train"], "device": device}), config["seed"])
