@@ -87,8 +87,8 @@ TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str | None, str]] = {
 # A whole refresh starts Prefect and runs six stages (minutes on a busy 2-core machine): a varied few by default.
 REFRESHED = ["flights-carrier", "movies", "msleep", "Baseball"]
 # Every gate figure, at a bounded cost: one augmentation point, small boosting models.
-FAST_GATE = {"augmentation_fractions": [1.0], "augmentation_seeds": 1, "augmentation_refit": False, "model_iterations": 10,
-             "detection_folds": 2, "sample_rows": 1000}
+FAST_GATE = {"augmentation_fractions": [1.0], "augmentation_seeds": 1, "augmentation_refit": False,
+             "model_iterations": 10, "detection_folds": 2, "sample_rows": 1000}
 
 
 def run(command: list[str], cwd: Path, log: Path, timeout: int) -> dict:

@@ -17,8 +17,8 @@ from synthpipe.schema import infer_kinds
 from synthpipe.tabular.synthesizer import TabularSynthesizer
 from synthpipe.training import planned_epochs
 
-FAST_GATE = ValidateConfig(augmentation_fractions=[1.0], augmentation_seeds=1, augmentation_refit=False, model_iterations=10,
-                           sample_rows=500)
+FAST_GATE = ValidateConfig(augmentation_fractions=[1.0], augmentation_seeds=1, augmentation_refit=False,
+                           model_iterations=10, sample_rows=500)
 
 
 @pytest.fixture(scope="module")
