@@ -229,10 +229,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def log_to_stderr() -> None:
-    """synthpipe's own log lines (training progress, resumed checkpoints) on stderr, other libraries' from WARNING
-    up, as Python does by default. Under Prefect its console handler replaces this one: each line shows once."""
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("synthpipe").setLevel(logging.INFO)
+    """synthpipe's own log lines (training progress, resumed checkpoints) on stderr, each once. The handler sits on
+    synthpipe's logger only, so other libraries' logging (Prefect's console lines with their task-run names) stays
+    as they set it; while Prefect's console handler is on the root logger it prints synthpipe's lines itself
+    (they propagate there), and this handler stands aside."""
+    logger = logging.getLogger("synthpipe")
+    if not any(isinstance(handler, SynthpipeHandler) for handler in logger.handlers):
+        logger.addHandler(SynthpipeHandler())
+    logger.setLevel(logging.INFO)
+
+
+class SynthpipeHandler(logging.StreamHandler):
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        prefect_prints = any(type(h).__name__ == "PrefectConsoleHandler" for h in logging.getLogger().handlers)
+        return not prefect_prints and super().filter(record)
 
 
 def _fail(args: argparse.Namespace, code: int, message: str, status: str | None = None) -> int:
