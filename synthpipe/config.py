@@ -217,7 +217,9 @@ class ImageTrainConfig(LoopConfig):
 class ImageGenerateConfig(Section):
     per_class: int | None = Field(None, ge=1)  # None: as many as the class has real train images
     classes: list[int | str] | None = None  # None: every class
-    grid_columns: int = Field(10, ge=1)
+    grid_columns: int = Field(10, ge=1)  # synthetic images per class in reports/plots/samples.png
+    grid_real_columns: int = Field(4, ge=0)  # real train images per class before them, for comparison
+    nearest_per_class: int = Field(4, ge=1)  # synthetic images per class beside their nearest real one
 
 
 class ImageValidateConfig(Section):

@@ -15,6 +15,7 @@ from synthpipe.errors import GateFailed, InputError
 from synthpipe.gate.checks import artifact_tables
 from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch, table_to_batch
+from synthpipe.images.figures import nearest_neighbours, sample_grid
 from synthpipe.images.folders import load_images
 from synthpipe.images.metrics import frechet_distance, precision_recall_coverage
 from synthpipe.images.model import (
@@ -161,6 +162,22 @@ def test_feature_metrics_on_real_digits(digits):
     assert collapsed["coverage"] < 0.2 and collapsed["recall"] < 0.2
 
 
+def test_figures_draw_square_pixels_real_beside_synthetic_and_show_copies(tmp_path, digits):
+    images, labels = digits
+    real, fake = (images[:500, None], labels[:500]), (images[500:700, None], labels[500:700])
+    sample_grid(real, fake, list(range(10)), real_columns=3, columns=5, path=tmp_path / "grid.png")
+    grid = np.asarray(Image.open(tmp_path / "grid.png"))
+    # 8x8 images at 7x7 screen pixels each: label, 3 real, separator, 5 synthetic; a header and one row per class.
+    assert grid.shape[:2] == (16 + 10 * (56 + 2), 48 + 3 * 58 + 12 + 5 * 58)
+    first = grid[16:16 + 56, 48:48 + 56, 0]
+    assert (first == np.kron(images[np.flatnonzero(labels[:500] == 0)[0]], np.ones((7, 7)))).all()
+    assert tuple(grid[100, 48 + 3 * 58 + 5]) == (200, 30, 30)  # the red bar between real and synthetic
+    copies = nearest_neighbours(real[0], (real[0][:40], real[1][:40]), list(range(10)), 2, tmp_path / "near.png")
+    fresh = nearest_neighbours(real[0], fake, list(range(10)), 2, tmp_path / "near.png")
+    assert copies == 0.0 and 0.5 < fresh < 2.0, fresh
+    assert Image.open(tmp_path / "near.png").size == (48 + 2 * (56 + 6), 16 + 10 * (2 * 56 + 8))
+
+
 def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     """Real train digits as 'synthetic' pass; the same images with shifted labels fail on label agreement and CAS."""
     train, holdout = real_batch(digits, slice(0, 1000)), real_batch(digits, slice(1400, None))
@@ -240,7 +257,8 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
     assert quality["fidelity"]["label_agreement"] > 0.3
     assert quality["inputs"]["synthetic"]["sha256"] == file_hash("data/synthetic/digits.parquet")
     assert quality["counts"] == {"train": 640, "holdout": 160, "synthetic": 300}
-    assert Image.open("reports/plots/samples.png").size[1] == 10 * (48 + 2)  # one row per class
+    assert Image.open("reports/plots/samples.png").size[1] == 16 + 10 * (56 + 2)  # a header, one row per class
+    assert Image.open("reports/plots/nearest.png").size[1] == 16 + 10 * (2 * 56 + 8)
     assert Path("reports/plots/augmentation.png").exists() and Path("models/digits/weights.safetensors").exists()
     assert Image.open("reports/plots/training_losses.png").size[0] > 300
     assert "![training losses](plots/training_losses.png)" in Path("reports/summary.md").read_text()

@@ -23,7 +23,7 @@ from synthpipe.errors import GateFailed, InputError
 from synthpipe.gate.expectations import expectation_specs, run_expectations
 from synthpipe.gate.plots import plot_augmentation, plot_training_losses
 from synthpipe.images.codec import IMAGE_COLUMN, ImageBatch, image_table, sorted_classes, table_to_batch
-from synthpipe.images.figures import sample_grid
+from synthpipe.images.figures import nearest_neighbours, sample_grid
 from synthpipe.images.folders import load_images
 from synthpipe.images.model import (
     load_image_generator,
@@ -160,10 +160,16 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
     plots = summary_path.parent / "plots"
     report["inputs"] = {name: {"path": str(path), "sha256": file_hash(path)}
                         for name, path in (("train", prepared_dir / "train.parquet"), ("synthetic", synthetic_path))}
-    report["figures"] = {"samples": str(plots / "samples.png"), "augmentation": str(plots / "augmentation.png")}
+    report["figures"] = {"samples": str(plots / "samples.png"), "nearest": str(plots / "nearest.png"),
+                         "augmentation": str(plots / "augmentation.png")}
+    real = (train_batch.images.cpu().numpy(), train_batch.targets.cpu().numpy())
+    fake = (synthetic.images.cpu().numpy(), synthetic.targets.cpu().numpy())
     with atomic_dir(plots) as tmp:
-        sample_grid(synthetic.images.cpu().numpy(), synthetic.targets.cpu().numpy(), synthetic.classes,
-                    cfg.generate.grid_columns, tmp / "samples.png")
+        sample_grid(real, fake, synthetic.classes, cfg.generate.grid_real_columns, cfg.generate.grid_columns,
+                    tmp / "samples.png")
+        report["fidelity"]["nearest_real_ratio"] = nearest_neighbours(real[0], fake, synthetic.classes,
+                                                                      cfg.generate.nearest_per_class,
+                                                                      tmp / "nearest.png")
         plot_augmentation(report["augmentation"]["points"], report["augmentation"]["metric"], tmp / "augmentation.png")
         if train_log is not None and train_log.exists():  # the table gate's plot of the shared loop's log
             plot_training_losses(pd.read_csv(train_log), tmp / "training_losses.png")
