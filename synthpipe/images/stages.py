@@ -107,8 +107,9 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
                             img_s=f"{record['rows_per_s']:.0f}")
             bar.update()
 
+        stop_at = None if cfg.train.time_budget is None else time.monotonic() + cfg.train.time_budget
         model = train_image_gan(batch.images, batch.targets, len(batch.classes), cfg.train, seed,
-                                LoopOptions(on_epoch=show, checkpoints=checkpoints))
+                                LoopOptions(on_epoch=show, checkpoints=checkpoints, stop_at=stop_at))
     seconds = time.perf_counter() - started
     extra = {"train": cfg.train.model_dump(), "seed": seed, "images": len(batch.targets), "device": str(device),
              "seconds": seconds, "dataset": dataset}
@@ -116,7 +117,7 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
         save_image_gan(model, tmp, extra)
     with atomic_path(log_path) as tmp:
         pd.DataFrame(model.history).to_csv(tmp, index=False)
-    return {"epochs": cfg.train.epochs, "seconds": seconds, "device": str(device),
+    return {"epochs": sum("event" not in r for r in model.history), "seconds": seconds, "device": str(device),
             "images_per_s": float(np.mean([r["rows_per_s"] for r in model.history if "event" not in r]))}
 
 
