@@ -305,6 +305,21 @@ def test_image_settings_are_validated_with_the_key_named(tmp_path):
         load_params(path)
 
 
+def test_image_size_picks_the_model_defaults_and_keys_set_in_the_params_win(tmp_path):
+    from synthpipe.config import IMAGE_SIZE_PRESETS, load_params
+    from tests.conftest import REPO
+
+    for size, preset in IMAGE_SIZE_PRESETS.items():
+        assert ImageConfig(size=size).train.model_dump(include=set(preset)) == preset
+    assert ImageTrainConfig().width == IMAGE_SIZE_PRESETS[32]["width"] == 16  # no size known: the default size's
+    mine = ImageConfig(size=32, train={"width": 24, "epochs": 5}).train
+    assert (mine.width, mine.epochs, mine.batch_size, mine.gradient_penalty_every) == (24, 5, 64, 4)
+    digits_train = load_params(REPO / "params-digits.yaml").image.train
+    assert (digits_train.width, digits_train.epochs, digits_train.learning_rate) == (32, 30, 1e-3)
+    mnist = load_params(REPO / "params-mnist.yaml")
+    assert (mnist.data.source.example, mnist.image.size, mnist.image.train.width) == ("mnist", 32, 16)
+
+
 def test_image_stages_run_on_their_cpu_threads_and_give_the_previous_count_back(monkeypatch):
     from synthpipe.config import load_params
     from synthpipe.images import stages as images
