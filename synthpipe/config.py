@@ -249,6 +249,10 @@ class ImageValidateConfig(Section):
     min_cas_ratio: float = Field(0.7, ge=0)
     min_class_coverage: float = Field(0.2, ge=0, le=1)
     max_fid_ratio: float | None = Field(None, gt=0)
+    # The gain in holdout accuracy from adding the synthetic images to every real train image: the upper end of
+    # its 95% interval (over holdout resamples) must reach this. 0: a merge that lowers accuracy beyond noise is
+    # refused. None: reported only.
+    min_augmentation_gain: float | None = 0.0
 
     @model_validator(mode="after")
     def _fractions_are_shares(self) -> ImageValidateConfig:

@@ -189,7 +189,12 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     assert report["fidelity"]["label_agreement"] > 0.9 and report["fidelity"]["worst_class_coverage"] > 0.4
     # The table gate's check records: every threshold judged, the FID ratio reported with no limit.
     checks = {c["check"]: c for c in report["checks"]}
-    assert list(checks) == ["expectations failed", "label agreement", "CAS ratio", "worst class coverage", "FID ratio"]
+    assert list(checks) == ["expectations failed", "label agreement", "CAS ratio", "worst class coverage",
+                            "augmentation gain (95% upper)", "FID ratio"]
+    gain = checks["augmentation gain (95% upper)"]
+    full_point = report["augmentation"]["points"][-1]
+    assert gain["value"] == pytest.approx(full_point["gain"] + 1.96 * full_point["gain_holdout_std"])
+    assert gain["limit"] == ">= 0.0" and gain["passed"] is True  # more real digits do not lower accuracy
     assert all(set(c) == {"check", "value", "limit", "passed", "reason"} for c in checks.values())
     assert checks["label agreement"] == {"check": "label agreement", "value": report["fidelity"]["label_agreement"],
                                          "limit": ">= 0.8", "passed": True, "reason": None}
@@ -210,7 +215,7 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     assert (curve["gain"], curve["real_score"]) == (full["gain"], full["real_score"])
     # One Prefect artifact table for both modalities.
     tables = artifact_tables(report)
-    assert [row["result"] for row in tables["quality-figures"][0]] == ["pass"] * 4 + ["reported"]
+    assert [row["result"] for row in tables["quality-figures"][0]] == ["pass"] * 5 + ["reported"]
     assert tables["augmentation-curve"][0] == curve["points"]
     assert set(report["classes"]) == {str(d) for d in range(10)}
     wrong = ImageBatch(others.images, (others.targets + 1) % 10, others.classes)
@@ -218,7 +223,8 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     assert not failed["passed"] and failed["fidelity"]["label_agreement"] < 0.1
     verdicts = {c["check"]: c["passed"] for c in failed["checks"]}
     assert verdicts == {"expectations failed": True, "label agreement": False, "CAS ratio": False,
-                        "worst class coverage": verdicts["worst class coverage"], "FID ratio": None}
+                        "worst class coverage": verdicts["worst class coverage"],
+                        "augmentation gain (95% upper)": False, "FID ratio": None}  # wrong labels lower accuracy
     assert failed["reasons"] == [c["reason"] for c in failed["checks"] if c["passed"] is False]
     assert failed["reasons"][0].startswith(f"label agreement {failed['fidelity']['label_agreement']:.3f} < "
                                            "min_label_agreement 0.8")
@@ -247,7 +253,8 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
     params["image"]["train"] |= {"epochs": 12, "width": 16}
     params["image"]["generate"]["per_class"] = 30
     params["image"]["validate"] |= {"classifier_steps": 60, "augmentation_fractions": [0.5, 1.0],
-                                    "min_label_agreement": 0.3, "min_cas_ratio": 0.3, "min_class_coverage": 0.05}
+                                    "min_label_agreement": 0.3, "min_cas_ratio": 0.3, "min_class_coverage": 0.05,
+                                    "min_augmentation_gain": None}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     monkeypatch.chdir(root)
 

@@ -51,7 +51,8 @@ def assess_images(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch,
              fidelity["fid_real_baseline"])
     utility = {"real_accuracy": real_accuracy, "cas": cas, "cas_ratio": cas / real_accuracy if real_accuracy else 0.0}
     curve = augmentation_curve(train, holdout, synthetic, cfg.augmentation_fractions, fit, seed)
-    thresholds = cfg.model_dump(include={"min_label_agreement", "min_cas_ratio", "min_class_coverage", "max_fid_ratio"})
+    thresholds = cfg.model_dump(include={"min_label_agreement", "min_cas_ratio", "min_class_coverage", "max_fid_ratio",
+                                         "min_augmentation_gain"})
     report = {"modality": "image", "fidelity": fidelity, "utility": utility, "classes": per_class,
               "augmentation": curve,
               "counts": {"train": len(train.targets), "holdout": len(holdout.targets),
@@ -125,7 +126,7 @@ def correct(model, holdout: ImageBatch) -> np.ndarray:
 def gate_checks(report: dict, cfg: ImageValidateConfig) -> list[dict]:
     """Every thresholded figure as a check record (synthpipe.gate.checks); the FID ratio is reported only unless
     max_fid_ratio is set."""
-    f, u = report["fidelity"], report["utility"]
+    f, u, full = report["fidelity"], report["utility"], report["augmentation"]["points"][-1]
     return [
         expectations_check(report["expectations"]["results"], report["thresholds"]["max_failed_expectations"]),
         check("label agreement", f["label_agreement"], ">=", cfg.min_label_agreement, lambda v, t:
@@ -137,6 +138,10 @@ def gate_checks(report: dict, cfg: ImageValidateConfig) -> list[dict]:
         check("worst class coverage", f["worst_class_coverage"], ">=", cfg.min_class_coverage, lambda v, t:
               f"class '{f['worst_class']}' coverage {v:.3f} < min_class_coverage {t}: its synthetic images miss "
               "most of its real variety (mode collapse)"),
+        check("augmentation gain (95% upper)", full["gain"] + 1.96 * full["gain_holdout_std"], ">=",
+              cfg.min_augmentation_gain, lambda v, t:
+              f"adding the synthetic images to every real train image changes holdout accuracy by "
+              f"{full['gain']:+.3f} (95% interval up to {v:+.3f} < min_augmentation_gain {t}): worse beyond noise"),
         check("FID ratio", f["fid"] / max(f["fid_real_baseline"], 1e-12), "<=", cfg.max_fid_ratio, lambda v, t:
               f"FID {f['fid']:.3f} is {v:.1f}x the real train-vs-holdout FID {f['fid_real_baseline']:.3f} "
               f"> max_fid_ratio {t}"),
