@@ -137,7 +137,7 @@ def test_same_seed_same_images_on_cpu(tmp_path, digits):
 def test_trained_generator_draws_the_requested_digit(digits):
     """A short training run on the real digits: a classifier trained on real digits mostly sees the asked-for class."""
     train, holdout = real_batch(digits, slice(0, 1400)), real_batch(digits, slice(1400, None))
-    cfg = ImageTrainConfig(epochs=8, batch_size=64, noise_dim=32, width=16, learning_rate=1e-3)
+    cfg = ImageConfig(size=8, train={"epochs": 8, "noise_dim": 32, "width": 16}).train  # the 8 px preset's rest
     model = train_image_gan(train.images, train.targets, 10, cfg, seed=0)
     judge = train_classifier(train.images, train.targets, 10, steps=150, batch=128, seed=0)
     assert accuracy(judge, holdout.images, holdout.targets) > 0.9
