@@ -15,6 +15,7 @@ from synthpipe.errors import GateFailed, InputError
 from synthpipe.gate.checks import artifact_tables
 from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch, table_to_batch
+from synthpipe.images.figures import nearest_neighbours, sample_grid
 from synthpipe.images.folders import load_images
 from synthpipe.images.metrics import frechet_distance, precision_recall_coverage
 from synthpipe.images.model import (
@@ -136,7 +137,7 @@ def test_same_seed_same_images_on_cpu(tmp_path, digits):
 def test_trained_generator_draws_the_requested_digit(digits):
     """A short training run on the real digits: a classifier trained on real digits mostly sees the asked-for class."""
     train, holdout = real_batch(digits, slice(0, 1400)), real_batch(digits, slice(1400, None))
-    cfg = ImageTrainConfig(epochs=8, batch_size=64, noise_dim=32, width=16, learning_rate=1e-3)
+    cfg = ImageConfig(size=8, train={"epochs": 8, "noise_dim": 32, "width": 16}).train  # the 8 px preset's rest
     model = train_image_gan(train.images, train.targets, 10, cfg, seed=0)
     judge = train_classifier(train.images, train.targets, 10, steps=150, batch=128, seed=0)
     assert accuracy(judge, holdout.images, holdout.targets) > 0.9
@@ -161,6 +162,22 @@ def test_feature_metrics_on_real_digits(digits):
     assert collapsed["coverage"] < 0.2 and collapsed["recall"] < 0.2
 
 
+def test_figures_draw_square_pixels_real_beside_synthetic_and_show_copies(tmp_path, digits):
+    images, labels = digits
+    real, fake = (images[:500, None], labels[:500]), (images[500:700, None], labels[500:700])
+    sample_grid(real, fake, list(range(10)), real_columns=3, columns=5, path=tmp_path / "grid.png")
+    grid = np.asarray(Image.open(tmp_path / "grid.png"))
+    # 8x8 images at 7x7 screen pixels each: label, 3 real, separator, 5 synthetic; a header and one row per class.
+    assert grid.shape[:2] == (16 + 10 * (56 + 2), 48 + 3 * 58 + 12 + 5 * 58)
+    first = grid[16:16 + 56, 48:48 + 56, 0]
+    assert (first == np.kron(images[np.flatnonzero(labels[:500] == 0)[0]], np.ones((7, 7)))).all()
+    assert tuple(grid[100, 48 + 3 * 58 + 5]) == (200, 30, 30)  # the red bar between real and synthetic
+    copies = nearest_neighbours(real[0], (real[0][:40], real[1][:40]), list(range(10)), 2, tmp_path / "near.png")
+    fresh = nearest_neighbours(real[0], fake, list(range(10)), 2, tmp_path / "near.png")
+    assert copies == 0.0 and 0.5 < fresh < 2.0, fresh
+    assert Image.open(tmp_path / "near.png").size == (48 + 2 * (56 + 6), 16 + 10 * (2 * 56 + 8))
+
+
 def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     """Real train digits as 'synthetic' pass; the same images with shifted labels fail on label agreement and CAS."""
     train, holdout = real_batch(digits, slice(0, 1000)), real_batch(digits, slice(1400, None))
@@ -172,7 +189,12 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     assert report["fidelity"]["label_agreement"] > 0.9 and report["fidelity"]["worst_class_coverage"] > 0.4
     # The table gate's check records: every threshold judged, the FID ratio reported with no limit.
     checks = {c["check"]: c for c in report["checks"]}
-    assert list(checks) == ["expectations failed", "label agreement", "CAS ratio", "worst class coverage", "FID ratio"]
+    assert list(checks) == ["expectations failed", "label agreement", "CAS ratio", "worst class coverage",
+                            "augmentation gain, 95% upper bound", "FID ratio"]
+    gain = checks["augmentation gain, 95% upper bound"]
+    full_point = report["augmentation"]["points"][-1]
+    assert gain["value"] == full_point["gain_high"] > full_point["gain"]
+    assert gain["limit"] == ">= 0.0" and gain["passed"] is True  # more real digits do not lower accuracy
     assert all(set(c) == {"check", "value", "limit", "passed", "reason"} for c in checks.values())
     assert checks["label agreement"] == {"check": "label agreement", "value": report["fidelity"]["label_agreement"],
                                          "limit": ">= 0.8", "passed": True, "reason": None}
@@ -194,7 +216,7 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     assert (curve["gain"], curve["real_score"]) == (full["gain"], full["real_score"])
     # One Prefect artifact table for both modalities.
     tables = artifact_tables(report)
-    assert [row["result"] for row in tables["quality-figures"][0]] == ["pass"] * 4 + ["reported"]
+    assert [row["result"] for row in tables["quality-figures"][0]] == ["pass"] * 5 + ["reported"]
     assert [(row["fraction"], row["arm"]) for row in tables["augmentation-curve"][0]] == [
         (0.25, "real"), (0.25, "synthetic"), (1.0, "real"), (1.0, "synthetic")]
     assert set(report["classes"]) == {str(d) for d in range(10)}
@@ -203,7 +225,8 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     assert not failed["passed"] and failed["fidelity"]["label_agreement"] < 0.1
     verdicts = {c["check"]: c["passed"] for c in failed["checks"]}
     assert verdicts == {"expectations failed": True, "label agreement": False, "CAS ratio": False,
-                        "worst class coverage": verdicts["worst class coverage"], "FID ratio": None}
+                        "worst class coverage": verdicts["worst class coverage"],
+                        "augmentation gain (95% upper)": False, "FID ratio": None}  # wrong labels lower accuracy
     assert failed["reasons"] == [c["reason"] for c in failed["checks"] if c["passed"] is False]
     assert failed["reasons"][0].startswith(f"label agreement {failed['fidelity']['label_agreement']:.3f} < "
                                            "min_label_agreement 0.8")
@@ -232,7 +255,8 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
     params["image"]["train"] |= {"epochs": 12, "width": 16}
     params["image"]["generate"]["per_class"] = 30
     params["image"]["validate"] |= {"classifier_steps": 60, "augmentation_fractions": [0.5, 1.0],
-                                    "min_label_agreement": 0.3, "min_cas_ratio": 0.3, "min_class_coverage": 0.05}
+                                    "min_label_agreement": 0.3, "min_cas_ratio": 0.3, "min_class_coverage": 0.05,
+                                    "min_augmentation_gain": None}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     monkeypatch.chdir(root)
 
@@ -242,7 +266,8 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
     assert quality["fidelity"]["label_agreement"] > 0.3
     assert quality["inputs"]["synthetic"]["sha256"] == file_hash("data/synthetic/digits.parquet")
     assert quality["counts"] == {"train": 640, "holdout": 160, "synthetic": 300}
-    assert Image.open("reports/plots/samples.png").size[1] == 10 * (48 + 2)  # one row per class
+    assert Image.open("reports/plots/samples.png").size[1] == 16 + 10 * (56 + 2)  # a header, one row per class
+    assert Image.open("reports/plots/nearest.png").size[1] == 16 + 10 * (2 * 56 + 8)
     assert Path("reports/plots/augmentation.png").exists() and Path("models/digits/weights.safetensors").exists()
     assert Image.open("reports/plots/training_losses.png").size[0] > 300
     assert "![training losses](plots/training_losses.png)" in Path("reports/summary.md").read_text()
@@ -287,6 +312,21 @@ def test_image_settings_are_validated_with_the_key_named(tmp_path):
     path.write_text("data: {modality: image, target: label, source: {format: csv, path: x.csv}}\n")
     with pytest.raises(ConfigError, match=r"images come from 'example', 'folder' or 'parquet' sources, not 'csv'"):
         load_params(path)
+
+
+def test_image_size_picks_the_model_defaults_and_keys_set_in_the_params_win(tmp_path):
+    from synthpipe.config import IMAGE_SIZE_PRESETS, load_params
+    from tests.conftest import REPO
+
+    for size, preset in IMAGE_SIZE_PRESETS.items():
+        assert ImageConfig(size=size).train.model_dump(include=set(preset)) == preset
+    assert ImageTrainConfig().width == IMAGE_SIZE_PRESETS[32]["width"] == 16  # no size known: the default size's
+    mine = ImageConfig(size=32, train={"width": 24, "epochs": 5}).train
+    assert (mine.width, mine.epochs, mine.batch_size, mine.gradient_penalty_every) == (24, 5, 64, 4)
+    digits_train = load_params(REPO / "params-digits.yaml").image.train
+    assert (digits_train.width, digits_train.epochs, digits_train.learning_rate) == (32, 30, 1e-3)
+    mnist = load_params(REPO / "params-mnist.yaml")
+    assert (mnist.data.source.example, mnist.image.size, mnist.image.train.width) == ("mnist", 32, 16)
 
 
 def test_image_stages_run_on_their_cpu_threads_and_give_the_previous_count_back(monkeypatch):

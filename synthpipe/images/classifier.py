@@ -6,12 +6,17 @@ on the real images describes exactly the differences that matter for them.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from synthpipe.images.model import translate
+from synthpipe.training import PROGRESS_SECONDS
 
+log = logging.getLogger(__name__)
 FEATURES = 128
 
 
@@ -31,9 +36,10 @@ class SmallCnn(nn.Module):
 
 
 def train_classifier(images: torch.Tensor, targets: torch.Tensor, classes: int, steps: int, batch: int,
-                     seed: int) -> SmallCnn:
+                     seed: int, name: str = "classifier") -> SmallCnn:
     """Train on uint8 `images` (N, C, S, S) for a fixed number of steps, whatever N is, so that runs with and
-    without extra synthetic images cost the same and differ only in their data."""
+    without extra synthetic images cost the same and differ only in their data. A progress line goes to the log
+    at least every PROGRESS_SECONDS: a gate with several classifiers to train is otherwise silent for minutes."""
     torch.manual_seed(seed)
     model = SmallCnn(images.shape[1], classes).to(images.device)
     data = images.float() / 127.5 - 1
@@ -42,7 +48,11 @@ def train_classifier(images: torch.Tensor, targets: torch.Tensor, classes: int, 
     batch = min(batch, images.shape[0])
     shift = max(1, images.shape[-1] // 8)
     model.train()
-    for _ in range(steps):
+    last = time.monotonic()
+    for step in range(steps):
+        if time.monotonic() - last >= PROGRESS_SECONDS:
+            last = time.monotonic()
+            log.info("%s: step %d/%d on %d images", name, step, steps, images.shape[0])
         pick = torch.randint(images.shape[0], (batch,), device=images.device)
         # Small random shifts: the classifier must not hinge on exact pixel positions.
         loss = F.cross_entropy(model(translate(data[pick], shift)), targets[pick], label_smoothing=0.05)

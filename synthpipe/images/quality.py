@@ -9,6 +9,7 @@ the same as the table gate's (synthpipe.gate.checks), and the curve has the tabl
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -20,6 +21,8 @@ from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch
 from synthpipe.images.metrics import balanced_subset, frechet_distance, precision_recall_coverage
 
+log = logging.getLogger(__name__)
+
 
 def assess_images(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch, cfg: ImageValidateConfig,
                   seed: int, expectations: list[dict] = (), max_failed_expectations: int = 0) -> dict:
@@ -27,11 +30,12 @@ def assess_images(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch,
     `expectations` are the results of the table expectations on the columns beside the pixels."""
     classes = len(train.classes)
 
-    def fit(images: torch.Tensor, targets: torch.Tensor):
-        return train_classifier(images, targets, classes, cfg.classifier_steps, cfg.classifier_batch, seed)
+    def fit(images: torch.Tensor, targets: torch.Tensor, name: str):
+        return train_classifier(images, targets, classes, cfg.classifier_steps, cfg.classifier_batch, seed, name)
 
-    judge = fit(train.images, train.targets)
+    judge = fit(train.images, train.targets, "judge (real train images)")
     real_accuracy = accuracy(judge, holdout.images, holdout.targets)
+    log.info("judge: holdout accuracy %.3f", real_accuracy)
     train_features, _ = predict(judge, train.images)
     holdout_features, _ = predict(judge, holdout.images)
     synthetic_features, synthetic_predicted = predict(judge, synthetic.images)
@@ -41,10 +45,14 @@ def assess_images(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch,
     per_class = per_class_figures(holdout, holdout_features, synthetic, synthetic_features, synthetic_predicted,
                                   cfg.neighbours)
     fidelity |= mean_of_classes(per_class)
-    cas = accuracy(fit(synthetic.images, synthetic.targets), holdout.images, holdout.targets)
+    cas = accuracy(fit(synthetic.images, synthetic.targets, "CAS (synthetic images only)"), holdout.images,
+                   holdout.targets)
+    log.info("CAS %.3f vs real %.3f; FID %.3f (real floor %.3f)", cas, real_accuracy, fidelity["fid"],
+             fidelity["fid_real_baseline"])
     utility = {"real_accuracy": real_accuracy, "cas": cas, "cas_ratio": cas / real_accuracy if real_accuracy else 0.0}
     curve = augmentation_curve(train, holdout, synthetic, cfg.augmentation_fractions, fit, seed)
-    thresholds = cfg.model_dump(include={"min_label_agreement", "min_cas_ratio", "min_class_coverage", "max_fid_ratio"})
+    thresholds = cfg.model_dump(include={"min_label_agreement", "min_cas_ratio", "min_class_coverage", "max_fid_ratio",
+                                         "min_augmentation_gain"})
     report = {"modality": "image", "fidelity": fidelity, "utility": utility, "classes": per_class,
               "augmentation": curve,
               "counts": {"train": len(train.targets), "holdout": len(holdout.targets),
@@ -95,9 +103,11 @@ def augmentation_curve(train: ImageBatch, holdout: ImageBatch, synthetic: ImageB
     for fraction in sorted(fractions if 1.0 in fractions else [*fractions, 1.0]):
         pick = balanced_subset(train.targets, fraction, seed)
         real_images, real_targets = train.images[pick], train.targets[pick]
-        alone = correct(fit(real_images, real_targets), holdout)
-        mixed = correct(fit(torch.cat([real_images, synthetic.images]), torch.cat([real_targets, synthetic.targets])),
-                        holdout)
+        alone = correct(fit(real_images, real_targets, f"{fraction:.0%} real"), holdout)
+        mixed = correct(fit(torch.cat([real_images, synthetic.images]), torch.cat([real_targets, synthetic.targets]),
+                            f"{fraction:.0%} real + synthetic"), holdout)
+        log.info("augmentation at %.0f%% real: %.3f alone, %.3f with synthetic", 100 * fraction, alone.mean(),
+                 mixed.mean())
         points.append(curve_point(fraction, len(pick), len(synthetic.targets), alone, mixed, rows))
     full = points[-1]  # every real train image: the training set merge builds
     return {"metric": "accuracy", "policy": "all synthetic images", "points": points, "fraction": full["fraction"],
@@ -131,7 +141,7 @@ def correct(model, holdout: ImageBatch) -> np.ndarray:
 def gate_checks(report: dict, cfg: ImageValidateConfig) -> list[dict]:
     """Every thresholded figure as a check record (synthpipe.gate.checks); the FID ratio is reported only unless
     max_fid_ratio is set."""
-    f, u = report["fidelity"], report["utility"]
+    f, u, full = report["fidelity"], report["utility"], report["augmentation"]["points"][-1]
     return [
         expectations_check(report["expectations"]["results"], report["thresholds"]["max_failed_expectations"]),
         check("label agreement", f["label_agreement"], ">=", cfg.min_label_agreement, lambda v, t:
@@ -143,6 +153,9 @@ def gate_checks(report: dict, cfg: ImageValidateConfig) -> list[dict]:
         check("worst class coverage", f["worst_class_coverage"], ">=", cfg.min_class_coverage, lambda v, t:
               f"class '{f['worst_class']}' coverage {v:.3f} < min_class_coverage {t}: its synthetic images miss "
               "most of its real variety (mode collapse)"),
+        check("augmentation gain, 95% upper bound", full["gain_high"], ">=", cfg.min_augmentation_gain, lambda v, t:
+              f"adding the synthetic images to every real train image changes holdout accuracy by "
+              f"{full['gain']:+.3f} (95% interval up to {v:+.3f} < min_augmentation_gain {t}): worse beyond noise"),
         check("FID ratio", f["fid"] / max(f["fid_real_baseline"], 1e-12), "<=", cfg.max_fid_ratio, lambda v, t:
               f"FID {f['fid']:.3f} is {v:.1f}x the real train-vs-holdout FID {f['fid_real_baseline']:.3f} "
               f"> max_fid_ratio {t}"),
@@ -178,7 +191,11 @@ def render_summary(report: dict) -> str:
               f"{p['gain']:+.3f} | {p['gain_low']:+.3f} to {p['gain_high']:+.3f} |" for p in a["points"]]
     lines += ["", f"Each row adds all {report['counts']['synthetic']} synthetic images. The generator was trained on "
               "the whole real train split; the curve shows what its images add when fewer real labels are used for "
-              "the classifier.", "", "![samples, one row per class](plots/samples.png)", "",
+              "the classifier.", "", "![real (left of the red bar) and synthetic images, one row per class]"
+              "(plots/samples.png)", "",
+              f"![synthetic images above their nearest real train image](plots/nearest.png) (closest pair: "
+              f"{f.get('nearest_real_ratio', float('nan')):.2f} of the median real-to-real nearest distance; "
+              "near 0 is a copy)", "",
               "![augmentation curve](plots/augmentation.png)", ""]
     if "losses" in report.get("figures", {}):
         lines += ["![training losses](plots/training_losses.png)", ""]

@@ -25,7 +25,7 @@ from synthpipe.gate.html import write_html_report
 from synthpipe.gate.plots import plot_augmentation, plot_training_losses
 from synthpipe.gate.scarcity import LABELS
 from synthpipe.images.codec import IMAGE_COLUMN, ImageBatch, image_table, sorted_classes, table_to_batch
-from synthpipe.images.figures import sample_grid
+from synthpipe.images.figures import nearest_neighbours, sample_grid
 from synthpipe.images.folders import load_images
 from synthpipe.images.model import (
     load_image_generator,
@@ -109,8 +109,9 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
                             img_s=f"{record['rows_per_s']:.0f}")
             bar.update()
 
+        stop_at = None if cfg.train.time_budget is None else time.monotonic() + cfg.train.time_budget
         model = train_image_gan(batch.images, batch.targets, len(batch.classes), cfg.train, seed,
-                                LoopOptions(on_epoch=show, checkpoints=checkpoints))
+                                LoopOptions(on_epoch=show, checkpoints=checkpoints, stop_at=stop_at))
     seconds = time.perf_counter() - started
     extra = {"train": cfg.train.model_dump(), "seed": seed, "images": len(batch.targets), "device": str(device),
              "seconds": seconds, "dataset": dataset}
@@ -118,7 +119,7 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
         save_image_gan(model, tmp, extra)
     with atomic_path(log_path) as tmp:
         pd.DataFrame(model.history).to_csv(tmp, index=False)
-    return {"epochs": cfg.train.epochs, "seconds": seconds, "device": str(device),
+    return {"epochs": sum("event" not in r for r in model.history), "seconds": seconds, "device": str(device),
             "images_per_s": float(np.mean([r["rows_per_s"] for r in model.history if "event" not in r]))}
 
 
@@ -162,10 +163,16 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
     plots = summary_path.parent / "plots"
     report["inputs"] = {name: {"path": str(path), "sha256": file_hash(path)}
                         for name, path in (("train", prepared_dir / "train.parquet"), ("synthetic", synthetic_path))}
-    report["figures"] = {"samples": str(plots / "samples.png"), "augmentation": str(plots / "augmentation.png")}
+    report["figures"] = {"samples": str(plots / "samples.png"), "nearest": str(plots / "nearest.png"),
+                         "augmentation": str(plots / "augmentation.png")}
+    real = (train_batch.images.cpu().numpy(), train_batch.targets.cpu().numpy())
+    fake = (synthetic.images.cpu().numpy(), synthetic.targets.cpu().numpy())
     with atomic_dir(plots) as tmp:
-        sample_grid(synthetic.images.cpu().numpy(), synthetic.targets.cpu().numpy(), synthetic.classes,
-                    cfg.generate.grid_columns, tmp / "samples.png")
+        sample_grid(real, fake, synthetic.classes, cfg.generate.grid_real_columns, cfg.generate.grid_columns,
+                    tmp / "samples.png")
+        report["fidelity"]["nearest_real_ratio"] = nearest_neighbours(real[0], fake, synthetic.classes,
+                                                                      cfg.generate.nearest_per_class,
+                                                                      tmp / "nearest.png")
         plot_augmentation(report["augmentation"]["points"], report["augmentation"]["metric"], LABELS,
                           tmp / "augmentation.png")
         if train_log is not None and train_log.exists():  # the table gate's plot of the shared loop's log
