@@ -226,7 +226,7 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     verdicts = {c["check"]: c["passed"] for c in failed["checks"]}
     assert verdicts == {"expectations failed": True, "label agreement": False, "CAS ratio": False,
                         "worst class coverage": verdicts["worst class coverage"],
-                        "augmentation gain (95% upper)": False, "FID ratio": None}  # wrong labels lower accuracy
+                        "augmentation gain, 95% upper bound": False, "FID ratio": None}  # wrong labels lower accuracy
     assert failed["reasons"] == [c["reason"] for c in failed["checks"] if c["passed"] is False]
     assert failed["reasons"][0].startswith(f"label agreement {failed['fidelity']['label_agreement']:.3f} < "
                                            "min_label_agreement 0.8")
