@@ -109,8 +109,10 @@ def test_the_ui_on_another_port_talks_to_its_own_api(tmp_path):
         if CHROMIUM.exists():  # the page itself, as a person sees it
             with Browser() as browser:
                 browser.open(f"{base}/")
-                # The first load serves several MB of scripts from a busy server: give it time.
-                browser.wait_for("document.body.innerText.includes('Flow Runs')", timeout=180)
+                # The first load serves several MB of scripts from a busy server: give it time. The dashboard shows
+                # its runs, or (a new database) its empty state: either once the UI's API calls have answered.
+                browser.wait_for("['Flow Runs', 'Run a task or flow to get started']"
+                                 ".some(t => document.body.innerText.includes(t))", timeout=180)
                 text = browser.evaluate("document.body.innerText")
                 # What the V2 and the V1 UI say when their API does not answer.
                 assert "Unable to connect" not in text and "Can't connect to Server API" not in text
