@@ -251,11 +251,15 @@ def _phase(rows: int, table_rows: int, fits: list[dict], cfg: TrainConfig, subsa
     """How much of the table a phase used, for how long, and why (recorded in config.json, shown in the summary)."""
     trained = {id(fit): [r for r in fit["history"] if "event" not in r] for fit in fits}
     steps = max((sum(r["steps"] for r in epochs) for epochs in trained.values()), default=0)  # the copula: none
-    capped = cfg.max_steps is not None and steps >= cfg.max_steps
+    # max_steps cuts the GAN and the VAE; the diffusion model is planned in steps (train.diffusion_steps) anyway.
+    capped = cfg.max_steps is not None and any(
+        fit["family"] != "diffusion" and sum(r["steps"] for r in trained[id(fit)]) >= cfg.max_steps for fit in fits)
     stopped = any(_stopped_early(fit["family"], trained[id(fit)], cfg) for fit in fits if trained[id(fit)])
     why = [f"a seeded subsample of train.selection_rows={cfg.selection_rows} rows"] if subsampled else ["all rows"]
     if capped:
-        why.append(f"training cut at train.max_steps={cfg.max_steps} optimiser steps")
+        why.append(f"GAN/VAE training cut at train.max_steps={cfg.max_steps} optimiser steps")
+    if any(fit["family"] == "diffusion" for fit in fits):
+        why.append(f"diffusion: train.diffusion_steps={cfg.diffusion_steps} optimiser steps")
     if stopped:
         why.append(f"stopped by the train.time_budget={cfg.time_budget:.0f} s deadline")
     return {"rows": rows, "share": round(rows / table_rows, 4), "steps": steps,
