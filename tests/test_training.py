@@ -44,9 +44,8 @@ def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
         assert torch.equal(a[name], b[name]), name
 
 
-def test_killed_train_stage_resumes_to_bit_identical_weights(tmp_path, penguins):
-    project = train_project(tmp_path / "killed", penguins, epochs=40, checkpoint_every=4)
-    checkpoint = project / "models/penguins.ckpt/gan"
+def kill_train_stage_after_a_checkpoint(project: Path, checkpoint: Path) -> None:
+    """Run `synthpipe stage train` in `project` and SIGKILL it once `checkpoint` holds a state."""
     bin_dir = Path(sys.executable).parent
     process = subprocess.Popen([str(bin_dir / "synthpipe"), "stage", "train"], cwd=project,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -54,6 +53,12 @@ def test_killed_train_stage_resumes_to_bit_identical_weights(tmp_path, penguins)
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL  # killed mid-training, not finished
+
+
+def test_killed_train_stage_resumes_to_bit_identical_weights(tmp_path, penguins):
+    project = train_project(tmp_path / "killed", penguins, epochs=40, checkpoint_every=4)
+    checkpoint = project / "models/penguins.ckpt/gan"
+    kill_train_stage_after_a_checkpoint(project, checkpoint)
     saved = read_json(checkpoint / "state.json")
     assert 4 <= saved["epoch"] < 40 and saved["epoch"] % 4 == 0
     assert not (project / "models/penguins").exists()
@@ -361,13 +366,7 @@ def image_project(root: Path) -> Path:
 def test_killed_image_train_stage_resumes_to_bit_identical_weights(tmp_path, monkeypatch):
     project = image_project(tmp_path / "digits")
     checkpoint = project / "models/digits.ckpt/image_gan"
-    bin_dir = Path(sys.executable).parent
-    process = subprocess.Popen([str(bin_dir / "synthpipe"), "stage", "train"], cwd=project,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while not (checkpoint / "state.json").exists() and process.poll() is None:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL  # killed mid-training, not finished
+    kill_train_stage_after_a_checkpoint(project, checkpoint)
     saved = read_json(checkpoint / "state.json")
     assert 2 <= saved["epoch"] < 6 and saved["epoch"] % 2 == 0 and saved["family"] == "image_gan"
     assert any(key.startswith("module.average.") for key in load_file(str(checkpoint / "state.safetensors")))
