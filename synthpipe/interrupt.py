@@ -6,22 +6,23 @@ that raises `Interrupted` where the code happens to be, as Python raises Keyboar
 flag that `check()` turns into `Interrupted` in any thread, since a signal only interrupts the main thread: the
 training loop checks it at every step, so training that runs in a worker thread (as orchestrators may run a task)
 stops as soon too, instead of running on after the main thread has given up. A stage that DVC started stops when
-DVC dies (DVC does not pass SIGTERM on to its stage commands).
+the DVC process exits: DVC does not pass SIGTERM on to its stage commands, and it starts them through a shell that
+may outlive it (dash does not exec a `-c` command), so the stage watches DVC itself rather than its parent.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
+import select
 import signal
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from synthpipe.errors import Interrupted
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _received: list[int] = []  # the first signal that asked to stop
 _stop = threading.Event()
 
@@ -35,7 +36,7 @@ def stop_on_signals() -> Iterator[None]:
     _stop.clear()
     previous = {signum: signal.signal(signum, on_signal) for signum in SIGNALS}
     if "DVC_STAGE" in os.environ:  # run by `dvc repro`: stop with it
-        stop_with_parent()
+        stop_with_dvc()
     try:
         yield
     finally:
@@ -56,10 +57,35 @@ def check() -> None:
         raise Interrupted(_received[0])
 
 
-def stop_with_parent() -> None:
-    """Linux: get SIGTERM when the parent process dies. Elsewhere (no prctl) nothing."""
+def stop_with_dvc() -> None:
+    """Linux: send this process SIGTERM when the DVC process that runs this stage exits. Elsewhere nothing."""
+    pid = dvc_pid()
+    if pid is None:
+        return
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
+        exited = os.pidfd_open(pid)
+    except ProcessLookupError:  # DVC is already gone
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    except (OSError, AttributeError):  # no pidfd (old kernel, not Linux): run on as before
+        return
+    threading.Thread(target=terminate_when_readable, args=(exited,), name="stop-with-dvc", daemon=True).start()
+
+
+def terminate_when_readable(exited: int) -> None:
+    select.select([exited], [], [])  # a pidfd becomes readable when its process exits
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def dvc_pid() -> int | None:
+    """The nearest ancestor without DVC's `DVC_STAGE` variable: DVC itself, above the shell it runs the stage in."""
+    pid = os.getppid()
+    while pid > 1:
+        proc = Path("/proc") / str(pid)
+        try:
+            if not any(entry.startswith(b"DVC_STAGE=") for entry in (proc / "environ").read_bytes().split(b"\0")):
+                return pid
+            pid = int((proc / "stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # no /proc, or not ours to read
+            return None
+    return None

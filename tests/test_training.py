@@ -146,10 +146,12 @@ def stage_processes(project: Path) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="finds the stage process through Linux /proc")
-def test_a_stage_that_dvc_runs_stops_when_dvc_is_terminated(tmp_path, penguins):
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])  # dash stays between DVC and the stage; bash execs it
+def test_a_stage_that_dvc_runs_stops_when_dvc_is_terminated(tmp_path, penguins, shell):
     project = train_project(tmp_path / "dvc", penguins, epochs=100_000, checkpoint_every=2)
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(project)}
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(project),
+           "SHELL": shell}  # DVC runs its stage commands in $SHELL
     dvc = subprocess.Popen([str(bin_dir / "dvc"), "repro", "--single-item", "train"], cwd=project, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = project / "models/penguins.ckpt/gan/state.json"
