@@ -168,6 +168,11 @@ class Logits:
         picked = output.index_select(1, self.index).view(-1, self.variables, self.widest)
         return picked.masked_fill(~self.valid, float("-inf"))
 
+    def pairs(self, output: torch.Tensor, rows: torch.Tensor, variables: torch.Tensor) -> torch.Tensor:
+        """The logits of the given (row, variable) pairs only, as (pairs x widest)."""
+        columns = self.index.view(self.variables, self.widest)[variables]
+        return output[rows[:, None], columns].masked_fill(~self.valid[variables], float("-inf"))
+
 
 @dataclass
 class DiffusionModel:
@@ -276,11 +281,10 @@ def generate(denoiser: Denoiser, shape: DiffusionShape, rows: int, clamp: dict[i
     logits_of = Logits(shape, device)
     n_num, n_cat = len(shape.numbers), len(shape.widths)
     x = torch.randn(rows, n_num, generator=rng).to(device)
-    cats = torch.tensor(shape.widths, device=device).repeat(rows, 1)  # every variable masked
-    fixed = torch.zeros(n_cat, dtype=torch.bool, device=device)
+    mask_token = torch.tensor(shape.widths, device=device)
+    cats = mask_token.repeat(rows, 1)  # every variable masked
     for j, states in clamp.items():
-        cats[:, j] = states.to(device)
-        fixed[j] = True
+        cats[:, j] = states.to(device)  # a state, never the mask token: it is never revealed again
     times = torch.linspace(1.0, 0.0, steps + 1)
     for t, s in zip(times[:-1].tolist(), times[1:].tolist()):
         with mixed_precision(device):
@@ -290,10 +294,12 @@ def generate(denoiser: Denoiser, shape: DiffusionShape, rows: int, clamp: dict[i
         noise = (x - math.sqrt(a_t) * x0) / math.sqrt(1 - a_t)
         x = math.sqrt(a_s) * x0 + math.sqrt(1 - a_s) * noise  # DDIM (eta = 0); at s = 0 this is x0
         # Reveal each masked category with probability (t - s) / t, drawn by inverse CDF from the prediction.
-        probs = torch.softmax(logits_of(output), dim=-1)
-        draw = torch.rand(rows, n_cat, 1, generator=rng).to(device)
-        states = (draw > probs.cumsum(dim=-1)).sum(dim=-1).clamp_max(probs.shape[-1] - 1)
-        states = torch.minimum(states, torch.tensor(shape.widths, device=device) - 1)
-        reveal = (torch.rand(rows, n_cat, generator=rng).to(device) < (t - s) / t) & ~fixed
-        cats = torch.where(reveal & (cats == torch.tensor(shape.widths, device=device)), states, cats)
+        # Only the revealed pairs are drawn: a step reveals about 1/steps of them, and the softmax over every
+        # (row, variable) pair cost several times the network's own pass on a table with wide categories.
+        draw = torch.rand(rows, n_cat, generator=rng).to(device)
+        reveal = (torch.rand(rows, n_cat, generator=rng).to(device) < (t - s) / t) & (cats == mask_token)
+        row, variable = reveal.nonzero(as_tuple=True)
+        probs = torch.softmax(logits_of.pairs(output, row, variable), dim=-1)
+        states = (draw[row, variable, None] > probs.cumsum(dim=-1)).sum(dim=-1)
+        cats[row, variable] = torch.minimum(states, mask_token[variable] - 1)
     return x, cats
