@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=600, help="seconds per command")
     parser.add_argument("--refresh", nargs="*", default=REFRESHED, help="tables also run through a whole refresh")
     args = parser.parse_args()
+    args.out = args.out.resolve()  # each command runs in a folder of its own: PREFECT_HOME must not be relative
     args.out.mkdir(parents=True, exist_ok=True)
     # One Prefect home for every project: its database is created once, not per table.
     os.environ.setdefault("PREFECT_HOME", str(args.out / ".prefect"))
