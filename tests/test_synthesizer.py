@@ -179,3 +179,15 @@ def test_cpu_threads_apply_while_fitting_only(penguins):
     synthesizer = TabularSynthesizer(model="vae", seed=0, cpu_threads=1, **FAST)
     synthesizer.fit(penguins, on_epoch=lambda record: seen.append(torch.get_num_threads()))
     assert seen == [1] * 3 and torch.get_num_threads() == before and synthesizer.info["seconds"] > 0
+
+
+@pytest.mark.parametrize("model", ["gan", "vae", "copula", "diffusion"])
+def test_an_all_numeric_table_without_nulls_fits_and_samples(model):
+    """scikit-learn's diabetes: ten numbers and a numeric target, no category and no null to model."""
+    from sklearn.datasets import load_diabetes
+
+    table = load_diabetes(as_frame=True).frame
+    synthesizer = TabularSynthesizer(model=model, seed=0, **FAST).fit(table, target="target")
+    rows = synthesizer.sample(50, seed=0)
+    assert list(rows.columns) == list(table.columns) and rows.notna().all().all()
+    assert rows["bmi"].between(table["bmi"].min(), table["bmi"].max()).all()

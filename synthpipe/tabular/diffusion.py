@@ -156,16 +156,17 @@ class Logits:
     """The categorical part of the output as (rows x variables x widest), padded with -inf: one softmax for all."""
 
     def __init__(self, shape: DiffusionShape, device: torch.device):
+        widths = np.asarray(shape.widths, dtype=np.int64)  # integer even when empty (a table of numbers only)
         widest = max(shape.widths, default=1)
-        starts = np.cumsum([0, *shape.widths])[:-1] + len(shape.numbers)
+        starts = np.cumsum([0, *widths])[:-1] + len(shape.numbers)
         slots = np.arange(widest)
-        self.valid = torch.from_numpy(slots[None, :] < np.asarray(shape.widths)[:, None]).to(device)
-        last = np.asarray(shape.widths)[:, None] - 1
+        self.valid = torch.from_numpy(slots[None, :] < widths[:, None]).to(device)
+        last = widths[:, None] - 1
         self.index = torch.from_numpy((starts[:, None] + np.minimum(slots[None, :], last)).reshape(-1)).to(device)
         self.variables, self.widest = len(shape.widths), widest
 
     def __call__(self, output: torch.Tensor) -> torch.Tensor:
-        picked = output.index_select(1, self.index).view(-1, self.variables, self.widest)
+        picked = output.index_select(1, self.index).view(len(output), self.variables, self.widest)
         return picked.masked_fill(~self.valid, float("-inf"))
 
     def pairs(self, output: torch.Tensor, rows: torch.Tensor, variables: torch.Tensor) -> torch.Tensor:
@@ -231,7 +232,7 @@ def diffusion_trainee(numbers: torch.Tensor, cats: torch.Tensor, shape: Diffusio
     logits_of = Logits(shape, device)
     batch = min(cfg.diffusion_batch_size, rows)
     n_num, n_cat = numbers.shape[1], cats.shape[1]
-    mask_token = torch.tensor(shape.widths, device=device)
+    mask_token = torch.tensor(shape.widths, dtype=torch.long, device=device)
     # Numbers a null indicator marks as null carry no value: their noise is not scored.
     null_of = [shape.categories.index(f"{name}#null") if f"{name}#null" in shape.categories else -1
                for name in shape.numbers]
@@ -281,7 +282,7 @@ def generate(denoiser: Denoiser, shape: DiffusionShape, rows: int, clamp: dict[i
     logits_of = Logits(shape, device)
     n_num, n_cat = len(shape.numbers), len(shape.widths)
     x = torch.randn(rows, n_num, generator=rng).to(device)
-    mask_token = torch.tensor(shape.widths, device=device)
+    mask_token = torch.tensor(shape.widths, dtype=torch.long, device=device)
     cats = mask_token.repeat(rows, 1)  # every variable masked
     for j, states in clamp.items():
         cats[:, j] = states.to(device)  # a state, never the mask token: it is never revealed again
