@@ -81,8 +81,8 @@ def penguins():
     return palmerpenguins.load_penguins()
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run the installed `synthpipe` command in a real subprocess."""
+def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed `synthpipe` command in a real subprocess, with `env` added to the environment."""
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **(env or {})}
     return subprocess.run([str(bin_dir / "synthpipe"), *args], cwd=cwd, env=env, capture_output=True, text=True)

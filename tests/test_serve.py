@@ -1,4 +1,5 @@
-"""`synthpipe serve` on a real Prefect server (loopback), with a deployment run triggered from outside."""
+"""`synthpipe serve` on a real Prefect server (loopback), with deployment runs triggered from outside: a table
+project, then the same project switched to time series."""
 
 import os
 import signal
@@ -9,7 +10,12 @@ import threading
 import time
 from pathlib import Path
 
-from tests.conftest import FAST_PARAMS, LOOSE_GATE, make_project
+import pandas as pd
+import yaml
+
+from synthpipe.io import read_json
+from tests.conftest import FAST_PARAMS, LOOSE_GATE, deep_update, make_project
+from tests.test_timeseries import SETTINGS, shops
 
 BIN = Path(sys.executable).parent
 
@@ -67,6 +73,18 @@ def test_serve_runs_the_deployment_and_stops_cleanly(tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
         assert "Completed" in result.stdout
         assert (project / "data/merged/train.parquet").exists() and (project / "reports/quality.json").exists()
+
+        # Each run reads params.yaml afresh: the same deployment, switched to time series, runs them through.
+        params = deep_update(yaml.safe_load((project / "params.yaml").read_text()), SETTINGS)
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        shops().to_csv(project / "shops.csv", index=False)
+        result = run_deployment({**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}, time.monotonic())
+        assert result.returncode == 0 and "Completed" in result.stdout, result.stdout + result.stderr
+        assert read_json(project / "reports/quality.json")["modality"] == "timeseries"
+        # The page DVC recorded is this run's, not the table run's left in place.
+        assert "(timeseries data)" in (project / "reports/report.html").read_text(encoding="utf-8")
+        merged = pd.read_parquet(project / "data/merged/train.parquet")
+        assert merged.loc[merged["is_synthetic"], "shop"].nunique() == 8 and "species" not in merged.columns
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=90)

@@ -1,5 +1,8 @@
-"""Time series (data.modality: timeseries): checks, entity hold-out, fresh ids, seeds, resume, the flow."""
+"""Time series (data.modality: timeseries): checks, entity hold-out, fresh ids, seeds, resume, the flow, `synthpipe
+refresh --ci` and `dvc repro` / `dvc exp run`."""
 
+import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,7 @@ from synthpipe.errors import InputError
 from synthpipe.io import read_json
 from synthpipe.stages import run_stage
 from tests.conftest import make_project, run_cli
+from tests.test_dvc_deps import dvc
 
 # Small and fast: a short GRU run, windows of 8 steps; the gate keeps its default thresholds except the
 # discriminative score, which 60 epochs on 8 entities do not bring down to the default, and the privacy ratio,
@@ -172,3 +176,57 @@ def test_single_series_holds_out_its_last_part(shop_project):
     train, holdout = pd.read_parquet("data/prepared/train.parquet"), pd.read_parquet("data/prepared/holdout.parquet")
     assert (len(train), len(holdout)) == (16, 4) and summary["windows"] == 3  # 20% of 20 steps; windows at 0, 4, 8
     assert train["day"].max() < holdout["day"].min()
+
+
+@pytest.fixture
+def api_url(prefect_harness):
+    """The session's Prefect test server, for `synthpipe refresh` subprocesses: they pay no server start-up."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+def stages_run(dvc_output: str) -> list[str]:
+    return [line.split("'")[1] for line in dvc_output.splitlines() if line.startswith("Running stage")]
+
+
+def test_refresh_ci_exit_codes_then_dvc_agrees_and_an_experiment_retrains(shop_project, api_url):
+    """`synthpipe refresh --ci` as a CI job runs it (bad input, failed gate, passed), then DVC on what it recorded:
+    `dvc repro` has nothing to do and `dvc exp run` retrains through dvc.yaml's stage commands."""
+    def refresh(*overrides: str) -> tuple[int, dict]:
+        sets = [arg for override in overrides for arg in ("--set", override)]
+        finished = run_cli("refresh", "--ci", *sets, cwd=shop_project, env={"PREFECT_API_URL": api_url})
+        return finished.returncode, json.loads(finished.stdout)
+
+    outputs = ("data", "models", "reports", "gx", "dvc.lock")
+    pd.concat([shops(), shops().iloc[[40]]]).to_csv("shops.csv", index=False)
+    code, report = refresh()
+    assert (code, report["status"]) == (2, "bad_input") and "entity 'syn-0' has the same time twice" in report["error"]
+    assert not [name for name in outputs if Path(name).exists()]
+
+    shops().to_csv("shops.csv", index=False)
+    code, report = refresh("timeseries.validate.max_acf_distance=0")  # no two sets of sequences meet it
+    assert (code, report["status"]) == (3, "gate_failed") and "merge" not in report["summary"]
+    assert len(report["reasons"]) == 1 and "mean autocorrelation difference" in report["reasons"][0]
+    assert not Path("data/merged").exists() and read_json("reports/quality.json")["passed"] is False
+    assert report["summary"]["validate"]["path"].endswith("reports/report.html")
+    assert not Path("dvc.lock").exists()  # a run with --set is not recorded in DVC
+
+    # With the project's own params.yaml the run is recorded in DVC: each stage wrote every output dvc.yaml declares.
+    code, report = refresh()
+    assert (code, report["status"]) == (0, "merged") and report["summary"]["validate"]["passed"] is True
+    assert report["summary"]["merge"]["synthetic_entities"] == 8 and Path("data/merged/train.parquet").exists()
+    assert "Data and pipelines are up to date." in dvc("repro", cwd=shop_project)
+
+    # An experiment starts from a commit; only the stages a training parameter reaches run.
+    first = read_json("models/shops/config.json")
+    for command in (["config", "user.name", "synthpipe tests"], ["config", "user.email", "tests@synthpipe.invalid"],
+                    ["add", "-A"], ["commit", "-qm", "baseline"]):
+        subprocess.run(["git", *command], cwd=shop_project, check=True)
+    ran = stages_run(dvc("exp", "run", "-S", "timeseries.train.epochs=100", cwd=shop_project))
+    assert ran == ["train", "generate", "validate", "merge"]
+    second = read_json("models/shops/config.json")
+    assert (first["epochs_run"], second["epochs_run"]) == (60, 100) and second["run_id"] != first["run_id"]
+    changed = json.loads(dvc("metrics", "diff", "--json", cwd=shop_project))["reports/quality.json"]
+    assert changed["fidelity.acf_distance"]["new"] != changed["fidelity.acf_distance"]["old"]
+    assert "passed" not in changed  # both runs passed the gate

@@ -1,4 +1,4 @@
-"""reports/report.html: the quality report as one self-contained page, for tables and images alike.
+"""reports/report.html: the quality report as one self-contained page, for tables, images and time series alike.
 
 Everything is inside the file: figures as base64 PNG data URIs, the style sheet inline, no script, font or
 style sheet from anywhere else. It opens from disk, as a CI artifact or an e-mail attachment, offline, on a
@@ -25,6 +25,7 @@ SECTIONS = {
     "detection": "Detection: can a classifier tell synthetic from real?",
     "privacy": "Privacy: how close are synthetic rows to real ones?",
     "diversity": "Diversity",
+    "acf": "Autocorrelation by lag",
     "classes": "Per class",
     "expectations": "Great Expectations results",
     "rows": "Rows",
@@ -42,6 +43,8 @@ FIGURE_CAPTIONS = {
     "marginals": "Real vs synthetic distribution of each column",
     "correlation_difference": "Correlation difference, synthetic minus real",
     "training_losses": "Training losses",
+    "sequences": "Real and synthetic sequences",
+    "acf": "Autocorrelation of real and synthetic sequences",
 }
 
 

@@ -8,7 +8,7 @@ preprocess: whole entities held out (a single series: its last part); the step a
   windows.safetensors and series.json.
 train: the context model (one row per entity) and the GRU; models/<name>/ with safetensors + JSON + manifest.
 generate: fresh entities with their context, start, interval and steps, as the same long table.
-validate: the sequence quality gate (quality.py).
+validate: the sequence quality gate (quality.py): quality.json, summary.md, report.html, plots/ and data_docs/.
 merge: real train sequences, unchanged, plus accepted synthetic entities, with provenance.
 """
 
@@ -261,6 +261,7 @@ def step_times(entities: pd.DataFrame, step_number: np.ndarray, owner: np.ndarra
 
 def validate(prepared_dir: Path, synthetic_path: Path, reports_dir: Path, cfg: TimeSeriesConfig, seed: int,
              expectations_dir: Path) -> dict:
+    from synthpipe.gate.html import write_html_report
     from synthpipe.timeseries.quality import assess, render_summary, write_plots
 
     series = read_json(prepared_dir / SERIES_FILE)
@@ -276,6 +277,9 @@ def validate(prepared_dir: Path, synthetic_path: Path, reports_dir: Path, cfg: T
     # Reports are written whatever the verdict: a failed gate must say why.
     write_json(report, reports_dir / "quality.json")
     write_text(render_summary(report), reports_dir / "summary.md")
+    # dvc.yaml declares the page for every modality: without it `dvc repro` and a refresh recorded in DVC stop
+    # at this stage, or record the page an earlier run of another modality left.
+    write_html_report(report, reports_dir)
     if not report["passed"]:
         raise GateFailed(report["reasons"])
     return {"passed": True, "checks": len(report["checks"])}
