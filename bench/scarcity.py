@@ -128,7 +128,7 @@ def render(results: dict) -> str:
     meta, tables = results["meta"], results["tables"]
     families = meta["families"]
     lines = [START, "## Scarcity: does synthetic data help when real data is scarce? (`bench/scarcity.py`)", "",
-             f"Run {meta['date']} on {meta['machine']} (2 cores shared with other jobs: wall times are inflated), "
+             f"Run {meta['date']} on {meta['machine']} (2 cores; wall times depend on what else runs there), "
              f"one thread; {meta['seeds']} seeded subsets per fraction; "
              f"refits on each subset alone with a {meta['budget']:.0f} s budget each (the 100% generator: "
              f"{meta['full_budget']:.0f} s); merge policy ratio 1.0; holdout 20% of the real rows, never seen by any "
