@@ -295,8 +295,12 @@ def _point(scorer: Scorer, runs: list[dict], fraction: float, rows: np.ndarray, 
 
 def _interval(key: str, values: np.ndarray, picks: np.ndarray) -> dict:
     """95% percentile interval of the mean over resampled seeds, each drawn with its own holdout resample."""
-    boot = values[picks, np.arange(values.shape[1])[:, None]].mean(axis=1)
-    low, high = np.nanpercentile(boot, [2.5, 97.5])
+    return percentile_interval(key, values[picks, np.arange(values.shape[1])[:, None]].mean(axis=1))
+
+
+def percentile_interval(key: str, resampled: np.ndarray) -> dict:
+    """{key_low, key_high}: the 95% percentile interval of a figure's resampled values."""
+    low, high = np.nanpercentile(resampled, [2.5, 97.5])
     return {f"{key}_low": float(low), f"{key}_high": float(high)}
 
 

@@ -17,6 +17,7 @@ import torch
 
 from synthpipe.config import ImageValidateConfig
 from synthpipe.gate.checks import check, checks_markdown, expectations_check, verdict
+from synthpipe.gate.scarcity import percentile_interval
 from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch
 from synthpipe.images.metrics import balanced_subset, frechet_distance, precision_recall_coverage
@@ -117,20 +118,12 @@ def augmentation_curve(train: ImageBatch, holdout: ImageBatch, synthetic: ImageB
 def curve_point(fraction: float, real_rows: int, synthetic_rows: int, alone: np.ndarray, mixed: np.ndarray,
                 resampled: np.ndarray) -> dict:
     """One point of the curve from per-image correctness of the real-only and the mixed classifier."""
-    def interval(values: np.ndarray) -> tuple[float, float]:
-        low, high = np.percentile(values, [2.5, 97.5])
-        return float(low), float(high)
-
     real, augmented = alone[resampled].mean(axis=1), mixed[resampled].mean(axis=1)
-    (real_low, real_high), (aug_low, aug_high) = interval(real), interval(augmented)
-    gain_low, gain_high = interval(augmented - real)
-    gain = float(mixed.mean() - alone.mean())
-    arms = {"real": {"score": float(alone.mean()), "score_low": real_low, "score_high": real_high},
-            "synthetic": {"score": float(mixed.mean()), "score_low": aug_low, "score_high": aug_high,
-                          "gain": gain, "gain_low": gain_low, "gain_high": gain_high}}
+    gain = {"gain": float(mixed.mean() - alone.mean()), **percentile_interval("gain", augmented - real)}
+    arms = {"real": {"score": float(alone.mean()), **percentile_interval("score", real)},
+            "synthetic": {"score": float(mixed.mean()), **percentile_interval("score", augmented), **gain}}
     return {"fraction": fraction, "real_rows": real_rows, "synthetic_rows": synthetic_rows, "leaky": fraction < 1,
-            "arms": arms, "real_score": arms["real"]["score"], "augmented_score": arms["synthetic"]["score"],
-            "gain": gain, "gain_low": gain_low, "gain_high": gain_high}
+            "arms": arms, "real_score": arms["real"]["score"], "augmented_score": arms["synthetic"]["score"], **gain}
 
 
 def correct(model, holdout: ImageBatch) -> np.ndarray:
