@@ -2,7 +2,9 @@
 
 The CLI runs every command within `stop_on_signals()`, which handles both with `on_signal`. In the main thread
 that raises `Interrupted` where the code happens to be, as Python raises KeyboardInterrupt for Ctrl-C, so every
-`finally` runs: temporaries are removed, the project lock is released, the last checkpoint stays. It also sets a
+`finally` runs: temporaries are removed, the project lock is released, the last checkpoint stays. The few
+statements that must run together (the renames and cleanup of an atomic write) run within `held()`, which keeps
+the signal until they are done, since a raise between them would leave a temporary behind. It also sets a
 flag that `check()` turns into `Interrupted` in any thread, since a signal only interrupts the main thread: the
 training loop checks it at every step, so training that runs in a worker thread (as orchestrators may run a task)
 stops as soon too, instead of running on after the main thread has given up. A stage that DVC started stops when
@@ -25,6 +27,7 @@ from synthpipe.errors import Interrupted
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _received: list[int] = []  # the first signal that asked to stop
 _stop = threading.Event()
+_main = threading.local()  # how deep the main thread is in held() blocks, and whether a signal waits for their end
 
 
 @contextlib.contextmanager
@@ -48,7 +51,23 @@ def on_signal(signum: int, frame: object = None) -> None:
     if not _received:
         _received.append(signum)
     _stop.set()
+    if getattr(_main, "depth", 0):  # Python runs handlers in the main thread, so this is the main thread's depth
+        _main.waiting = True
+        return
     raise Interrupted(_received[0])
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Within the block, a stop signal waits: `Interrupted` is raised when the outermost held block ends."""
+    _main.depth = getattr(_main, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _main.depth -= 1
+    if _main.depth == 0 and getattr(_main, "waiting", False):
+        _main.waiting = False
+        raise Interrupted(_received[0])
 
 
 def check() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from synthpipe import interrupt
 from synthpipe.errors import InputError, LockHeld
 
 TABLE_SUFFIXES = {".parquet", ".csv", ".jsonl", ".json"}
@@ -78,13 +79,14 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(dest)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(dest), suffix=".tmp", dir=dest.parent)
-    os.close(fd)
+    with interrupt.held():  # a stop between creating the temp and naming it would leave it behind
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(dest), suffix=".tmp", dir=dest.parent)
+        os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, dest)
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with interrupt.held(), contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
 
 
@@ -97,21 +99,24 @@ def atomic_dir(dest: str | Path) -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(dest)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".tmp", dir=dest.parent))
+    with interrupt.held():  # a stop between creating the temp and naming it would leave it behind
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".tmp", dir=dest.parent))
     old = None
     try:
         yield tmp
-        if dest.exists():
-            old = Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".old", dir=dest.parent))
-            os.replace(dest, old / dest.name)
-        os.replace(tmp, dest)
+        with interrupt.held():  # the swap and the cleanup run whole; a stop signal waits for them
+            if dest.exists():
+                old = Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".old", dir=dest.parent))
+                os.replace(dest, old / dest.name)
+            os.replace(tmp, dest)
     finally:
-        # An exception (a stop signal, say) between the two renames: the previous version goes back.
-        if old is not None and not dest.exists() and (old / dest.name).exists():
-            os.replace(old / dest.name, dest)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        with interrupt.held():
+            # An exception between the two renames (a full disk, say): the previous version goes back.
+            if old is not None and not dest.exists() and (old / dest.name).exists():
+                os.replace(old / dest.name, dest)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_manifest(directory: str | Path) -> None:

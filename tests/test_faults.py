@@ -273,6 +273,32 @@ def test_a_failed_write_leaves_the_old_output_and_no_temp(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "out.txt"]
 
 
+@pytest.mark.parametrize("step", ["tempfile.mkdtemp", "os.replace", "shutil.rmtree"])
+def test_a_stop_signal_during_the_swap_waits_for_it(tmp_path, monkeypatch, step):
+    from synthpipe.errors import Interrupted
+    from synthpipe.interrupt import stop_on_signals
+
+    target = tmp_path / "folder"
+    target.mkdir()
+    (target / "a").write_text("old")
+    module, name = step.split(".")
+    real = getattr(importlib.import_module(module), name)
+    signalled = threading.Event()
+
+    def signal_then_run(*args, **kwargs):  # SIGTERM arrives in the middle of the step, as from DVC or a pod stop
+        if not signalled.is_set():
+            signalled.set()
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    with pytest.raises(Interrupted), stop_on_signals():
+        with atomic_dir(target) as tmp:
+            (tmp / "a").write_text("new")
+            monkeypatch.setattr(step, signal_then_run)  # only the swap and its cleanup run after this
+    monkeypatch.undo()
+    assert signalled.is_set() and (target / "a").read_text() == "new" and temp_leftovers(tmp_path) == []
+
+
 KILLED_WRITER = """
 import sys, time
 from synthpipe.io import atomic_dir
