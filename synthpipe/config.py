@@ -336,12 +336,14 @@ class ImageGenerateConfig(Section):
 
 
 class ImageValidateConfig(Section):
-    classifier_steps: int = Field(400, ge=1, description="optimiser steps per classifier (9 are trained: judge, "
-                                                         "CAS, augmentation curve)")
+    classifier_steps: int = Field(400, ge=1, description="optimiser steps per classifier (2 + 3 per augmentation "
+                                                         "fraction are trained: judge, CAS, curve)")
     classifier_batch: int = Field(128, ge=2, description="images per classifier step")
     neighbours: int = Field(5, ge=1, description="k of the k-NN manifolds for precision / recall / coverage")
-    augmentation_fractions: list[float] = Field([0.1, 0.25, 0.5, 1.0], description="shares of the real train "
-                                                                                   "images for the gain curve")
+    augmentation_fractions: list[float] = Field([0.1, 0.25, 1.0], description="shares of the real train images "
+                                                                              "for the augmentation curve")
+    augmentation_refit: bool = Field(True, description="below 100%, fit the generator again on the share alone "
+                                                       "(image.train settings); false: the run's images, leaky")
     min_label_agreement: float = Field(0.8, ge=0, le=1, description="share of synthetic images the real-trained "
                                                                     "classifier puts in their class")
     min_cas_ratio: float = Field(0.7, ge=0, description="accuracy of a synthetic-trained classifier / of a "

@@ -178,6 +178,24 @@ def test_figures_draw_square_pixels_real_beside_synthetic_and_show_copies(tmp_pa
     assert Image.open(tmp_path / "near.png").size == (48 + 2 * (56 + 6), 16 + 10 * (2 * 56 + 8))
 
 
+def test_shifted_rotated_copies_keep_each_class_and_move_its_images(digits):
+    from synthpipe.images.quality import shifted_rotated
+
+    flat = torch.tensor([0, 255], dtype=torch.uint8).repeat_interleave(64).view(2, 1, 8, 8)  # one black, one white
+    labels = torch.tensor([1, 0, 1, 1, 0])
+    copies = shifted_rotated(flat, torch.tensor([0, 1]), labels, seed=0)
+    assert copies.dtype == torch.uint8 and copies.shape == (5, 1, 8, 8)
+    assert (copies.flatten(1) == 255 * labels[:, None]).all()  # from the asked class; edges repeat the border
+    batch = real_batch(digits, slice(0, 200))
+    images, targets = batch.images, batch.targets
+    moved = shifted_rotated(images, targets, targets, seed=1)
+    assert torch.equal(moved, shifted_rotated(images, targets, targets, seed=1))  # seeded
+    distinct = {bytes(image.numpy()) for image in moved}
+    assert len(distinct) == len(moved)  # every copy moved its own way
+    brightness = moved.float().mean(dim=(1, 2, 3)) / images.float().mean(dim=(1, 2, 3)).mean()
+    assert 0.6 < brightness.mean() < 1.4  # moved and turned, not cropped away
+
+
 def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     """Real train digits as 'synthetic' pass; the same images with shifted labels fail on label agreement and CAS."""
     train, holdout = real_batch(digits, slice(0, 1000)), real_batch(digits, slice(1400, None))
@@ -212,13 +230,18 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     assert point["real_score"] > 0.8 and point["augmented_score"] > 0.8 and full["real_score"] > 0.9
     assert point["gain"] == pytest.approx(point["augmented_score"] - point["real_score"])
     assert point["gain_low"] < point["gain"] < point["gain_high"] and point["gain_high"] - point["gain_low"] < 0.2
-    assert point["arms"]["synthetic"]["gain"] == point["gain"] and set(point["arms"]) == {"real", "synthetic"}
+    assert point["arms"]["synthetic"]["gain"] == point["gain"] and point["refits"] == []  # no refit: leaky
+    assert list(point["arms"]) == ["real", "synthetic", "shift_rotate"]
+    baseline = point["arms"]["shift_rotate"]
+    assert baseline["gain"] == pytest.approx(baseline["score"] - point["real_score"]) and baseline["score"] > 0.8
+    assert (curve["scarce_fraction"], curve["scarce_gain"], curve["baseline_gain"]) == (0.25, point["gain"],
+                                                                                        baseline["gain"])
     assert (curve["gain"], curve["real_score"]) == (full["gain"], full["real_score"])
     # One Prefect artifact table for both modalities.
     tables = artifact_tables(report)
     assert [row["result"] for row in tables["quality-figures"][0]] == ["pass"] * 5 + ["reported"]
     assert [(row["fraction"], row["arm"]) for row in tables["augmentation-curve"][0]] == [
-        (0.25, "real"), (0.25, "synthetic"), (1.0, "real"), (1.0, "synthetic")]
+        (f, arm) for f in (0.25, 1.0) for arm in ("real", "synthetic", "shift_rotate")]
     assert set(report["classes"]) == {str(d) for d in range(10)}
     wrong = ImageBatch(others.images, (others.targets + 1) % 10, others.classes)
     failed = assess_images(train, holdout, wrong, cfg, seed=0)
@@ -281,6 +304,11 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
                      format_summary(summary))
     assert summary["validate"]["checks"] == [{key: c[key] for key in ("check", "value", "limit", "passed")}
                                              for c in quality["checks"]]
+    # Below 100% the curve's synthetic images come from the run's settings fitted on that share alone.
+    scarce = quality["augmentation"]["points"][0]
+    assert not scarce["leaky"] and [(r["family"], r["rows"], r["epochs"]) for r in scarce["refits"]] == [
+        ("image GAN", 320, 12)]
+    assert "50%: 1 refit on the subset alone (image GAN 12 epochs" in Path("reports/summary.md").read_text()
     assert stages_run(dvc("repro")) == [] and "label_agreement" in dvc("metrics", "show", "--json").stdout
     assert quality["expectations"]["failed"] == 0 and Path("reports/data_docs/index.html").exists()
 

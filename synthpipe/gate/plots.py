@@ -94,7 +94,7 @@ def plot_training_losses(log: pd.DataFrame, path: Path) -> None:
 
 # One colour per arm of the scarcity curve, real and synthetic as in every other plot.
 ARM_COLOURS = {"real": REAL, "synthetic": SYNTHETIC, "smote": "#2ca02c", "noise": "#2ca02c",
-               "oversampling": "#9467bd", "class_weights": "#8c564b"}
+               "oversampling": "#9467bd", "class_weights": "#8c564b", "shift_rotate": "#2ca02c"}
 
 
 def plot_augmentation(points: list[dict], metric: str, labels: dict[str, str], path: Path) -> None:

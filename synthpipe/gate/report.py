@@ -93,9 +93,9 @@ def _accuracy_section(report: dict) -> list[str]:
         "|---|---|---|" + "---|" * len(names),
     ]
     for p in points:
-        cells = [f"{p['arms']['real']['score']:.3f}"] + [_gain_cell(p["arms"][n]) for n in names[1:]]
+        cells = [f"{p['arms']['real']['score']:.3f}"] + [gain_cell(p["arms"][n]) for n in names[1:]]
         lines.append(f"| {p['fraction']:.0%} | {p['real_rows']} | {p['synthetic_rows']} | " + " | ".join(cells) + " |")
-    lines += ["", _provenance(augmentation), ""]
+    lines += ["", provenance(augmentation), ""]
     lines += _balance_section(augmentation, names)
     notes = sorted({note for p in points for note in p["baseline_notes"]})
     if notes:
@@ -103,24 +103,25 @@ def _accuracy_section(report: dict) -> list[str]:
     return lines
 
 
-def _gain_cell(arm: dict) -> str:
+def gain_cell(arm: dict) -> str:
     return f"{arm['score']:.3f} (**{arm['gain']:+.3f}** [{arm['gain_low']:+.3f}, {arm['gain_high']:+.3f}])"
 
 
-def _provenance(augmentation: dict) -> str:
-    """Where the synthetic rows of each point came from: refits (family, epochs, seconds) or the run's own pool."""
+def provenance(augmentation: dict, items: str = "rows") -> str:
+    """Where the synthetic `items` of each point came from: refits (family, epochs, seconds) or the run's own."""
     parts = []
     for p in augmentation["points"]:
         if p["fraction"] >= 1:
-            parts.append(f"{p['fraction']:.0%}: the run's own synthetic rows")
+            parts.append(f"{p['fraction']:.0%}: the run's own synthetic {items}")
         elif p["leaky"]:
-            parts.append(f"{p['fraction']:.0%}: the run's own synthetic rows, from a generator fitted on ALL real "
-                         "train rows (leaky: it saw the rows this point pretends not to have)")
+            parts.append(f"{p['fraction']:.0%}: the run's own synthetic {items}, from a generator fitted on ALL real "
+                         f"train {items} (leaky: it saw the {items} this point pretends not to have)")
         else:
             fits = [f"{r['family']} {r['epochs']} epochs {r['seconds']:.1f} s" if "family" in r else
                     f"failed ({r['failed']})" for r in p["refits"]]
-            parts.append(f"{p['fraction']:.0%}: {len(fits)} refits on the subset alone ({'; '.join(fits)})")
-    return "Synthetic rows: " + ". ".join(parts) + "."
+            parts.append(f"{p['fraction']:.0%}: {len(fits)} refit{'s' * (len(fits) > 1)} on the subset alone "
+                         f"({'; '.join(fits)})")
+    return f"Synthetic {items}: " + ". ".join(parts) + "."
 
 
 def _balance_section(augmentation: dict, names: list[str]) -> list[str]:

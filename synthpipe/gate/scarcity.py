@@ -34,7 +34,8 @@ Refit = Callable[[pd.DataFrame, "int | dict", int], tuple[pd.DataFrame, dict]]
 BASELINES = {"classification": ("smote", "oversampling", "class_weights"), "regression": ("noise", "oversampling")}
 LABELS = {"real": "real only", "synthetic": "real + synthetic", "smote": "real + SMOTE",
           "noise": "real + noise-perturbed copies", "oversampling": "real + random oversampling",
-          "class_weights": "real, class-weighted"}
+          "class_weights": "real, class-weighted",
+          "shift_rotate": "real + shifted / rotated copies"}  # images' baseline (synthpipe.images.quality)
 SMOTE_NEIGHBOURS = 5  # imbalanced-learn's default k
 NOISE_SCALE = 0.1  # regression baseline: Gaussian noise of this share of each numeric column's std
 SHORT = {"smote": "SMOTE", "noise": "noise-perturbed copies", "oversampling": "random oversampling",

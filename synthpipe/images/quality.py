@@ -5,30 +5,49 @@ alone gives), precision / recall / coverage per class, label agreement (does the
 class the generator was asked for?), CAS (a classifier trained only on synthetic images, scored on the real
 holdout, next to the real-trained one) and the augmentation curve. The thresholded ones become check records,
 the same as the table gate's (synthpipe.gate.checks), and the curve has the table curve's points.
+
+The augmentation curve asks what a user with fewer labelled images would get: at each share of the real train
+images, a classifier on the share alone, on the share + synthetic images and on the share + as many shifted /
+rotated copies of its own images (the standard augmentation a practitioner tries first). Below 100% the synthetic
+images come from a generator fitted on the share alone, with the run's image.train settings: a generator that saw
+every train image would lend the share what the other images taught it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from synthpipe.config import ImageValidateConfig
 from synthpipe.gate.checks import check, checks_markdown, expectations_check, verdict
-from synthpipe.gate.scarcity import percentile_interval
+from synthpipe.gate.report import gain_cell, provenance
+from synthpipe.gate.scarcity import RESAMPLES, percentile_interval
 from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch
 from synthpipe.images.metrics import balanced_subset, frechet_distance, precision_recall_coverage
 
 log = logging.getLogger(__name__)
 
+# Refit(images, targets, labels, seed) -> (uint8 images of `labels` from a generator fitted on images / targets
+# alone, what was fitted).
+Refit = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, dict]]
+# The standard augmentation arm, as torchvision's RandomAffine(degrees=10, translate=(0.1, 0.1)): the usual
+# setting for digits and small objects.
+MAX_DEGREES = 10.0
+MAX_SHIFT = 0.1  # of the image's side
+
 
 def assess_images(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch, cfg: ImageValidateConfig,
-                  seed: int, expectations: list[dict] = (), max_failed_expectations: int = 0) -> dict:
+                  seed: int, expectations: list[dict] = (), max_failed_expectations: int = 0,
+                  refit: Refit | None = None) -> dict:
     """Every image figure, the checks and the gate's verdict. Batches share one class list and live on one device;
-    `expectations` are the results of the table expectations on the columns beside the pixels."""
+    `expectations` are the results of the table expectations on the columns beside the pixels; `refit` fits the
+    run's generator on a share of the train images for the augmentation curve (None: the curve is leaky)."""
     classes = len(train.classes)
 
     def fit(images: torch.Tensor, targets: torch.Tensor, name: str):
@@ -51,7 +70,7 @@ def assess_images(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch,
     log.info("CAS %.3f vs real %.3f; FID %.3f (real floor %.3f)", cas, real_accuracy, fidelity["fid"],
              fidelity["fid_real_baseline"])
     utility = {"real_accuracy": real_accuracy, "cas": cas, "cas_ratio": cas / real_accuracy if real_accuracy else 0.0}
-    curve = augmentation_curve(train, holdout, synthetic, cfg.augmentation_fractions, fit, seed)
+    curve = augmentation_curve(train, holdout, synthetic, cfg.augmentation_fractions, fit, seed, refit)
     thresholds = cfg.model_dump(include={"min_label_agreement", "min_cas_ratio", "min_class_coverage", "max_fid_ratio",
                                          "min_augmentation_gain"})
     report = {"modality": "image", "fidelity": fidelity, "utility": utility, "classes": per_class,
@@ -92,38 +111,74 @@ def mean_of_classes(per_class: dict) -> dict:
 
 
 def augmentation_curve(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch, fractions: list[float],
-                       fit, seed: int, resamples: int = 200) -> dict:
-    """Holdout accuracy with a share of the real train images, alone and together with every synthetic image.
-    The generator saw the whole train split: this measures what its images add to a smaller labelled set.
+                       fit, seed: int, refit: Refit | None = None) -> dict:
+    """Holdout accuracy with a share of the real train images: alone, with as many images as the run generated
+    (same labels), and with as many shifted / rotated copies of the share's own images (see the module doc).
 
-    Each point is a table scarcity-curve point (synthpipe.gate.scarcity): arms "real" and "synthetic" with 95%
-    intervals over bootstrap resamples of the holdout images (one seeded subset per share), and `leaky` below 100%:
-    the generator saw every train image, not only the subset."""
-    rows = np.random.default_rng(seed).integers(len(holdout.targets), size=(resamples, len(holdout.targets)))
+    Each point is a table scarcity-curve point (synthpipe.gate.scarcity): arms with 95% intervals over bootstrap
+    resamples of the holdout images (one seeded, class-balanced share per fraction), the refit that made its
+    synthetic images, and `leaky` when below 100% they are the run's own."""
+    rows = np.random.default_rng(seed).integers(len(holdout.targets), size=(RESAMPLES, len(holdout.targets)))
+    labels = synthetic.targets
     points = []
     for fraction in sorted(fractions if 1.0 in fractions else [*fractions, 1.0]):
         pick = balanced_subset(train.targets, fraction, seed)
-        real_images, real_targets = train.images[pick], train.targets[pick]
-        alone = correct(fit(real_images, real_targets, f"{fraction:.0%} real"), holdout)
-        mixed = correct(fit(torch.cat([real_images, synthetic.images]), torch.cat([real_targets, synthetic.targets]),
-                            f"{fraction:.0%} real + synthetic"), holdout)
-        log.info("augmentation at %.0f%% real: %.3f alone, %.3f with synthetic", 100 * fraction, alone.mean(),
-                 mixed.mean())
-        points.append(curve_point(fraction, len(pick), len(synthetic.targets), alone, mixed, rows))
-    full = points[-1]  # every real train image: the training set merge builds
+        images, targets = train.images[pick], train.targets[pick]
+        added, refits = synthetic.images, []
+        if fraction < 1 and refit is not None:
+            added, record = refit(images, targets, labels, seed)
+            refits.append(record)
+        share = f"{fraction:.0%} real"
+        hits = {"real": correct(fit(images, targets, share), holdout),
+                "synthetic": correct(fit(torch.cat([images, added]), torch.cat([targets, labels]),
+                                         f"{share} + synthetic"), holdout),
+                "shift_rotate": correct(fit(torch.cat([images, shifted_rotated(images, targets, labels, seed)]),
+                                            torch.cat([targets, labels]), f"{share} + shifted / rotated"), holdout)}
+        log.info("augmentation at %.0f%% real: %.3f alone, %.3f with synthetic, %.3f with shifted / rotated copies",
+                 100 * fraction, *(h.mean() for h in hits.values()))
+        points.append(curve_point(fraction, len(pick), len(labels), hits, rows, refits,
+                                  leaky=fraction < 1 and refit is None))
+    full, scarce = points[-1], points[0]  # every real train image: the training set merge builds
     return {"metric": "accuracy", "policy": "all synthetic images", "points": points, "fraction": full["fraction"],
-            "gain": full["gain"], "real_score": full["real_score"], "augmented_score": full["augmented_score"]}
+            "gain": full["gain"], "real_score": full["real_score"], "augmented_score": full["augmented_score"],
+            "scarce_fraction": scarce["fraction"], "scarce_gain": scarce["gain"],
+            "baseline_gain": scarce["arms"]["shift_rotate"]["gain"]}
 
 
-def curve_point(fraction: float, real_rows: int, synthetic_rows: int, alone: np.ndarray, mixed: np.ndarray,
-                resampled: np.ndarray) -> dict:
-    """One point of the curve from per-image correctness of the real-only and the mixed classifier."""
-    real, augmented = alone[resampled].mean(axis=1), mixed[resampled].mean(axis=1)
-    gain = {"gain": float(mixed.mean() - alone.mean()), **percentile_interval("gain", augmented - real)}
-    arms = {"real": {"score": float(alone.mean()), **percentile_interval("score", real)},
-            "synthetic": {"score": float(mixed.mean()), **percentile_interval("score", augmented), **gain}}
-    return {"fraction": fraction, "real_rows": real_rows, "synthetic_rows": synthetic_rows, "leaky": fraction < 1,
-            "arms": arms, "real_score": arms["real"]["score"], "augmented_score": arms["synthetic"]["score"], **gain}
+def shifted_rotated(images: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:
+    """For each of `labels`, a random image of that class from `images`, shifted by up to MAX_SHIFT of its side
+    and turned by up to MAX_DEGREES, as uint8. Edges repeat the border pixels: a photo's background is not black."""
+    rng = torch.Generator().manual_seed(seed)
+    targets, wanted = targets.cpu(), labels.cpu()
+    picks = torch.empty(len(wanted), dtype=torch.long)
+    for label in wanted.unique():
+        members, slots = (targets == label).nonzero().squeeze(1), (wanted == label).nonzero().squeeze(1)
+        picks[slots] = members[torch.randint(len(members), (len(slots),), generator=rng)]
+    angle = (torch.rand(len(wanted), generator=rng) * 2 - 1) * math.radians(MAX_DEGREES)
+    shift = (torch.rand(len(wanted), 2, generator=rng) * 2 - 1) * 2 * MAX_SHIFT  # the grid's coordinates span 2
+    cos, sin = angle.cos(), angle.sin()
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    chosen = images[picks.to(images.device)].float()
+    grid = F.affine_grid(theta.to(images.device), list(chosen.shape), align_corners=False)
+    moved = F.grid_sample(chosen, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return moved.round().clamp(0, 255).to(torch.uint8)
+
+
+def curve_point(fraction: float, real_rows: int, synthetic_rows: int, hits: dict[str, np.ndarray],
+                resampled: np.ndarray, refits: list[dict], leaky: bool) -> dict:
+    """One point of the curve from each arm's per-image correctness ("real" first); gains are paired with it."""
+    real = hits["real"][resampled].mean(axis=1)
+    arms = {}
+    for name, correct_images in hits.items():
+        scores = correct_images[resampled].mean(axis=1)
+        arms[name] = {"score": float(correct_images.mean()), **percentile_interval("score", scores)}
+        if name != "real":
+            arms[name] |= {"gain": float(correct_images.mean() - hits["real"].mean()),
+                           **percentile_interval("gain", scores - real)}
+    gain = {key: arms["synthetic"][key] for key in ("gain", "gain_low", "gain_high")}
+    return {"fraction": fraction, "real_rows": real_rows, "synthetic_rows": synthetic_rows, "leaky": leaky,
+            "refits": refits, "arms": arms, "real_score": arms["real"]["score"],
+            "augmented_score": arms["synthetic"]["score"], **gain}
 
 
 def correct(model, holdout: ImageBatch) -> np.ndarray:
@@ -177,15 +232,8 @@ def render_summary(report: dict) -> str:
     lines += [f"| {label} | {c['precision']:.3f} | {c['recall']:.3f} | {c['coverage']:.3f} | "
               f"{c['label_agreement']:.3f} | {c['synthetic']} | {c['holdout']} |"
               for label, c in report["classes"].items()]
-    lines += ["", "## Augmentation: holdout accuracy", "",
-              "| real train images | real only | real + synthetic | gain | 95% interval over holdout resamples |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {p['fraction']:.0%} ({p['real_rows']}) | {p['real_score']:.3f} | {p['augmented_score']:.3f} | "
-              f"{p['gain']:+.3f} | {p['gain_low']:+.3f} to {p['gain_high']:+.3f} |" for p in a["points"]]
-    lines += ["", f"Each row adds all {report['counts']['synthetic']} synthetic images. The generator was trained on "
-              "the whole real train split; the curve shows what its images add when fewer real labels are used for "
-              "the classifier.", "", "![real (left of the red bar) and synthetic images, one row per class]"
-              "(plots/samples.png)", "",
+    lines += augmentation_section(a, report["counts"]["synthetic"])
+    lines += ["![real (left of the red bar) and synthetic images, one row per class](plots/samples.png)", "",
               f"![synthetic images above their nearest real train image](plots/nearest.png) (closest pair: "
               f"{f.get('nearest_real_ratio', float('nan')):.2f} of the median real-to-real nearest distance; "
               "near 0 is a copy)", "",
@@ -193,3 +241,19 @@ def render_summary(report: dict) -> str:
     if "losses" in report.get("figures", {}):
         lines += ["![training losses](plots/training_losses.png)", ""]
     return "\n".join(lines)
+
+
+def augmentation_section(curve: dict, synthetic: int) -> list[str]:
+    """The curve as a table (score, and gain over real only with its 95% interval, per arm) and its provenance."""
+    scarce = curve["points"][0]
+    lines = ["## Augmentation: holdout accuracy", "",
+             f"At {scarce['fraction']:.0%} of the real train images ({scarce['real_rows']}), adding {synthetic} "
+             f"synthetic images changes holdout accuracy by **{curve['scarce_gain']:+.3f}**; as many shifted / "
+             f"rotated copies of the real ones, by **{curve['baseline_gain']:+.3f}**.", "",
+             "| real train images | real only | real + synthetic | real + shifted / rotated copies |",
+             "|---|---|---|---|"]
+    lines += [f"| {p['fraction']:.0%} ({p['real_rows']}) | {p['arms']['real']['score']:.3f} | "
+              f"{gain_cell(p['arms']['synthetic'])} | {gain_cell(p['arms']['shift_rotate'])} |"
+              for p in curve["points"]]
+    return lines + ["", "Gains over real only, with 95% intervals over holdout resamples. "
+                    + provenance(curve, "images"), ""]

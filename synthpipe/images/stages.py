@@ -17,7 +17,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
-from synthpipe.config import ImageConfig, Params, PreprocessConfig, SourceConfig, ValidateConfig
+from synthpipe.config import ImageConfig, ImageTrainConfig, Params, PreprocessConfig, SourceConfig, ValidateConfig
 from synthpipe.device import cpu_threads, resolve_device
 from synthpipe.errors import GateFailed, InputError
 from synthpipe.gate.expectations import expectation_specs, run_expectations
@@ -34,7 +34,7 @@ from synthpipe.images.model import (
     train_image_gan,
     trajectory_fingerprint,
 )
-from synthpipe.images.quality import assess_images, render_summary
+from synthpipe.images.quality import Refit, assess_images, render_summary
 from synthpipe.io import (
     atomic_dir,
     atomic_path,
@@ -109,9 +109,8 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
                             img_s=f"{record['rows_per_s']:.0f}")
             bar.update()
 
-        stop_at = None if cfg.train.time_budget is None else time.monotonic() + cfg.train.time_budget
         model = train_image_gan(batch.images, batch.targets, len(batch.classes), cfg.train, seed,
-                                LoopOptions(on_epoch=show, checkpoints=checkpoints, stop_at=stop_at))
+                                LoopOptions(on_epoch=show, checkpoints=checkpoints, stop_at=deadline(cfg.train)))
     seconds = time.perf_counter() - started
     extra = {"train": cfg.train.model_dump(), "seed": seed, "images": len(batch.targets), "device": str(device),
              "seconds": seconds, "dataset": dataset}
@@ -119,8 +118,31 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
         save_image_gan(model, tmp, extra)
     with atomic_path(log_path) as tmp:
         pd.DataFrame(model.history).to_csv(tmp, index=False)
-    return {"epochs": sum("event" not in r for r in model.history), "seconds": seconds, "device": str(device),
+    return {"epochs": epochs_run(model.history), "seconds": seconds, "device": str(device),
             "images_per_s": float(np.mean([r["rows_per_s"] for r in model.history if "event" not in r]))}
+
+
+def deadline(cfg: ImageTrainConfig) -> float | None:
+    return None if cfg.time_budget is None else time.monotonic() + cfg.time_budget
+
+
+def epochs_run(history: list[dict]) -> int:
+    return sum("event" not in r for r in history)
+
+
+def refitter(cfg: ImageTrainConfig, classes: int) -> Refit:
+    """The run's generator settings fitted again on a share of the train images alone, for the augmentation
+    curve: as many epochs over the share as the run had over every image (image.train as a user with only that
+    share would run it)."""
+    def refit(images: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor,
+              seed: int) -> tuple[torch.Tensor, dict]:
+        started = time.perf_counter()
+        model = train_image_gan(images, targets, classes, cfg, seed, LoopOptions(stop_at=deadline(cfg)))
+        pixels = sample_images(model.generator, labels.cpu().numpy(), cfg.noise_dim, seed)
+        record = {"seed": seed, "rows": len(targets), "family": "image GAN", "epochs": epochs_run(model.history),
+                  "seconds": round(time.perf_counter() - started, 2)}
+        return torch.from_numpy(pixels).to(images.device), record
+    return refit
 
 
 def generate(model_dir: Path, out_path: Path, cfg: ImageConfig, seed: int) -> dict:
@@ -158,8 +180,9 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
     synthetic = ImageBatch(synthetic.images.to(device), synthetic.targets.to(device), synthetic.classes)
     expectations = table_expectations(read_table(prepared_dir / "train.parquet"), synthetic_table, expectations_dir,
                                       summary_path.parent / "data_docs")
+    refit = refitter(cfg.train, len(dataset["classes"])) if cfg.validate.augmentation_refit else None
     report = assess_images(train_batch, holdout_batch, synthetic, cfg.validate, seed, expectations,
-                           TABLE_COLUMNS.max_failed_expectations)
+                           TABLE_COLUMNS.max_failed_expectations, refit)
     plots = summary_path.parent / "plots"
     report["inputs"] = {name: {"path": str(path), "sha256": file_hash(path)}
                         for name, path in (("train", prepared_dir / "train.parquet"), ("synthetic", synthetic_path))}
