@@ -234,8 +234,11 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     assert list(point["arms"]) == ["real", "synthetic", "shift_rotate"]
     baseline = point["arms"]["shift_rotate"]
     assert baseline["gain"] == pytest.approx(baseline["score"] - point["real_score"]) and baseline["score"] > 0.8
-    assert (curve["scarce_fraction"], curve["scarce_gain"], curve["baseline_gain"]) == (0.25, point["gain"],
-                                                                                        baseline["gain"])
+    assert (curve["scarce_fraction"], curve["scarce_gain"], curve["best_baseline"]) == (0.25, point["gain"],
+                                                                                        "shift_rotate")
+    assert curve["verdict"].startswith("At 25% of the real images, synthetic images ")
+    assert curve["verdict"].endswith(f"shifted / rotated copies ({baseline['gain']:+.3f}) (a leaky curve: the "
+                                     "generator saw all the real images).")
     assert (curve["gain"], curve["real_score"]) == (full["gain"], full["real_score"])
     # One Prefect artifact table for both modalities.
     tables = artifact_tables(report)

@@ -30,7 +30,7 @@ from synthpipe.gate.metrics import (
     duplicate_share,
 )
 from synthpipe.gate.privacy import copy_mask, privacy_figures
-from synthpipe.gate.scarcity import SHORT, Refit, scarcity_curve
+from synthpipe.gate.scarcity import Refit, scarcity_curve, scarcity_verdict
 from synthpipe.io import frame_hash
 from synthpipe.merge import policy_demand, select_synthetic
 from synthpipe.schema import infer_kinds
@@ -243,7 +243,7 @@ def learned(real, synthetic, holdout, target, kinds, cfg: ValidateConfig, merge:
                     "imbalance_ratio": float(counts.iloc[0] / counts.iloc[-1]) if minority else None,
                     **{key: full[key] for key in ("fraction", "gain", "gain_low", "gain_high", "real_score",
                                                   "augmented_score")},
-                    **scarcity_verdict(points, scorer.metric)}
+                    **scarcity_verdict(points, scorer.metric, "rows")}
     tstr = utility(full["real_score"], scorer, _capped(synthetic, cfg.sample_rows, seed), seed)
     return {"target": target} | tstr, augmentation
 
@@ -279,26 +279,6 @@ def _draw(synthesizer, wanted, target: str, seed: int) -> pd.DataFrame:
     parts = [synthesizer.sample(need, conditions={target: label}, seed=seed + i)
              for i, (label, need) in enumerate(wanted.items()) if need > 0]
     return pd.concat(parts, ignore_index=True) if parts else none
-
-
-def scarcity_verdict(points: list[dict], metric: str) -> dict:
-    """One sentence on the scarcest point, the best baseline there, and whether synthetic rows beat it."""
-    point = points[0]
-    arms = point["arms"]
-    baselines = {name: arm for name, arm in arms.items() if name not in ("real", "synthetic")}
-    best = max(baselines, key=lambda name: baselines[name]["gain"])
-    synthetic, other = arms["synthetic"], baselines[best]
-    half = (synthetic["gain_high"] - synthetic["gain_low"]) / 2
-    moved = "raised" if synthetic["gain"] >= 0 else "lowered"
-    comparison = "more than" if synthetic["gain"] > other["gain"] else "no more than"
-    leaky = " (a leaky curve: the generator saw every real row)" if point["leaky"] else ""
-    sentence = (f"At {point['fraction']:.0%} of the real rows, synthetic rows {moved} {metric.replace('_', ' ')} "
-                f"by {abs(synthetic['gain']):.3f} ± {half:.3f}, {comparison} the best baseline, {SHORT[best]} "
-                f"({other['gain']:+.3f}){leaky}.")
-    return {"verdict": sentence, "scarce_fraction": point["fraction"], "scarce_gain": synthetic["gain"],
-            "scarce_gain_low": synthetic["gain_low"], "scarce_gain_high": synthetic["gain_high"],
-            "best_baseline": best, "best_baseline_gain": other["gain"],
-            "beats_best_baseline": bool(synthetic["gain"] > other["gain"])}
 
 
 def _capped(df: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:

@@ -38,8 +38,9 @@ LABELS = {"real": "real only", "synthetic": "real + synthetic", "smote": "real +
           "shift_rotate": "real + shifted / rotated copies"}  # images' baseline (synthpipe.images.quality)
 SMOTE_NEIGHBOURS = 5  # imbalanced-learn's default k
 NOISE_SCALE = 0.1  # regression baseline: Gaussian noise of this share of each numeric column's std
+# The baselines' names in a sentence.
 SHORT = {"smote": "SMOTE", "noise": "noise-perturbed copies", "oversampling": "random oversampling",
-         "class_weights": "class weights"}  # the baselines' names in a sentence
+         "class_weights": "class weights", "shift_rotate": "shifted / rotated copies"}
 RESAMPLES = 200  # bootstrap resamples of the holdout (and of the seeds) for every interval
 
 
@@ -313,3 +314,24 @@ def _class_figures(scorer: Scorer, predictions: list[np.ndarray], minority: str 
         members = truth == minority
         figures["minority_recall"] = float(np.mean([(p[members] == minority).mean() for p in predictions]))
     return figures
+
+
+def scarcity_verdict(points: list[dict], metric: str, items: str) -> dict:
+    """One sentence on the scarcest point, the best baseline there, and whether synthetic `items` (rows, images)
+    beat it."""
+    point = points[0]
+    arms = point["arms"]
+    baselines = {name: arm for name, arm in arms.items() if name not in ("real", "synthetic")}
+    best = max(baselines, key=lambda name: baselines[name]["gain"])
+    synthetic, other = arms["synthetic"], baselines[best]
+    half = (synthetic["gain_high"] - synthetic["gain_low"]) / 2
+    moved = "raised" if synthetic["gain"] >= 0 else "lowered"
+    comparison = "more than" if synthetic["gain"] > other["gain"] else "no more than"
+    leaky = f" (a leaky curve: the generator saw all the real {items})" if point["leaky"] else ""
+    sentence = (f"At {point['fraction']:.0%} of the real {items}, synthetic {items} {moved} "
+                f"{metric.replace('_', ' ')} by {abs(synthetic['gain']):.3f} ± {half:.3f}, {comparison} the best "
+                f"baseline, {SHORT[best]} ({other['gain']:+.3f}){leaky}.")
+    return {"verdict": sentence, "scarce_fraction": point["fraction"], "scarce_gain": synthetic["gain"],
+            "scarce_gain_low": synthetic["gain_low"], "scarce_gain_high": synthetic["gain_high"],
+            "best_baseline": best, "best_baseline_gain": other["gain"],
+            "beats_best_baseline": bool(synthetic["gain"] > other["gain"])}

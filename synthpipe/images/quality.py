@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from synthpipe.config import ImageValidateConfig
 from synthpipe.gate.checks import check, checks_markdown, expectations_check, verdict
 from synthpipe.gate.report import gain_cell, provenance
-from synthpipe.gate.scarcity import RESAMPLES, percentile_interval
+from synthpipe.gate.scarcity import RESAMPLES, percentile_interval, scarcity_verdict
 from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch
 from synthpipe.images.metrics import balanced_subset, frechet_distance, precision_recall_coverage
@@ -138,11 +138,10 @@ def augmentation_curve(train: ImageBatch, holdout: ImageBatch, synthetic: ImageB
                  100 * fraction, *(h.mean() for h in hits.values()))
         points.append(curve_point(fraction, len(pick), len(labels), hits, rows, refits,
                                   leaky=fraction < 1 and refit is None))
-    full, scarce = points[-1], points[0]  # every real train image: the training set merge builds
+    full = points[-1]  # every real train image: the training set merge builds
     return {"metric": "accuracy", "policy": "all synthetic images", "points": points, "fraction": full["fraction"],
             "gain": full["gain"], "real_score": full["real_score"], "augmented_score": full["augmented_score"],
-            "scarce_fraction": scarce["fraction"], "scarce_gain": scarce["gain"],
-            "baseline_gain": scarce["arms"]["shift_rotate"]["gain"]}
+            **scarcity_verdict(points, "accuracy", "images")}
 
 
 def shifted_rotated(images: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:
@@ -245,11 +244,7 @@ def render_summary(report: dict) -> str:
 
 def augmentation_section(curve: dict, synthetic: int) -> list[str]:
     """The curve as a table (score, and gain over real only with its 95% interval, per arm) and its provenance."""
-    scarce = curve["points"][0]
-    lines = ["## Augmentation: holdout accuracy", "",
-             f"At {scarce['fraction']:.0%} of the real train images ({scarce['real_rows']}), adding {synthetic} "
-             f"synthetic images changes holdout accuracy by **{curve['scarce_gain']:+.3f}**; as many shifted / "
-             f"rotated copies of the real ones, by **{curve['baseline_gain']:+.3f}**.", "",
+    lines = ["## Augmentation: holdout accuracy", "", f"**{curve['verdict']}**", "",
              "| real train images | real only | real + synthetic | real + shifted / rotated copies |",
              "|---|---|---|---|"]
     lines += [f"| {p['fraction']:.0%} ({p['real_rows']}) | {p['arms']['real']['score']:.3f} | "
