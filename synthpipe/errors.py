@@ -48,3 +48,8 @@ class Interrupted(SynthpipeError):
         self.signum = signum
         self.exit_code = 130 if signum == signal.SIGINT else 1
         super().__init__(f"stopped by {signal.Signals(signum).name}; the next run resumes from the last checkpoint")
+
+
+# What a generator refitted on a small subset may fail with, and the scarcity curve go on without it (its data
+# is too small, or training diverged). A stop signal (Interrupted) is not among them: it stops the stage.
+REFIT_FAILURES = (InputError, Diverged)

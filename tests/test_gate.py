@@ -299,6 +299,27 @@ def test_the_default_gate_allows_no_loss_beyond_noise():
     assert ValidateConfig().max_augmentation_loss == 0.0
 
 
+def test_a_stop_signal_during_a_refit_stops_the_gate(tables):
+    """A refit that fails on its small subset is recorded and the curve goes on; a SIGTERM is not such a failure."""
+    import os
+    import signal
+    import threading
+
+    from synthpipe.config import TrainConfig
+    from synthpipe.errors import Interrupted
+    from synthpipe.gate.quality import refitter
+    from synthpipe.interrupt import stop_on_signals
+    from synthpipe.tabular.synthesizer import TabularSynthesizer  # noqa: F401 (imported: the signal lands in training)
+
+    endless = TrainConfig(model="gan", epochs=1_000_000, max_steps=None, batch_size=50)
+    refit = refitter(endless, "species", budget=None)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    with pytest.raises(Interrupted), stop_on_signals():
+        timer.start()
+        refit(tables["train"], 40, seed=0)
+    timer.join()
+
+
 def recording_refit(train_cfg, target, seen: list):
     """The gate's own refit, recording the frame each refit was handed."""
     from synthpipe.gate.quality import refitter

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from synthpipe.config import MergeConfig, TrainConfig, ValidateConfig
 from synthpipe.constraints import holds, suggestions
 from synthpipe.constraints import parse as parse_constraint
-from synthpipe.errors import InputError, SynthpipeError
+from synthpipe.errors import REFIT_FAILURES, InputError
 from synthpipe.gate.checks import check, expectations_check, verdict
 from synthpipe.gate.evaluation import Scorer, detection, task_for, utility
 from synthpipe.gate.expectations import expectation_specs, run_expectations
@@ -263,7 +263,7 @@ def refitter(train_cfg: TrainConfig, target: str, budget: float | None) -> Refit
         try:
             synthesizer.fit(subset, target=target)
             generated = _draw(synthesizer, wanted, target, seed)
-        except SynthpipeError as exc:  # e.g. fewer rows than the GAN's pac: nothing to add at this size
+        except REFIT_FAILURES as exc:  # e.g. fewer rows than the GAN's pac: nothing to add at this size
             return subset.head(0), record | {"failed": str(exc)}
         info = synthesizer.info
         return generated, record | {"family": info["model"], "epochs": info["epochs_run"],

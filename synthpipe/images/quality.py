@@ -34,7 +34,7 @@ from synthpipe.images.metrics import balanced_subset, frechet_distance, precisio
 log = logging.getLogger(__name__)
 
 # Refit(images, targets, labels, seed) -> (uint8 images of `labels` from a generator fitted on images / targets
-# alone, what was fitted).
+# alone, or none if that fit failed; what was fitted).
 Refit = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], tuple[torch.Tensor, dict]]
 # The standard augmentation arm, as torchvision's RandomAffine(degrees=10, translate=(0.1, 0.1)): the usual
 # setting for digits and small objects.
@@ -130,7 +130,7 @@ def augmentation_curve(train: ImageBatch, holdout: ImageBatch, synthetic: ImageB
             refits.append(record)
         share = f"{fraction:.0%} real"
         hits = {"real": correct(fit(images, targets, share), holdout),
-                "synthetic": correct(fit(torch.cat([images, added]), torch.cat([targets, labels]),
+                "synthetic": correct(fit(torch.cat([images, added]), torch.cat([targets, labels[:len(added)]]),
                                          f"{share} + synthetic"), holdout),
                 "shift_rotate": correct(fit(torch.cat([images, shifted_rotated(images, targets, labels, seed)]),
                                             torch.cat([targets, labels]), f"{share} + shifted / rotated"), holdout)}

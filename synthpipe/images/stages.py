@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from synthpipe.config import ImageConfig, ImageTrainConfig, Params, PreprocessConfig, SourceConfig, ValidateConfig
 from synthpipe.device import cpu_threads, resolve_device
-from synthpipe.errors import GateFailed, InputError
+from synthpipe.errors import REFIT_FAILURES, GateFailed, InputError
 from synthpipe.gate.expectations import expectation_specs, run_expectations
 from synthpipe.gate.html import write_html_report
 from synthpipe.gate.plots import plot_augmentation, plot_training_losses
@@ -136,11 +136,14 @@ def refitter(cfg: ImageTrainConfig, classes: int) -> Refit:
     share would run it)."""
     def refit(images: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor,
               seed: int) -> tuple[torch.Tensor, dict]:
-        started = time.perf_counter()
-        model = train_image_gan(images, targets, classes, cfg, seed, LoopOptions(stop_at=deadline(cfg)))
+        started, record = time.perf_counter(), {"seed": seed, "rows": len(targets)}
+        try:
+            model = train_image_gan(images, targets, classes, cfg, seed, LoopOptions(stop_at=deadline(cfg)))
+        except REFIT_FAILURES as exc:  # e.g. diverged on a small share: nothing to add at this size
+            return images[:0], record | {"failed": str(exc)}
         pixels = sample_images(model.generator, labels.cpu().numpy(), cfg.noise_dim, seed)
-        record = {"seed": seed, "rows": len(targets), "family": "image GAN", "epochs": epochs_run(model.history),
-                  "seconds": round(time.perf_counter() - started, 2)}
+        record |= {"family": "image GAN", "epochs": epochs_run(model.history),
+                   "seconds": round(time.perf_counter() - started, 2)}
         return torch.from_numpy(pixels).to(images.device), record
     return refit
 
