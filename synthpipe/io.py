@@ -32,12 +32,19 @@ def _temp_prefix(dest: Path) -> str:
     return f".{dest.name}.{os.getpid()}."
 
 
-def temp_dir_beside(dest: str | Path) -> Path:
-    """A scratch directory named as the atomic helpers name their temps: if its writer is killed, the next
-    write of `dest` removes it."""
+@contextlib.contextmanager
+def temp_dir_beside(dest: str | Path) -> Iterator[Path]:
+    """A scratch directory named as the atomic helpers name their temps, removed after the block: if its writer
+    is killed, the next write of `dest` removes it."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".tmp", dir=dest.parent)).resolve()
+    with interrupt.held():  # a stop between creating it and naming it would leave it behind
+        scratch = Path(tempfile.mkdtemp(prefix=_temp_prefix(dest), suffix=".tmp", dir=dest.parent)).resolve()
+    try:
+        yield scratch
+    finally:
+        with interrupt.held():
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def sweep_stale_temps(dest: str | Path) -> None:

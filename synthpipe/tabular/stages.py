@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -225,12 +224,9 @@ def generate(model_dir: Path, out_path: Path, cfg: GenerateConfig, seed: int, de
         return {"rows": written}
     plan = shard_plan(rows, cfg.shards, seed)
     # Beside the output: remote workers that see the project directory can write their shards there too.
-    shard_dir = temp_dir_beside(out_path)
-    try:
+    with temp_dir_beside(out_path) as shard_dir:
         files = run_shards(Path(model_dir).resolve(), shard_dir, plan, cfg.chunk_rows, device)
         written = concat_parquet(files, out_path)
-    finally:
-        shutil.rmtree(shard_dir, ignore_errors=True)
     if written != rows:
         raise RuntimeError(f"generate: the shards hold {written} rows, {rows} were planned")
     return {"rows": written, "shards": len(plan)}
