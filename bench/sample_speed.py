@@ -1,11 +1,13 @@
 """Sampling throughput of each model family, in the project's .venv: rows/s when drawing 1,000,000 rows.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/sample_speed.py [--rows N] [--repeats R] [--profile TABLE:FAMILY]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/sample_speed.py [--rows N] [--repeats R] [--families F,...]
+        [--sampling-steps S] [--profile TABLE:FAMILY]
 
 Tables: penguins and breast_cancer (shipped in palmerpenguins and scikit-learn), plus fair and diamonds when
 `make bench` has written their splits to bench/work/data. The copula is the model `model="auto"` chose on all
-four (BENCHMARKS.md); the GAN and VAE are fitted for a few epochs only — their sampling cost does not depend on
-how long they trained. Each figure is the best of `--repeats` runs (the machine is shared: the best is the
+four (BENCHMARKS.md); the GAN and VAE are fitted for a few epochs only and the diffusion model for a few hundred
+optimiser steps (`--families diffusion`, `--sampling-steps` for its denoising steps) — their sampling cost does not
+depend on how long they trained. Each figure is the best of `--repeats` runs (the machine is shared: the best is the
 least disturbed). `--profile` prints the top of a cProfile of one run instead.
 """
 
@@ -20,9 +22,11 @@ import numpy as np
 import pandas as pd
 from common import split_dir
 
+from synthpipe.config import TrainConfig
 from synthpipe.tabular.synthesizer import TabularSynthesizer
 
 NEURAL_EPOCHS = 5
+DIFFUSION_FIT_STEPS = 300
 
 
 def tables() -> dict[str, tuple[pd.DataFrame, str]]:
@@ -40,9 +44,10 @@ def tables() -> dict[str, tuple[pd.DataFrame, str]]:
     return found
 
 
-def fitted(df: pd.DataFrame, target: str, family: str) -> TabularSynthesizer:
+def fitted(df: pd.DataFrame, target: str, family: str, sampling_steps: int) -> TabularSynthesizer:
     epochs = NEURAL_EPOCHS if family != "copula" else 1
-    return TabularSynthesizer(model=family, epochs=epochs, seed=0, device="cpu").fit(df, target=target)
+    return TabularSynthesizer(model=family, epochs=epochs, diffusion_steps=DIFFUSION_FIT_STEPS,
+                              sampling_steps=sampling_steps, seed=0, device="cpu").fit(df, target=target)
 
 
 def rows_per_s(synthesizer: TabularSynthesizer, rows: int, repeats: int) -> float:
@@ -60,12 +65,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--families", default="copula,gan,vae")
+    parser.add_argument("--sampling-steps", type=int, default=TrainConfig().sampling_steps)
     parser.add_argument("--profile", metavar="TABLE:FAMILY")
     args = parser.parse_args()
     found = tables()
     if args.profile:
         table, family = args.profile.split(":")
-        synthesizer = fitted(*found[table], family)
+        synthesizer = fitted(*found[table], family, args.sampling_steps)
         cProfile.runctx("sum(len(c) for c in synthesizer.sample_chunks(args.rows))", globals(), locals(),
                         "/tmp/sample.prof")
         pstats.Stats("/tmp/sample.prof").sort_stats("tottime").print_stats(25)
@@ -73,7 +79,7 @@ def main() -> None:
     print("| table | family | rows/s |\n|---|---|---|")
     for table, (df, target) in found.items():
         for family in args.families.split(","):
-            speed = rows_per_s(fitted(df, target, family), args.rows, args.repeats)
+            speed = rows_per_s(fitted(df, target, family, args.sampling_steps), args.rows, args.repeats)
             print(f"| {table} | {family} | {speed:,.0f} |", flush=True)
 
 

@@ -31,7 +31,7 @@ from scipy.special import ndtr, ndtri
 from torch import nn
 
 from synthpipe.config import TrainConfig
-from synthpipe.device import mixed_precision
+from synthpipe.device import compute_dtype, mixed_precision
 from synthpipe.errors import Diverged
 from synthpipe.tabular.transform import CategoricalCodec, TableTransformer
 from synthpipe.training import Adam, LoopOptions, Trainee, train, update
@@ -45,6 +45,7 @@ EMBEDDING_DIM = 16  # per categorical column
 TIME_DIM = 64  # sinusoidal features of t
 SCHEDULE_OFFSET = 0.008  # cosine schedule (Nichol & Dhariwal): keeps the noise at small t from vanishing
 MIN_SIGNAL = 1e-4  # a(1): some signal left, so the first step's estimate of x0 is finite
+SAMPLING_BLOCK = 2048  # rows per pass of the network when sampling on a CPU (see generate)
 
 
 @dataclass(frozen=True)
@@ -273,12 +274,44 @@ def diffusion_trainee(numbers: torch.Tensor, cats: torch.Tensor, shape: Diffusio
                    steps_per_epoch=STEPS_PER_ROUND, batch=batch)
 
 
-@torch.no_grad()
+class SamplingNet:
+    """The denoiser's forward pass for sampling, with the same arithmetic as `Denoiser` under `mixed_precision`.
+
+    Autocast re-casts every weight on every pass and casts the activations on the way into each product; here
+    the weights are cast once, the activations are built in the compute format, and the time embedding (the
+    same for every row of a step) goes through its layer once per step instead of once per row.
+    """
+
+    def __init__(self, denoiser: Denoiser, dtype: torch.dtype):
+        self.dtype, self.offsets, self.frequencies = dtype, denoiser.offsets, denoiser.frequencies
+        self.embedding = denoiser.embedding.weight.to(dtype)
+        self.time, self.first, self.head = (self._cast(layer) for layer in (denoiser.time, denoiser.first,
+                                                                             denoiser.head))
+        self.body = [self._cast(layer) for layer in denoiser.body if isinstance(layer, nn.Linear)]
+
+    def _cast(self, layer: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
+        return layer.weight.to(self.dtype), layer.bias.to(self.dtype)
+
+    def time_shift(self, t: float) -> torch.Tensor:
+        """The time layer's output at t, one row, added to every row's first layer."""
+        angles = torch.full((1,), t, device=self.frequencies.device)[:, None] * 1000 * self.frequencies
+        return nn.functional.linear(torch.cat([angles.sin(), angles.cos()], dim=1).to(self.dtype), *self.time)
+
+    def __call__(self, numbers: torch.Tensor, cats: torch.Tensor, time_shift: torch.Tensor) -> torch.Tensor:
+        embedded = nn.functional.embedding(cats + self.offsets, self.embedding).flatten(1)
+        hidden = nn.functional.linear(torch.cat([numbers.to(self.dtype), embedded], dim=1), *self.first)
+        hidden += time_shift
+        for weight, bias in self.body:
+            hidden = nn.functional.linear(nn.functional.silu(hidden, inplace=True), weight, bias)
+        return nn.functional.linear(nn.functional.silu(hidden, inplace=True), *self.head).float()
+
+
+@torch.inference_mode()
 def generate(denoiser: Denoiser, shape: DiffusionShape, rows: int, clamp: dict[int, torch.Tensor], steps: int,
              rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(normal scores, categorical states) of `rows` new rows; variables in `clamp` hold the given states."""
-    denoiser.eval()
     device = next(denoiser.parameters()).device
+    net = SamplingNet(denoiser.eval(), compute_dtype(device))
     logits_of = Logits(shape, device)
     n_num, n_cat = len(shape.numbers), len(shape.widths)
     x = torch.randn(rows, n_num, generator=rng).to(device)
@@ -286,21 +319,38 @@ def generate(denoiser: Denoiser, shape: DiffusionShape, rows: int, clamp: dict[i
     cats = mask_token.repeat(rows, 1)  # every variable masked
     for j, states in clamp.items():
         cats[:, j] = states.to(device)  # a state, never the mask token: it is never revealed again
+    # On a CPU the rows go through the network a block at a time: a block's activations stay in the core's
+    # cache, where a whole chunk's (rows x 256) would stream through memory at every layer.
+    block = SAMPLING_BLOCK if device.type == "cpu" else rows
     times = torch.linspace(1.0, 0.0, steps + 1)
     for t, s in zip(times[:-1].tolist(), times[1:].tolist()):
-        with mixed_precision(device):
-            output = denoiser(x, cats, torch.full((rows,), t, device=device)).float()
         a_t, a_s = signal(torch.tensor(t)).item(), signal(torch.tensor(s)).item() if s > 0 else 1.0
-        x0 = ((x - math.sqrt(1 - a_t) * output[:, :n_num]) / math.sqrt(a_t)).clamp(-4.0, 4.0)
-        noise = (x - math.sqrt(a_t) * x0) / math.sqrt(1 - a_t)
-        x = math.sqrt(a_s) * x0 + math.sqrt(1 - a_s) * noise  # DDIM (eta = 0); at s = 0 this is x0
         # Reveal each masked category with probability (t - s) / t, drawn by inverse CDF from the prediction.
-        # Only the revealed pairs are drawn: a step reveals about 1/steps of them, and the softmax over every
-        # (row, variable) pair cost several times the network's own pass on a table with wide categories.
         draw = torch.rand(rows, n_cat, generator=rng).to(device)
         reveal = (torch.rand(rows, n_cat, generator=rng).to(device) < (t - s) / t) & (cats == mask_token)
-        row, variable = reveal.nonzero(as_tuple=True)
-        probs = torch.softmax(logits_of.pairs(output, row, variable), dim=-1)
-        states = (draw[row, variable, None] > probs.cumsum(dim=-1)).sum(dim=-1)
-        cats[row, variable] = torch.minimum(states, mask_token[variable] - 1)
+        time_shift = net.time_shift(t)
+        for part in (slice(start, start + block) for start in range(0, rows, block)):
+            output = net(x[part], cats[part], time_shift)
+            x[part] = ddim_step(x[part], output[:, :n_num], a_t, a_s)
+            reveal_states(cats[part], output, draw[part], reveal[part], logits_of, mask_token)
     return x, cats
+
+
+def ddim_step(x: torch.Tensor, noise_estimate: torch.Tensor, a_t: float, a_s: float) -> torch.Tensor:
+    """x at time s from x at time t (DDIM, eta = 0); at s = 0 this is the estimate of x0."""
+    x0 = ((x - math.sqrt(1 - a_t) * noise_estimate) / math.sqrt(a_t)).clamp(-4.0, 4.0)
+    noise = (x - math.sqrt(a_t) * x0) / math.sqrt(1 - a_t)
+    return math.sqrt(a_s) * x0 + math.sqrt(1 - a_s) * noise
+
+
+def reveal_states(cats: torch.Tensor, output: torch.Tensor, draw: torch.Tensor, reveal: torch.Tensor,
+                  logits_of: Logits, mask_token: torch.Tensor) -> None:
+    """Set the (row, variable) pairs marked in `reveal` to a state drawn from the prediction, in place.
+
+    Only the revealed pairs are drawn: a step reveals about 1/steps of them, and the softmax over every
+    (row, variable) pair cost several times the network's own pass on a table with wide categories.
+    """
+    row, variable = reveal.nonzero(as_tuple=True)
+    probs = torch.softmax(logits_of.pairs(output, row, variable), dim=-1)
+    states = (draw[row, variable, None] > probs.cumsum(dim=-1)).sum(dim=-1)
+    cats[row, variable] = torch.minimum(states, mask_token[variable] - 1)
