@@ -63,7 +63,7 @@ def seattle_temps() -> pd.DataFrame:
 TABLES = {
     "stocks": (stocks, "symbol", {}),
     "seattle_weather": (seattle_weather, "year", {}),
-    "seattle_temps": (seattle_temps, "month", {"train": {"epochs": 60}}),
+    "seattle_temps": (seattle_temps, "month", {}),
 }
 
 
