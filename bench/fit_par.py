@@ -1,11 +1,12 @@
 """SDV's PARSynthesizer on a long table of sequences, in bench/.venv (called by bench/timeseries.py --par).
 
-    python bench/fit_par.py TRAIN.parquet OUT.parquet SEQUENCES ENTITY TIME EPOCHS
+    python bench/fit_par.py TRAIN.parquet OUT.parquet SEQUENCES ENTITY TIME EPOCHS [SEED]
 
 Writes the sampled sequences as the same long table (entity ids prefixed "par-") and prints the fit seconds.
 """
 
 import json
+import random
 import sys
 import time
 import warnings
@@ -16,10 +17,17 @@ warnings.filterwarnings("ignore")
 
 
 def main() -> None:
+    import numpy as np
+    import torch
     from sdv.metadata import Metadata
     from sdv.sequential import PARSynthesizer
 
     train_path, out_path, sequences, entity, time_column, epochs = sys.argv[1:7]
+    if len(sys.argv) > 7:  # PAR takes no seed; its draws come from these generators
+        seed = int(sys.argv[7])
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
     train = pd.read_parquet(train_path)
     train[entity] = train[entity].astype(str)
     metadata = Metadata.detect_from_dataframes({"table": train}, infer_keys=None)

@@ -394,11 +394,15 @@ class ImageConfig(Section):
 
 
 class SeriesTrainConfig(LoopConfig):
-    epochs: int = Field(200, ge=1, description="passes over the training windows")
-    batch_size: int = Field(64, ge=2, description="windows per step")
+    epochs: int = Field(60, ge=1, description="passes over the training windows")
+    min_steps: int = Field(100, ge=0, description="more epochs when the windows are few, up to this many optimiser "
+                                                  "steps (0: epochs alone)")
+    batch_size: int = Field(128, ge=2, description="windows per step")
     hidden: int = Field(64, ge=4, description="GRU units")
     layers: int = Field(1, ge=1, description="GRU layers")
-    learning_rate: float = Field(2e-3, gt=0, description="Adam learning rate")
+    learning_rate: float = Field(5e-3, gt=0, description="Adam learning rate (the peak of a cosine schedule)")
+    schedule: Literal["constant", "cosine"] = Field(
+        "cosine", description="learning rate over the planned steps: constant, or cosine decay to zero")
     context_model: Literal["copula", "gan", "vae"] = Field(
         "copula", description="TabularSynthesizer of context, length, start and interval, one row per entity")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the sequence model trains")

@@ -232,6 +232,9 @@ class Adam:
         # What backward differentiates for this optimiser: a parameter's working copies where it has them.
         self.gradient_inputs = copies.stand_ins(self.params) if copies else self.params
         self.param_groups = [{"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}]
+        # A schedule's factor on the learning rate, set before each step from the step number alone (so a resumed
+        # run sets it the same), apart from the group's rate, which divergence back-off lowers.
+        self.lr_factor = 1.0
         # Every parameter's step count, as views of one tensor: when all step, one increment counts them all.
         self.steps = torch.zeros(len(self.params), device=self.params[0].device if self.params else None)
         self.state = {i: {"step": self.steps[i], "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
@@ -254,7 +257,7 @@ class Adam:
         group = self.param_groups[0]
         torch._fused_adam_([self.params[i] for i in live], [self.params[i].grad for i in live],
                            [self.state[i]["exp_avg"] for i in live], [self.state[i]["exp_avg_sq"] for i in live],
-                           [], steps, lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1],
+                           [], steps, lr=group["lr"] * self.lr_factor, beta1=group["betas"][0], beta2=group["betas"][1],
                            weight_decay=group["weight_decay"], eps=group["eps"], amsgrad=False, maximize=False)
         if self.copies:
             self.copies.refresh()

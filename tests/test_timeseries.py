@@ -118,7 +118,8 @@ def test_entities_held_out_fresh_ids_and_seeds_reproduce(shop_project, tmp_path)
     assert merged["generator_run"].dropna().unique().tolist() == [read_json("models/shops/config.json")["run_id"]]
 
 
-def test_interrupted_fit_resumes_from_its_checkpoint(shop_project, tmp_path):
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_interrupted_fit_resumes_from_its_checkpoint(shop_project, tmp_path, schedule):
     import torch
 
     from synthpipe.device import resolve_device
@@ -132,7 +133,7 @@ def test_interrupted_fit_resumes_from_its_checkpoint(shop_project, tmp_path):
     arrays = {k: torch.from_numpy(v) for k, v in load_file("data/prepared/windows.safetensors").items()}
     data = Windows(arrays["steps"], arrays["valid"], arrays["timing"], arrays["entity"].long(), arrays["condition"])
     codec = Codec.from_dict(read_json("data/prepared/series.json")["steps"])
-    cfg, device = p.timeseries.train, resolve_device("cpu")
+    cfg, device = p.timeseries.train.model_copy(update={"schedule": schedule}), resolve_device("cpu")
     whole, _ = fit_series(data, codec, cfg, 7, device)
 
     class Killed(Exception):

@@ -21,7 +21,7 @@ from torch import nn
 
 from synthpipe.config import SeriesTrainConfig
 from synthpipe.timeseries.codec import Codec
-from synthpipe.training import Adam, Checkpoints, LoopOptions, Trainee, train, update
+from synthpipe.training import Adam, Checkpoints, LoopOptions, Trainee, planned_epochs, train, update
 
 
 class SeriesNet(nn.Module):
@@ -71,9 +71,14 @@ def fit_series(windows: Windows, codec: Codec, cfg: SeriesTrainConfig, seed: int
     net = build(codec, windows.timing.shape[2], windows.condition.shape[1], cfg).to(device)
     optimizer = Adam(net.parameters(), lr=cfg.learning_rate)
     data = windows.to(device)
-    batch = min(cfg.batch_size, len(data.entity))
+    batch = batch_size(cfg, len(data.entity))
+    steps_per_epoch = math.ceil(len(data.entity) / batch)
+    loop = cfg.model_copy(update={"epochs": series_epochs(cfg, len(data.entity))})
+    total = planned_epochs(loop, steps_per_epoch) * steps_per_epoch
 
     def step(n: int) -> dict[str, torch.Tensor]:
+        if cfg.schedule == "cosine":
+            optimizer.lr_factor = 0.5 * (1 + math.cos(math.pi * n / total))
         rows = torch.randint(len(data.entity), (batch,), device=device)
         steps, valid = data.steps[rows], data.valid[rows].float()
         out, _ = net(steps[:, :-1], data.timing[rows], data.condition[data.entity[rows]])
@@ -83,9 +88,20 @@ def fit_series(windows: Windows, codec: Codec, cfg: SeriesTrainConfig, seed: int
         return {"loss": loss.detach()}
 
     trainee = Trainee("gru", {"net": net}, {"net": optimizer}, step,
-                      steps_per_epoch=math.ceil(len(data.entity) / batch), batch=batch)
-    result = train(trainee, cfg, seed, LoopOptions(on_epoch=on_epoch, checkpoints=checkpoints))
+                      steps_per_epoch=steps_per_epoch, batch=batch)
+    result = train(trainee, loop, seed, LoopOptions(on_epoch=on_epoch, checkpoints=checkpoints))
     return net.eval(), result.history
+
+
+def batch_size(cfg: SeriesTrainConfig, windows: int) -> int:
+    return min(cfg.batch_size, windows)
+
+
+def series_epochs(cfg: SeriesTrainConfig, windows: int) -> int:
+    """cfg.epochs, or more when the windows are few: the model learns per optimiser step, and 87 windows (five
+    stock tickers) make one step a pass, where 1,767 (a year of hourly temperatures) make 14."""
+    steps_per_epoch = math.ceil(windows / batch_size(cfg, windows))
+    return max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch))
 
 
 @torch.no_grad()
