@@ -3,6 +3,7 @@
     python bench/fit_synthpipe.py TABLE synthpipe|synthpipe-gan
     python bench/fit_synthpipe.py --preprocess        # transformer fit+encode seconds, incl. the 500k table
     python bench/fit_synthpipe.py --fit-time TABLE REPEAT   # the GAN's fit alone, timed
+    python bench/fit_synthpipe.py --equal-time TABLE SECONDS   # the GAN for SECONDS of training (bench/equal_time.py)
 """
 
 import json
@@ -25,6 +26,21 @@ def fit(table: str, run: str) -> tuple[TabularSynthesizer, pd.DataFrame, float]:
     started = time.perf_counter()
     synthesizer.fit(train, target=spec["target"])
     return synthesizer, train, time.perf_counter() - started
+
+
+def equal_time(table: str, seconds: float) -> dict:
+    """The GAN trained for as long as CTGAN took (epochs unbounded, stopped by the time budget), then sampled."""
+    spec = TABLES[table]
+    train = pd.read_parquet(split_dir(table) / "train.parquet")
+    synthesizer = TabularSynthesizer(model="gan", epochs=1_000_000, max_steps=None, time_budget=seconds, seed=0)
+    started = time.perf_counter()
+    synthesizer.fit(train, target=spec["target"])
+    fit_s = time.perf_counter() - started
+    out = synthetic_file(table, "synthpipe-gan-equal-time")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    synthesizer.sample(len(train), seed=1).to_parquet(out, index=False)
+    return {"table": table, "run": "synthpipe-gan-equal-time", "budget_s": seconds, "fit_s": fit_s,
+            "epochs": synthesizer.info["epochs_run"]}
 
 
 def fit_and_sample(table: str, run: str) -> dict:
@@ -64,6 +80,9 @@ def main() -> None:
         table, repeat = sys.argv[2], int(sys.argv[3])
         result, out = {"table": table, "run": "synthpipe-gan", "fit_s": fit(table, "synthpipe-gan")[2]}, \
             fit_time_file(table, "synthpipe-gan", repeat)
+    elif sys.argv[1] == "--equal-time":
+        table = sys.argv[2]
+        result, out = equal_time(table, float(sys.argv[3])), run_file(table, "synthpipe-gan-equal-time")
     else:
         result, out = fit_and_sample(sys.argv[1], sys.argv[2]), run_file(sys.argv[1], sys.argv[2])
     out.parent.mkdir(parents=True, exist_ok=True)
