@@ -57,6 +57,17 @@ def make_project(root: Path, *updates: dict) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def no_stop_left_asked_for():
+    """A test that sends this process SIGTERM leaves the stop asked for, as a real stop does so that threads still
+    training see it (synthpipe.interrupt); the next test starts as the next command would, with none."""
+    yield
+    from synthpipe.interrupt import stop_on_signals
+
+    with stop_on_signals():
+        pass
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A temporary project with fast params and a loose gate, as the working directory."""
