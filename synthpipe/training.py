@@ -211,6 +211,11 @@ class Progress:
                  losses, record["rows_per_s"], left)
 
 
+def deadline(seconds: float | None) -> float | None:
+    """The `time.monotonic()` at which a time budget of `seconds` from now runs out (None: no budget)."""
+    return None if seconds is None else time.monotonic() + seconds
+
+
 def epochs_run(history: list[dict]) -> int:
     """Epochs completed (divergence events are records too, but no epoch)."""
     return sum("event" not in record for record in history)

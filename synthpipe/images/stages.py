@@ -48,7 +48,7 @@ from synthpipe.io import (
 from synthpipe.merge import merge
 from synthpipe.schema import infer_kinds
 from synthpipe.sources import write_raw
-from synthpipe.training import Checkpoints, LoopOptions
+from synthpipe.training import Checkpoints, LoopOptions, deadline, epochs_run
 
 DATASET_FILE = "images.json"  # in data/prepared: classes, label dtype, size, channels
 
@@ -109,8 +109,8 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
                             img_s=f"{record['rows_per_s']:.0f}")
             bar.update()
 
-        model = train_image_gan(batch.images, batch.targets, len(batch.classes), cfg.train, seed,
-                                LoopOptions(on_epoch=show, checkpoints=checkpoints, stop_at=deadline(cfg.train)))
+        options = LoopOptions(on_epoch=show, checkpoints=checkpoints, stop_at=deadline(cfg.train.time_budget))
+        model = train_image_gan(batch.images, batch.targets, len(batch.classes), cfg.train, seed, options)
     seconds = time.perf_counter() - started
     extra = {"train": cfg.train.model_dump(), "seed": seed, "images": len(batch.targets), "device": str(device),
              "seconds": seconds, "dataset": dataset}
@@ -122,14 +122,6 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
             "images_per_s": float(np.mean([r["rows_per_s"] for r in model.history if "event" not in r]))}
 
 
-def deadline(cfg: ImageTrainConfig) -> float | None:
-    return None if cfg.time_budget is None else time.monotonic() + cfg.time_budget
-
-
-def epochs_run(history: list[dict]) -> int:
-    return sum("event" not in r for r in history)
-
-
 def refitter(cfg: ImageTrainConfig, classes: int) -> Refit:
     """The run's generator settings fitted again on a share of the train images alone, for the augmentation
     curve: as many epochs over the share as the run had over every image (image.train as a user with only that
@@ -138,7 +130,7 @@ def refitter(cfg: ImageTrainConfig, classes: int) -> Refit:
               seed: int) -> tuple[torch.Tensor, dict]:
         started, record = time.perf_counter(), {"seed": seed, "rows": len(targets)}
         try:
-            model = train_image_gan(images, targets, classes, cfg, seed, LoopOptions(stop_at=deadline(cfg)))
+            model = train_image_gan(images, targets, classes, cfg, seed, LoopOptions(stop_at=deadline(cfg.time_budget)))
         except REFIT_FAILURES as exc:  # e.g. diverged on a small share: nothing to add at this size
             return images[:0], record | {"failed": str(exc)}
         pixels = sample_images(model.generator, labels.cpu().numpy(), cfg.noise_dim, seed)

@@ -52,7 +52,7 @@ from synthpipe.tabular.gan import Critic, GanShape, Generator, generate_gan, tra
 from synthpipe.tabular.scoring import score
 from synthpipe.tabular.transform import CategoricalCodec, Span, TableTransformer
 from synthpipe.tabular.vae import Decoder, Encoder, VaeShape, generate_vae, train_vae
-from synthpipe.training import Checkpoints, LoopOptions, epochs_run, fingerprint, world_size
+from synthpipe.training import Checkpoints, LoopOptions, deadline, epochs_run, fingerprint, world_size
 
 FAMILIES = ("copula", "gan", "vae", "diffusion")
 FORMAT = "synthpipe.tabular/1"
@@ -203,14 +203,14 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
     What each phase costs is bounded by the table's size only up to a point: the candidates see at most
     cfg.selection_rows rows, every GAN/VAE fit at most cfg.max_steps optimiser steps, and all of them together
     cfg.time_budget seconds (the candidates share it with the refit)."""
-    deadline = time.monotonic() + cfg.time_budget if cfg.time_budget else None
+    budget_end = deadline(cfg.time_budget)
     subsample = df if len(df) <= cfg.selection_rows else df.sample(cfg.selection_rows, random_state=seed)
     fit_part, held_out = _validation_split(subsample, target, cfg.validation_fraction, seed)
     scores = {}
     for i, family in enumerate(FAMILIES):
         # What is left of the budget is shared by the remaining candidates and the final refit.
-        share = (deadline - time.monotonic()) / (len(FAMILIES) - i + 1) if deadline is not None else None
-        stop_at = None if share is None else time.monotonic() + share
+        share = (budget_end - time.monotonic()) / (len(FAMILIES) - i + 1) if budget_end is not None else None
+        stop_at = deadline(share)
         scores[family] = _candidate(family, fit_part, held_out, target, cfg, seed, device, stop_at, checkpoint_dir)
     fitted = [family for family in FAMILIES if scores[family]["score"] is not None]
     if not fitted:
@@ -219,7 +219,7 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
     best = max(fitted, key=lambda family: scores[family]["score"])
     refit = _as_far_as(best, scores[best]["epochs"], cfg)  # a budget may have stopped it early: refit as far as it got
     started = time.perf_counter()
-    model = fit_family(best, df, target, refit, seed, device, deadline, on_epoch, checkpoint_dir)
+    model = fit_family(best, df, target, refit, seed, device, budget_end, on_epoch, checkpoint_dir)
     ranking = ", ".join(f"{f} {scores[f]['score']:.3f}" for f in sorted(fitted, key=lambda f: -scores[f]["score"]))
     measured = f"quality, realism and {target!r} utility" if target else "quality and realism"
     reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows, {measured}); "
@@ -370,7 +370,7 @@ class TabularSynthesizer:
         if self.config.model == "auto":
             self._model, selection = select_model(df, target, self.config, self.seed, device, on_epoch, checkpoint_dir)
         else:
-            stop_at = time.monotonic() + self.config.time_budget if self.config.time_budget else None
+            stop_at = deadline(self.config.time_budget)
             self._model = fit_family(self.config.model, df, target, self.config, self.seed, device, stop_at, on_epoch,
                                      checkpoint_dir)
             selection = None
