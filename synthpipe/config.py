@@ -288,39 +288,53 @@ class ScheduleConfig(Section):
 warnings.filterwarnings("ignore", message='Field name "validate"', category=UserWarning)
 
 
-# Model defaults per image size (image.size picks one; any key set under image.train wins). Per step, the cost
-# grows with width^2 x pixels: wider networks pay at 8 px, not at 32 px on a CPU. Measured on 2 CPU cores:
+# Model defaults per family and image size (image.size picks one; any key set under image.train wins). Per step,
+# the cost grows with width^2 x pixels: wider networks pay at 8 px, not at 32 px on a CPU. Measured on 2 CPU cores:
 # 8 (sklearn digits, 1,437 train images) and 32 (MNIST padded, 4,000); 16, 64 and 128 are interpolated guesses.
-IMAGE_SIZE_PRESETS = {
-    8: {"width": 32, "batch_size": 64, "epochs": 30, "learning_rate": 1e-3, "gradient_penalty_every": 1},
-    16: {"width": 24, "batch_size": 64, "epochs": 40, "learning_rate": 1e-3, "gradient_penalty_every": 4},
-    32: {"width": 16, "batch_size": 64, "epochs": 40, "learning_rate": 1e-3, "gradient_penalty_every": 4},
-    64: {"width": 16, "batch_size": 32, "epochs": 60, "learning_rate": 5e-4, "gradient_penalty_every": 4},
-    128: {"width": 8, "batch_size": 32, "epochs": 80, "learning_rate": 2e-4, "gradient_penalty_every": 4},
+IMAGE_PRESETS = {
+    "gan": {
+        8: {"width": 32, "batch_size": 64, "epochs": 30, "learning_rate": 1e-3, "gradient_penalty_every": 1},
+        16: {"width": 24, "batch_size": 64, "epochs": 40, "learning_rate": 1e-3, "gradient_penalty_every": 4},
+        32: {"width": 16, "batch_size": 64, "epochs": 40, "learning_rate": 1e-3, "gradient_penalty_every": 4},
+        64: {"width": 16, "batch_size": 32, "epochs": 60, "learning_rate": 5e-4, "gradient_penalty_every": 4},
+        128: {"width": 8, "batch_size": 32, "epochs": 80, "learning_rate": 2e-4, "gradient_penalty_every": 4},
+    },
+    "diffusion": {
+        8: {"width": 32, "batch_size": 64, "epochs": 60, "learning_rate": 2e-3},
+        16: {"width": 32, "batch_size": 64, "epochs": 40, "learning_rate": 2e-3},
+        32: {"width": 32, "batch_size": 64, "epochs": 30, "learning_rate": 2e-3},
+        64: {"width": 32, "batch_size": 32, "epochs": 40, "learning_rate": 1e-3},
+        128: {"width": 16, "batch_size": 32, "epochs": 60, "learning_rate": 1e-3},
+    },
 }
+DEFAULT_IMAGE_MODEL = "diffusion"
 DEFAULT_IMAGE_SIZE = 32
-_PRESET = IMAGE_SIZE_PRESETS[DEFAULT_IMAGE_SIZE]  # ImageTrainConfig on its own (no size known)
+_PRESET = IMAGE_PRESETS[DEFAULT_IMAGE_MODEL][DEFAULT_IMAGE_SIZE]  # ImageTrainConfig on its own (no size known)
 
 
 class ImageTrainConfig(LoopConfig):
+    model: Literal["gan", "diffusion"] = Field(DEFAULT_IMAGE_MODEL, description=(
+        "diffusion: flow matching with a small U-Net (varied images, slower sampling); gan: class-conditional DCGAN "
+        "(fast sampling; at 32 px it collapses each class to one image)"))
     epochs: int = Field(_PRESET["epochs"], ge=1, description="passes over the train images (preset by image.size)")
     batch_size: int = Field(_PRESET["batch_size"], ge=2, description="images per step (preset by image.size)")
-    noise_dim: int = Field(64, ge=1, description="width of the generator's noise input")
+    noise_dim: int = Field(64, ge=1, description="GAN: width of the generator's noise input")
     width: int = Field(_PRESET["width"], ge=4, description="channels at full resolution, doubled per halving "
                                                            "(capped at 512; preset by image.size)")
-    learning_rate: float = Field(_PRESET["learning_rate"], gt=0, description="Adam learning rate of generator and "
-                                                                             "critic (preset by image.size)")
-    gradient_penalty: float = Field(10.0, ge=0, description="WGAN-GP weight")
-    gradient_penalty_every: int = Field(_PRESET["gradient_penalty_every"], ge=1, description=(
-        "lazy penalty: every k critic steps at k times the weight (its double backward is about half of a 32 px "
-        "step; preset by image.size)"))
+    learning_rate: float = Field(_PRESET["learning_rate"], gt=0, description="Adam learning rate (GAN: of generator "
+                                                                             "and critic; preset by image.size)")
+    gradient_penalty: float = Field(10.0, ge=0, description="GAN: WGAN-GP weight")
+    gradient_penalty_every: int = Field(IMAGE_PRESETS["gan"][DEFAULT_IMAGE_SIZE]["gradient_penalty_every"], ge=1,
+                                        description=("GAN: lazy penalty, every k critic steps at k times the weight "
+                                                     "(its double backward is about half of a 32 px step; preset by "
+                                                     "image.size)"))
     augment: list[Literal["translation", "cutout", "color"]] = Field(
-        ["translation"], description="DiffAugment on real and fake images for the critic")
+        ["translation"], description="GAN: DiffAugment on real and fake images for the critic")
     ema_decay: float = Field(0.999, ge=0, lt=1, description="images are drawn from a moving average of the "
-                                                            "generator's weights")
+                                                            "network's weights")
     time_budget: float | None = Field(None, gt=0, description="seconds: training stops after the epoch that passes "
                                                               "it (null: no limit)")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the image GAN trains")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the image model trains")
     mixed_precision: bool = Field(True, description="bfloat16 autocast where native: CUDA, or a CPU with "
                                                     "AVX512-BF16 / AMX")
 
@@ -329,6 +343,10 @@ class ImageGenerateConfig(Section):
     per_class: int | None = Field(None, ge=1, description="images per class; null: as many as the class has real "
                                                           "train images")
     classes: list[int | str] | None = Field(None, description="classes to generate; null: all")
+    sampling_steps: int = Field(10, ge=1, description="diffusion: Euler steps from noise to an image (each one or "
+                                                      "two passes of the network)")
+    guidance: float = Field(2.0, ge=0, description="diffusion: classifier-free guidance; 1 = none (one pass a step), "
+                                                   "higher = images more typical of their class, less varied")
     grid_columns: int = Field(10, ge=1, description="synthetic images per class in reports/plots/samples.png")
     grid_real_columns: int = Field(4, ge=0, description="real train images per class before them, for comparison")
     nearest_per_class: int = Field(4, ge=1, description="synthetic images per class beside their nearest real one "
@@ -379,10 +397,11 @@ class ImageConfig(Section):
     @model_validator(mode="before")
     @classmethod
     def _train_defaults_from_the_size(cls, data: Any) -> Any:
-        """image.train keys left unset take the preset of image.size (IMAGE_SIZE_PRESETS)."""
+        """image.train keys left unset take the preset of image.train.model at image.size (IMAGE_PRESETS)."""
         if not isinstance(data, dict) or not isinstance(data.get("train", {}), dict):
             return data
-        preset = IMAGE_SIZE_PRESETS.get(data.get("size", DEFAULT_IMAGE_SIZE), {})
+        family = IMAGE_PRESETS.get(data.get("train", {}).get("model", DEFAULT_IMAGE_MODEL), {})
+        preset = family.get(data.get("size", DEFAULT_IMAGE_SIZE), {})
         return {**data, "train": {**preset, **data.get("train", {})}}
 
     @model_validator(mode="after")

@@ -1,5 +1,5 @@
-"""The one epoch loop of every neural model (the tabular GAN and VAE, the image GAN): history, deadline,
-checkpoints, resume, divergence, replicas, progress.
+"""The one epoch loop of every neural model (the tabular GAN, VAE and diffusion model, the image GAN and diffusion
+model, the time-series GRU): history, deadline, checkpoints, resume, divergence, replicas, progress.
 
 A model family hands over a `Trainee`: its networks, its optimisers and `step()`, which trains on one batch
 (calling `update` for each optimiser) and returns that batch's losses. Everything around the steps lives here:

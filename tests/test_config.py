@@ -5,7 +5,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from synthpipe.config import IMAGE_SIZE_PRESETS, GenerateConfig, Params, TrainConfig, load_params
+from synthpipe.config import IMAGE_PRESETS, GenerateConfig, Params, TrainConfig, load_params
 from synthpipe.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,8 +94,8 @@ def yaml_leaves(data: dict, prefix: str = "") -> dict:
 DELIBERATE_DIFFERENCES: dict[str, str] = {}
 
 
-# Settings image.size presets (IMAGE_SIZE_PRESETS): params.yaml leaves them unset, or they would override the preset.
-PRESET_KEYS = {f"image.train.{key}" for preset in IMAGE_SIZE_PRESETS.values() for key in preset}
+# Settings the image presets set (IMAGE_PRESETS): params.yaml leaves them unset, or they would override the preset.
+PRESET_KEYS = {f"image.train.{key}" for sizes in IMAGE_PRESETS.values() for preset in sizes.values() for key in preset}
 
 
 def test_params_yaml_and_the_config_models_name_the_same_keys_with_the_same_values():

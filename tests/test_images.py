@@ -10,22 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
-from synthpipe.config import ImageConfig, ImageTrainConfig, ImageValidateConfig, SourceConfig
+from synthpipe.config import ImageConfig, ImageGenerateConfig, ImageTrainConfig, ImageValidateConfig, SourceConfig
 from synthpipe.errors import GateFailed, InputError
 from synthpipe.gate.checks import artifact_tables
 from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch, table_to_batch
+from synthpipe.images.diffusion import ImageDiffusionShape, UNet
+from synthpipe.images.diffusion import sample_images as sample_diffusion
+from synthpipe.images.families import fit_image_model, load_image_model, save_image_model
 from synthpipe.images.figures import nearest_neighbours, sample_grid
 from synthpipe.images.folders import load_images
 from synthpipe.images.metrics import frechet_distance, precision_recall_coverage
-from synthpipe.images.model import (
-    Generator,
-    ImageGanShape,
-    load_image_generator,
-    sample_images,
-    save_image_gan,
-    train_image_gan,
-)
+from synthpipe.images.model import Generator, ImageGanShape, sample_images
 from synthpipe.images.quality import assess_images
 
 
@@ -115,34 +111,53 @@ def test_conditional_generator_output_shape_and_range(size, channels):
     assert np.array_equal(images, sample_images(generator, labels, noise_dim=16, seed=0, chunk=2))
 
 
-def test_same_seed_same_images_on_cpu(tmp_path, digits):
+@pytest.mark.parametrize("size,channels", [(8, 1), (16, 3), (32, 1)])
+def test_diffusion_network_output_shape_range_and_determinism(size, channels):
+    shape = ImageDiffusionShape(size=size, channels=channels, classes=10, width=8)
+    torch.manual_seed(0)
+    network = UNet(shape).eval()
+    for p in network.parameters():  # past the identity start, so the label reaches the output
+        p.data.add_(torch.randn_like(p) * 0.1)
+    labels = np.array([3, 1, 4, 1, 5])
+    images = sample_diffusion(network, labels, shape, steps=3, guidance=2.0, seed=0)
+    assert images.shape == (5, channels, size, size) and images.dtype == np.uint8
+    assert not np.array_equal(images[1], sample_diffusion(network, np.array([3, 2, 4, 1, 5]), shape, 3, 2.0, 0)[1])
+    assert np.array_equal(images, sample_diffusion(network, labels, shape, 3, 2.0, seed=0, chunk=2))
+    assert not np.array_equal(images, sample_diffusion(network, labels, shape, 3, 1.0, seed=0))  # guidance acts
+
+
+@pytest.mark.parametrize("model", ["gan", "diffusion"])
+def test_same_seed_same_images_on_cpu_and_after_loading(tmp_path, digits, model):
     batch = real_batch(digits, slice(0, 256))
-    cfg = ImageTrainConfig(epochs=2, batch_size=64, noise_dim=16, width=8)
-    runs = [train_image_gan(batch.images, batch.targets, 10, cfg, seed=s) for s in (5, 5, 6)]
+    cfg = ImageTrainConfig(model=model, epochs=2, batch_size=64, noise_dim=16, width=8)
+    runs = [fit_image_model(batch.images, batch.targets, 10, cfg, seed=s) for s in (5, 5, 6)]
     labels = np.arange(10).repeat(3)
-    a, b, c = (sample_images(run.generator, labels, 16, seed=1) for run in runs)
+    sampling = ImageGenerateConfig(sampling_steps=4)
+    a, b, c = (run.sample(labels, 1, sampling) for run in runs)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     assert [r["epoch"] for r in runs[0].history] == [1, 2]
-    assert all(np.isfinite(r["critic_loss"]) for r in runs[0].history)
-    save_image_gan(runs[0], tmp_path, {"seed": 5})
-    generator, shape, config = load_image_generator(tmp_path, torch.device("cpu"))
-    assert shape == runs[0].shape and len(config["run_id"]) == 16
-    assert np.array_equal(sample_images(generator, labels, 16, seed=1), a)
+    assert all(np.isfinite(r["loss"]) for r in runs[0].history)
+    save_image_model(runs[0], tmp_path, {"seed": 5})
+    loaded, config = load_image_model(tmp_path, torch.device("cpu"))
+    assert loaded.shape == runs[0].shape and len(config["run_id"]) == 16 and config["format"] == runs[0].format
+    assert np.array_equal(loaded.sample(labels, 1, sampling), a)
     weights = tmp_path / "weights.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + bytes([weights.read_bytes()[-1] ^ 1]))  # one bit flipped
     with pytest.raises(InputError, match="weights.safetensors: was modified after the model was saved"):
-        load_image_generator(tmp_path, torch.device("cpu"))
+        load_image_model(tmp_path, torch.device("cpu"))
 
 
-def test_trained_generator_draws_the_requested_digit(digits):
+@pytest.mark.parametrize("model,settings", [("gan", {"epochs": 8, "noise_dim": 32, "width": 16}),
+                                            ("diffusion", {"epochs": 8, "width": 16})])
+def test_a_trained_model_draws_the_requested_digit(digits, model, settings):
     """A short training run on the real digits: a classifier trained on real digits mostly sees the asked-for class."""
     train, holdout = real_batch(digits, slice(0, 1400)), real_batch(digits, slice(1400, None))
-    cfg = ImageConfig(size=8, train={"epochs": 8, "noise_dim": 32, "width": 16}).train  # the 8 px preset's rest
-    model = train_image_gan(train.images, train.targets, 10, cfg, seed=0)
+    cfg = ImageConfig(size=8, train={"model": model, **settings}).train  # the 8 px preset's rest
+    fitted = fit_image_model(train.images, train.targets, 10, cfg, seed=0)
     judge = train_classifier(train.images, train.targets, 10, steps=150, batch=128, seed=0)
     assert accuracy(judge, holdout.images, holdout.targets) > 0.9
     labels = np.arange(10).repeat(20)
-    images = torch.from_numpy(sample_images(model.generator, labels, cfg.noise_dim, seed=3))
+    images = torch.from_numpy(fitted.sample(labels, 3, ImageGenerateConfig()))
     agreement = (predict(judge, images)[1].numpy() == labels).mean()
     assert agreement > 0.6, agreement  # chance is 0.1
 
@@ -310,8 +325,8 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
     # Below 100% the curve's synthetic images come from the run's settings fitted on that share alone.
     scarce = quality["augmentation"]["points"][0]
     assert not scarce["leaky"] and [(r["family"], r["rows"], r["epochs"]) for r in scarce["refits"]] == [
-        ("image GAN", 320, 12)]
-    assert "50%: 1 refit on the subset alone (image GAN 12 epochs" in Path("reports/summary.md").read_text()
+        ("image diffusion", 320, 12)]
+    assert "50%: 1 refit on the subset alone (image diffusion 12 epochs" in Path("reports/summary.md").read_text()
     assert stages_run(dvc("repro")) == [] and "label_agreement" in dvc("metrics", "show", "--json").stdout
     assert quality["expectations"]["failed"] == 0 and Path("reports/data_docs/index.html").exists()
 
@@ -346,18 +361,21 @@ def test_image_settings_are_validated_with_the_key_named(tmp_path):
 
 
 def test_image_size_picks_the_model_defaults_and_keys_set_in_the_params_win(tmp_path):
-    from synthpipe.config import IMAGE_SIZE_PRESETS, load_params
+    from synthpipe.config import DEFAULT_IMAGE_MODEL, IMAGE_PRESETS, load_params
     from tests.conftest import REPO
 
-    for size, preset in IMAGE_SIZE_PRESETS.items():
+    for model, presets in IMAGE_PRESETS.items():
+        for size, preset in presets.items():
+            assert ImageConfig(size=size, train={"model": model}).train.model_dump(include=set(preset)) == preset
+    for size, preset in IMAGE_PRESETS[DEFAULT_IMAGE_MODEL].items():
         assert ImageConfig(size=size).train.model_dump(include=set(preset)) == preset
-    assert ImageTrainConfig().width == IMAGE_SIZE_PRESETS[32]["width"] == 16  # no size known: the default size's
-    mine = ImageConfig(size=32, train={"width": 24, "epochs": 5}).train
+    assert ImageTrainConfig().width == IMAGE_PRESETS[DEFAULT_IMAGE_MODEL][32]["width"]  # no size known: the default's
+    mine = ImageConfig(size=32, train={"model": "gan", "width": 24, "epochs": 5}).train
     assert (mine.width, mine.epochs, mine.batch_size, mine.gradient_penalty_every) == (24, 5, 64, 4)
     digits_train = load_params(REPO / "params-digits.yaml").image.train
-    assert (digits_train.width, digits_train.epochs, digits_train.learning_rate) == (32, 30, 1e-3)
+    assert (digits_train.model, digits_train.width, digits_train.epochs) == ("diffusion", 32, 60)
     mnist = load_params(REPO / "params-mnist.yaml")
-    assert (mnist.data.source.example, mnist.image.size, mnist.image.train.width) == ("mnist", 32, 16)
+    assert (mnist.data.source.example, mnist.image.size, mnist.image.train.width) == ("mnist", 32, 32)
 
 
 def test_image_stages_run_on_their_cpu_threads_and_give_the_previous_count_back(monkeypatch):

@@ -337,11 +337,11 @@ def test_a_settled_heap_serves_a_steps_tensors_from_memory_it_keeps():
     assert mapped["settled"] == 0
 
 
-# The digits example at test size: six epochs of a narrow image GAN on the 1,437 real 8x8 train scans.
+# The digits example at test size: six epochs of a narrow image model on the 1,437 real 8x8 train scans.
 SMALL_IMAGE_TRAIN = {"epochs": 6, "checkpoint_every": 2, "width": 8, "noise_dim": 16, "batch_size": 64}
 
 
-def image_project(root: Path) -> Path:
+def image_project(root: Path, model: str) -> Path:
     """The digits project with its train split ready: the image train stage can run on its own."""
     import yaml
 
@@ -350,7 +350,7 @@ def image_project(root: Path) -> Path:
 
     project = make_project(root)
     params = yaml.safe_load((REPO / "params-digits.yaml").read_text())
-    params["image"]["train"] |= SMALL_IMAGE_TRAIN
+    params["image"]["train"] |= SMALL_IMAGE_TRAIN | {"model": model}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     cwd = Path.cwd()
     os.chdir(project)
@@ -363,23 +363,24 @@ def image_project(root: Path) -> Path:
     return project
 
 
-def test_killed_image_train_stage_resumes_to_bit_identical_weights(tmp_path, monkeypatch):
-    project = image_project(tmp_path / "digits")
-    checkpoint = project / "models/digits.ckpt/image_gan"
+@pytest.mark.parametrize("model,losses", [("diffusion", ["loss"]), ("gan", ["loss", "critic_loss", "wasserstein"])])
+def test_killed_image_train_stage_resumes_to_bit_identical_weights(tmp_path, monkeypatch, model, losses):
+    project = image_project(tmp_path / "digits", model)
+    checkpoint = project / f"models/digits.ckpt/image_{model}"
     kill_train_stage_after_a_checkpoint(project, checkpoint)
     saved = read_json(checkpoint / "state.json")
-    assert 2 <= saved["epoch"] < 6 and saved["epoch"] % 2 == 0 and saved["family"] == "image_gan"
+    assert 2 <= saved["epoch"] < 6 and saved["epoch"] % 2 == 0 and saved["family"] == f"image_{model}"
     assert any(key.startswith("module.average.") for key in load_file(str(checkpoint / "state.safetensors")))
     assert not (project / "models/digits").exists()
 
     resumed = run_cli("stage", "train", cwd=project)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"image_gan: resuming from checkpoint models/digits.ckpt/image_gan after epoch {saved['epoch']}" \
+    assert f"image_{model}: resuming from checkpoint models/digits.ckpt/image_{model} after epoch {saved['epoch']}" \
         in resumed.stderr
     assert not checkpoint.parent.exists()  # removed after the successful fit
     log = pd.read_csv(project / "reports/train_log.csv")
     assert log["epoch"].tolist() == list(range(1, 7))  # the whole history, including the epochs before the kill
-    assert np.isfinite(log[["loss", "critic_loss", "wasserstein"]].to_numpy()).all()
+    assert np.isfinite(log[losses].to_numpy()).all()
 
     # The same stage never interrupted, in this process (one torch thread, as the subprocess had).
     (project / "models/digits").rename(project / "resumed")
@@ -399,7 +400,7 @@ def image_gan_fit(**settings):
 
     bunch = load_digits()
     images = torch.from_numpy(np.round(bunch.images[:256] * (255 / 16)).astype(np.uint8)).unsqueeze(1)
-    cfg = ImageTrainConfig(**{"width": 8, "noise_dim": 16, "batch_size": 64, **settings})
+    cfg = ImageTrainConfig(**{"model": "gan", "width": 8, "noise_dim": 16, "batch_size": 64, **settings})
     return train_image_gan(images, torch.from_numpy(bunch.target[:256]).long(), 10, cfg, seed=0,
                            options=LoopOptions(progress_every=0))
 

@@ -18,21 +18,16 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from synthpipe.config import ImageTrainConfig
+from synthpipe.config import ImageGenerateConfig, ImageTrainConfig
 from synthpipe.device import mixed_precision
-from synthpipe.io import atomic_path, file_hash, read_json, verify_manifest, write_json, write_manifest
-from synthpipe.training import Adam, LoopOptions, Trainee, fingerprint, state_digest, train, update, world_size
+from synthpipe.training import Adam, LoopOptions, Trainee, train, update
 
-WEIGHTS_FILE = "weights.safetensors"
-CONFIG_FILE = "config.json"
 MAX_CHANNELS = 512
 
 
@@ -154,12 +149,40 @@ def cutout(x: torch.Tensor, side: int) -> torch.Tensor:
     return torch.where(inside.unsqueeze(1), torch.full_like(x, -1.0), x)
 
 
+FORMAT = "synthpipe.image_gan/1"
+
+
 @dataclass
 class TrainedImageGan:
     shape: ImageGanShape
     generator: Generator  # the exponential moving average of the trained generator: what sampling uses
-    critic: Critic
+    critic: Critic | None  # None once loaded: sampling needs the generator alone
     history: list[dict]
+    format: str = FORMAT
+
+    def describe(self) -> dict:
+        return {"shape": asdict(self.shape)}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
+        return tensors | {f"critic.{k}": v for k, v in self.critic.state_dict().items()}
+
+    @classmethod
+    def from_tensors(cls, config: dict, tensors: dict[str, torch.Tensor]) -> TrainedImageGan:
+        shape = ImageGanShape(**config["shape"])
+        generator = Generator(shape)
+        generator.load_state_dict({k.removeprefix("generator."): v for k, v in tensors.items()
+                                   if k.startswith("generator.")})
+        return cls(shape, generator.eval(), None, [])
+
+    def to(self, device: torch.device) -> TrainedImageGan:
+        self.generator.to(device)
+        return self
+
+    def sample(self, labels: np.ndarray, seed: int, settings: ImageGenerateConfig | None = None,
+               chunk: int = 1024) -> np.ndarray:
+        """(`settings` are the diffusion family's; a generator draws in one pass.)"""
+        return sample_images(self.generator, labels, self.shape.noise_dim, seed, chunk)
 
 
 def train_image_gan(images: torch.Tensor, targets: torch.Tensor, classes: int, cfg: ImageTrainConfig, seed: int,
@@ -215,17 +238,6 @@ def image_gan_trainee(images: torch.Tensor, targets: torch.Tensor, cfg: ImageTra
                    finish=lambda: refresh_batch_norm(average, targets, cfg.noise_dim, batch), settings="image.train")
 
 
-# Part of the fingerprint: raised when the tensors of an unfinished fit's checkpoint change meaning.
-CHECKPOINT_FORMAT = 1
-
-
-def trajectory_fingerprint(images: torch.Tensor, targets: torch.Tensor, cfg: ImageTrainConfig, seed: int) -> str:
-    """What the weights after epoch k depend on; settings that only say when to save or give up are left out."""
-    settings = cfg.model_dump(exclude={"checkpoint_every", "max_divergence_retries", "device", "time_budget"})
-    data = state_digest({"images": images, "targets": targets})
-    return fingerprint("image_gan", settings, seed, data, images.device.type, world_size(), CHECKPOINT_FORMAT)
-
-
 @torch.no_grad()
 def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
     """Exponential moving average of the weights (early on, with a short warm-up horizon)."""
@@ -261,30 +273,3 @@ def sample_images(generator: Generator, labels: np.ndarray, noise_dim: int, seed
              for i in range(0, len(labels), chunk)]
     images = torch.cat(parts) if parts else torch.empty(0)
     return ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
-
-
-def save_image_gan(model: TrainedImageGan, directory: str | Path, extra: dict) -> None:
-    """Weights as safetensors (generator.* and critic.*), architecture and `extra` as JSON, then manifest.json
-    with every file's SHA-256. No pickle. `directory` is the caller's atomic temporary directory."""
-    directory = Path(directory)
-    tensors = {f"generator.{k}": v for k, v in model.generator.state_dict().items()}
-    tensors |= {f"critic.{k}": v for k, v in model.critic.state_dict().items()}
-    with atomic_path(directory / WEIGHTS_FILE) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
-    run_id = file_hash(directory / WEIGHTS_FILE)[:16]  # names the exact weights: merged rows carry it
-    write_json({"format": "synthpipe.image_gan/1", "run_id": run_id, "shape": asdict(model.shape), **extra},
-               directory / CONFIG_FILE)
-    write_manifest(directory)  # last: it vouches for every file above
-
-
-def load_image_generator(directory: str | Path, device: torch.device) -> tuple[Generator, ImageGanShape, dict]:
-    """Rebuild the (averaged) generator from a model directory, on any device."""
-    directory = Path(directory)
-    verify_manifest(directory)
-    config = read_json(directory / CONFIG_FILE)
-    shape = ImageGanShape(**config["shape"])
-    tensors = load_file(str(directory / WEIGHTS_FILE), device="cpu")
-    generator = Generator(shape)
-    generator.load_state_dict({k.removeprefix("generator."): v for k, v in tensors.items()
-                               if k.startswith("generator.")})
-    return generator.to(device).eval(), shape, config

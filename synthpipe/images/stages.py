@@ -17,7 +17,15 @@ import torch
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
-from synthpipe.config import ImageConfig, ImageTrainConfig, Params, PreprocessConfig, SourceConfig, ValidateConfig
+from synthpipe.config import (
+    ImageConfig,
+    ImageGenerateConfig,
+    ImageTrainConfig,
+    Params,
+    PreprocessConfig,
+    SourceConfig,
+    ValidateConfig,
+)
 from synthpipe.device import cpu_threads, resolve_device
 from synthpipe.errors import REFIT_FAILURES, GateFailed, InputError
 from synthpipe.gate.expectations import expectation_specs, run_expectations
@@ -25,15 +33,15 @@ from synthpipe.gate.html import write_html_report
 from synthpipe.gate.plots import plot_augmentation, plot_training_losses
 from synthpipe.gate.scarcity import LABELS
 from synthpipe.images.codec import IMAGE_COLUMN, ImageBatch, image_table, sorted_classes, table_to_batch
-from synthpipe.images.figures import nearest_neighbours, sample_grid
-from synthpipe.images.folders import load_images
-from synthpipe.images.model import (
-    load_image_generator,
-    sample_images,
-    save_image_gan,
-    train_image_gan,
+from synthpipe.images.families import (
+    family,
+    fit_image_model,
+    load_image_model,
+    save_image_model,
     trajectory_fingerprint,
 )
+from synthpipe.images.figures import nearest_neighbours, sample_grid
+from synthpipe.images.folders import load_images
 from synthpipe.images.quality import Refit, assess_images, render_summary
 from synthpipe.io import (
     atomic_dir,
@@ -51,6 +59,7 @@ from synthpipe.sources import write_raw
 from synthpipe.training import Checkpoints, LoopOptions, deadline, epochs_run
 
 DATASET_FILE = "images.json"  # in data/prepared: classes, label dtype, size, channels
+FAMILY_NAMES = {"gan": "image GAN", "diffusion": "image diffusion"}  # in the report's refit lines
 
 
 def ingest(source: SourceConfig, label_column: str, cfg: ImageConfig, raw_path: Path, schema_path: Path,
@@ -100,51 +109,51 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
     batch, dataset = load_split(prepared_dir, "train", cfg.channels, device)
     checkpoints = None
     if checkpoint_dir is not None:
-        checkpoints = Checkpoints(Path(checkpoint_dir), "image_gan",
+        checkpoints = Checkpoints(Path(checkpoint_dir), family(cfg.train),
                                   trajectory_fingerprint(batch.images, batch.targets, cfg.train, seed))
     started = time.perf_counter()
     with tqdm(total=cfg.train.epochs, desc="train", unit="epoch", disable=None) as bar:
         def show(record: dict) -> None:
-            bar.set_postfix(g=f"{record['loss']:.3f}", c=f"{record['critic_loss']:.3f}",
-                            img_s=f"{record['rows_per_s']:.0f}")
+            bar.set_postfix(loss=f"{record['loss']:.3f}", img_s=f"{record['rows_per_s']:.0f}")
             bar.update()
 
         options = LoopOptions(on_epoch=show, checkpoints=checkpoints, stop_at=deadline(cfg.train.time_budget))
-        model = train_image_gan(batch.images, batch.targets, len(batch.classes), cfg.train, seed, options)
+        model = fit_image_model(batch.images, batch.targets, len(batch.classes), cfg.train, seed, options)
     seconds = time.perf_counter() - started
-    extra = {"train": cfg.train.model_dump(), "seed": seed, "images": len(batch.targets), "device": str(device),
-             "seconds": seconds, "dataset": dataset}
+    epochs = epochs_run(model.history)
+    extra = {"model": cfg.train.model, "epochs_run": epochs, "train": cfg.train.model_dump(), "seed": seed,
+             "images": len(batch.targets), "device": str(device), "seconds": seconds, "dataset": dataset}
     with atomic_dir(model_dir) as tmp:
-        save_image_gan(model, tmp, extra)
+        save_image_model(model, tmp, extra)
     with atomic_path(log_path) as tmp:
         pd.DataFrame(model.history).to_csv(tmp, index=False)
-    return {"epochs": epochs_run(model.history), "seconds": seconds, "device": str(device),
+    return {"epochs": epochs, "seconds": seconds, "device": str(device),
             "images_per_s": float(np.mean([r["rows_per_s"] for r in model.history if "event" not in r]))}
 
 
-def refitter(cfg: ImageTrainConfig, classes: int) -> Refit:
+def refitter(cfg: ImageTrainConfig, sampling: ImageGenerateConfig, classes: int) -> Refit:
     """The run's generator settings fitted again on a share of the train images alone, for the augmentation
     curve: as many epochs over the share as the run had over every image (image.train as a user with only that
-    share would run it)."""
+    share would run it), sampled as the run's generate stage samples."""
     def refit(images: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor,
               seed: int) -> tuple[torch.Tensor, dict]:
         started, record = time.perf_counter(), {"seed": seed, "rows": len(targets)}
         try:
-            model = train_image_gan(images, targets, classes, cfg, seed, LoopOptions(stop_at=deadline(cfg.time_budget)))
+            model = fit_image_model(images, targets, classes, cfg, seed, LoopOptions(stop_at=deadline(cfg.time_budget)))
         except REFIT_FAILURES as exc:  # e.g. diverged on a small share: nothing to add at this size
             return images[:0], record | {"failed": str(exc)}
-        pixels = sample_images(model.generator, labels.cpu().numpy(), cfg.noise_dim, seed)
-        record |= {"family": "image GAN", "epochs": epochs_run(model.history),
+        pixels = model.sample(labels.cpu().numpy(), seed, sampling)
+        record |= {"family": FAMILY_NAMES[cfg.model], "epochs": epochs_run(model.history),
                    "seconds": round(time.perf_counter() - started, 2)}
         return torch.from_numpy(pixels).to(images.device), record
     return refit
 
 
 def generate(model_dir: Path, out_path: Path, cfg: ImageConfig, seed: int) -> dict:
-    generator, shape, config = load_image_generator(model_dir, resolve_device(cfg.train.device))
+    model, config = load_image_model(model_dir, resolve_device(cfg.train.device))
     dataset = config["dataset"]
     targets = requested_labels(dataset, cfg)
-    pixels = sample_images(generator, targets, shape.noise_dim, seed)
+    pixels = model.sample(targets, seed, cfg.generate)
     labels = pd.Series([dataset["classes"][t] for t in targets]).astype(dataset["label_dtype"])
     write_parquet(image_table(pixels.transpose(0, 2, 3, 1), labels, dataset["label_column"]), out_path)
     return {"images": len(targets), "classes": len(np.unique(targets))}
@@ -175,7 +184,7 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
     synthetic = ImageBatch(synthetic.images.to(device), synthetic.targets.to(device), synthetic.classes)
     expectations = table_expectations(read_table(prepared_dir / "train.parquet"), synthetic_table, expectations_dir,
                                       summary_path.parent / "data_docs")
-    refit = refitter(cfg.train, len(dataset["classes"])) if cfg.validate.augmentation_refit else None
+    refit = refitter(cfg.train, cfg.generate, len(dataset["classes"])) if cfg.validate.augmentation_refit else None
     report = assess_images(train_batch, holdout_batch, synthetic, cfg.validate, seed, expectations,
                            TABLE_COLUMNS.max_failed_expectations, refit)
     plots = summary_path.parent / "plots"
