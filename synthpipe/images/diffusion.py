@@ -22,7 +22,9 @@ than it gives on a CPU.
 from __future__ import annotations
 
 import copy
+import logging
 import math
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -32,8 +34,9 @@ from torch import nn
 
 from synthpipe.config import ImageGenerateConfig, ImageTrainConfig
 from synthpipe.device import mixed_precision
-from synthpipe.training import Adam, LoopOptions, Trainee, train, update
+from synthpipe.training import PROGRESS_SECONDS, Adam, LoopOptions, Trainee, train, update
 
+log = logging.getLogger(__name__)
 FORMAT = "synthpipe.image_diffusion/1"
 LABEL_DROP = 0.1  # share of training images shown without their label (for guidance)
 
@@ -188,8 +191,14 @@ def sample_images(network: UNet, labels: np.ndarray, shape: ImageDiffusionShape,
     rng = torch.Generator().manual_seed(seed)
     noise = torch.randn(len(labels), shape.channels, shape.size, shape.size, generator=rng)
     targets = torch.as_tensor(labels, dtype=torch.long)
-    parts = [denoise(network, noise[i:i + chunk].to(device), targets[i:i + chunk].to(device), shape.classes, steps,
-                     guidance).cpu() for i in range(0, len(labels), chunk)]
+    parts, last = [], time.monotonic()
+    for start in range(0, len(labels), chunk):
+        # Sampling thousands of 32 px images takes minutes on a CPU: a scheduler's log must not go quiet.
+        if time.monotonic() - last >= PROGRESS_SECONDS:
+            last = time.monotonic()
+            log.info("image_diffusion: sampled %d/%d images", start, len(labels))
+        parts.append(denoise(network, noise[start:start + chunk].to(device), targets[start:start + chunk].to(device),
+                             shape.classes, steps, guidance).cpu())
     images = torch.cat(parts) if parts else torch.empty(0, shape.channels, shape.size, shape.size)
     return ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
 
