@@ -7,8 +7,8 @@ Tables, split and measures are bench/neural.py's (a seeded 80/20 split into real
 family, min_steps and seed, with the default TrainConfig otherwise, auto's held-out score (the family fitted on 80%
 of the train rows, scored on the rest) and a full fit on the train rows, which gives detection ROC AUC against the
 holdout rows, mean column shape and pair trend against the train rows, TSTR on the holdout, the optimiser steps run
-and fit seconds. Results go to bench/work/gan_steps/<table>.json, one entry per family, min_steps and seed (saved
-after each); a cell already there is not run again.
+and fit seconds (kept in the JSON). Results go to bench/work/gan_steps/<table>.json, one entry per family,
+min_steps and seed (saved after each); a cell already there is not run again. `--markdown` prints the table.
 """
 
 import argparse
@@ -75,10 +75,11 @@ def measure(table: str, wheel: str | None, min_steps: list[int], seeds: list[int
 
 
 def markdown() -> str:
-    """One row per table, family and min_steps: the mean over seeds (the seeds' spread in brackets)."""
+    """One row per table, family and min_steps: the mean over seeds (the seeds' spread in brackets). Fit seconds
+    stay in the JSON: runs that shared the machine with other work are not comparable."""
     lines = ["| table (train rows) | family | min_steps | steps (candidate / full) | auto's held-out score | "
-             "detection AUC (real floor) | column shape | pair trend | TSTR (TRTR) | fit s (full) | seeds |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "detection AUC (real floor) | column shape | pair trend | TSTR (TRTR) | seeds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for path in sorted(OUT.glob("*.json")):
         r = json.loads(path.read_text())
         groups: dict[tuple, list[dict]] = {}
@@ -93,8 +94,7 @@ def markdown() -> str:
             lines.append(f"| {r['table']} ({r['train_rows']}) | {family} | {steps} | "
                          f"{first['candidate_steps']:,} / {first['steps']:,} | {mean('auto_score')} | "
                          f"{mean('detection')} ({r['floor']:.3f}) | {mean('shapes')} | {mean('pairs')} | "
-                         f"{mean('tstr')} ({r['trtr']:.3f}) | {np.mean([c['fit_seconds'] for c in cells]):.1f} | "
-                         f"{len(cells)} |")
+                         f"{mean('tstr')} ({r['trtr']:.3f}) | {len(cells)} |")
     return "\n".join(lines)
 
 

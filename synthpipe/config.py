@@ -117,8 +117,9 @@ class LoopConfig(Section):
 class TrainConfig(LoopConfig):
     model: Literal["auto", "gan", "vae", "copula", "diffusion"] = Field(
         "auto", description="auto: fit each family, keep the best on held-out rows")
-    epochs: int = Field(300, ge=1, description="GAN and VAE passes over the data, cut to max_steps on large tables")
-    min_steps: int = Field(0, ge=0, description="GAN and VAE: more epochs on small tables, up to this many "
+    epochs: int = Field(300, ge=1, description="GAN and VAE passes over the data, raised to min_steps on small "
+                                               "tables and cut to max_steps on large ones")
+    min_steps: int = Field(2000, ge=0, description="GAN and VAE: more epochs on small tables, up to this many "
                                                    "optimiser steps a fit (0: epochs alone)")
     max_steps: int | None = Field(3000, ge=1, description="GAN and VAE: at most this many optimiser steps a fit, "
                                                           "so large tables get fewer epochs (null: epochs alone)")
