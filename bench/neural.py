@@ -12,7 +12,8 @@ For each table: a seeded 80/20 split into real train and real holdout rows, then
   (SDMetrics-like) against the train rows, TSTR on the holdout (balanced accuracy or R^2) next to TRTR.
 Results go to bench/work/neural/<table>.json (updated after each family; `--families` runs some of them) and
 the synthetic rows to <table>-<family>.parquet; `--markdown` prints the table of every saved result.
-diamonds and txhousing come from plotnine's data (read from its wheel when plotnine is not installed).
+diamonds and txhousing come from plotnine's data (read from its wheel when plotnine is not installed), fair from
+statsmodels' and wine from scikit-learn's.
 """
 
 import argparse
@@ -37,7 +38,9 @@ from synthpipe.tabular.synthesizer import FAMILIES, SCORING_ROWS, _sample, _vali
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "work" / "neural"
 SEED, SPEED_ROWS = 0, 20_000
-TARGETS = {"penguins": "species", "breast_cancer": "diagnosis", "diamonds": "price", "txhousing": "median"}
+TARGETS = {"penguins": "species", "breast_cancer": "diagnosis", "diamonds": "price", "txhousing": "median",
+           "fair": "affair", "wine": "cultivar"}
+CLASSIFIED = ("penguins", "breast_cancer", "fair", "wine")  # split with the target's classes kept in balance
 DIAMOND_ROWS = 10_000
 
 
@@ -62,6 +65,17 @@ def load(table: str, wheel: str | None) -> pd.DataFrame:
         data = load_breast_cancer(as_frame=True)
         return data.frame.drop(columns="target").assign(
             diagnosis=np.asarray(data.target_names, dtype=object)[data.target])
+    if table == "fair":  # did the respondent have an affair? (the hours column would give the answer away)
+        import statsmodels.api as sm
+
+        frame = sm.datasets.fair.load_pandas().data
+        return frame.assign(affair=np.where(frame["affairs"] > 0, "yes", "no")).drop(columns="affairs")
+    if table == "wine":
+        from sklearn.datasets import load_wine
+
+        data = load_wine(as_frame=True)
+        return data.frame.drop(columns="target").assign(
+            cultivar=np.asarray(data.target_names, dtype=object)[data.target])
     if table == "diamonds":
         frame = plotnine_csv("diamonds", wheel).sample(DIAMOND_ROWS, random_state=SEED).reset_index(drop=True)
         return frame.assign(**{c: frame[c].astype(str) for c in ("cut", "color", "clarity")})
@@ -72,7 +86,7 @@ def load(table: str, wheel: str | None) -> pd.DataFrame:
 
 def measure(table: str, wheel: str | None, families: list[str]) -> None:
     df, target = load(table, wheel), TARGETS[table]
-    train, holdout = split_train_holdout(df, target, 0.2, stratify=table in ("penguins", "breast_cancer"), seed=SEED)
+    train, holdout = split_train_holdout(df, target, 0.2, stratify=table in CLASSIFIED, seed=SEED)
     cfg, kinds = TrainConfig(), infer_kinds(train)
     space = FeatureSpace.fit(train, kinds)
     features = FeatureSpace.fit(train, kinds, exclude=(target,))  # what TSTR predicts from

@@ -102,6 +102,8 @@ class LoopConfig(Section):
     """Settings of the shared training loop (synthpipe.training), for every model trained by it."""
 
     epochs: int = Field(ge=1, description="passes over the training data (each model has its own default)")
+    min_steps: int = Field(0, ge=0, description="more epochs when the data is small, up to this many optimiser "
+                                                "steps a fit (0: epochs alone)")
     max_steps: int | None = Field(None, ge=1, description="at most this many optimiser steps a fit, so large data "
                                                           "gets fewer epochs (null: epochs alone)")
     checkpoint_every: int = Field(10, ge=1, description="epochs between checkpoints (the train stage keeps them in "
@@ -115,7 +117,10 @@ class LoopConfig(Section):
 class TrainConfig(LoopConfig):
     model: Literal["auto", "gan", "vae", "copula", "diffusion"] = Field(
         "auto", description="auto: fit each family, keep the best on held-out rows")
-    epochs: int = Field(300, ge=1, description="GAN and VAE passes over the data, cut to max_steps on large tables")
+    epochs: int = Field(300, ge=1, description="GAN and VAE passes over the data, raised to min_steps on small "
+                                               "tables and cut to max_steps on large ones")
+    min_steps: int = Field(2000, ge=0, description="GAN and VAE: more epochs on small tables, up to this many "
+                                                   "optimiser steps a fit (0: epochs alone)")
     max_steps: int | None = Field(3000, ge=1, description="GAN and VAE: at most this many optimiser steps a fit, "
                                                           "so large tables get fewer epochs (null: epochs alone)")
     batch_size: int = Field(500, ge=2, description="capped at the train size (GAN: rounded down to a multiple of pac)")

@@ -98,7 +98,8 @@ class TrainResult:
 # ---------------------------------------------------------------------------------------------- the loop
 
 def train(trainee: Trainee, cfg: LoopConfig, seed: int, options: LoopOptions | None = None) -> TrainResult:
-    """Run `trainee` for cfg.epochs epochs (at most cfg.max_steps optimiser steps), or to the deadline."""
+    """Run `trainee` for planned_epochs (cfg.epochs within cfg.min_steps and cfg.max_steps optimiser steps), or to
+    the deadline."""
     options = options or LoopOptions()
     epochs = planned_epochs(cfg, trainee.steps_per_epoch)
     settle_heap()
@@ -138,11 +139,13 @@ def train(trainee: Trainee, cfg: LoopConfig, seed: int, options: LoopOptions | N
 
 
 def planned_epochs(cfg: LoopConfig, steps_per_epoch: int) -> int:
-    """cfg.epochs, cut so that training takes at most cfg.max_steps optimiser steps: a fixed epoch count makes a
-    300k-row table 1,000 times as costly as a 300-row one, while a model learns per step, not per pass."""
+    """cfg.epochs, raised so that training takes at least cfg.min_steps optimiser steps and cut so that it takes at
+    most cfg.max_steps (the cut wins): a model learns per step, not per pass, and a fixed epoch count gives a
+    300-row table a thousandth of the updates of a 300k-row one, at a thousandth of the cost."""
+    epochs = max(cfg.epochs, -(-cfg.min_steps // steps_per_epoch))
     if cfg.max_steps is None:
-        return cfg.epochs
-    return max(1, min(cfg.epochs, -(-cfg.max_steps // steps_per_epoch)))
+        return epochs
+    return max(1, min(epochs, -(-cfg.max_steps // steps_per_epoch)))
 
 
 def settle_heap() -> None:

@@ -6,7 +6,7 @@ from synthpipe.tabular.conditions import CondLayout, CondSampler
 from synthpipe.tabular.gan import HalfDropout, train_gan
 from synthpipe.tabular.transform import TableTransformer
 
-CFG = TrainConfig(epochs=8, batch_size=100, generator_dims=[32, 32], critic_dims=[32, 32], noise_dim=16)
+CFG = TrainConfig(epochs=8, min_steps=0, batch_size=100, generator_dims=[32, 32], critic_dims=[32, 32], noise_dim=16)
 
 
 def fit(penguins, seed=3):

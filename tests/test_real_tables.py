@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthpipe.config import TrainConfig, ValidateConfig
+from synthpipe.config import SeriesTrainConfig, TrainConfig, ValidateConfig
 from synthpipe.errors import ConfigError
 from synthpipe.gate.evaluation import Scorer
 from synthpipe.gate.features import FeatureSpace
@@ -84,10 +84,16 @@ def test_detection_reports_why_it_could_not_be_computed(penguins):
 
 
 def test_training_length_is_a_step_budget():
-    cfg = TrainConfig(epochs=300, max_steps=3000)
-    assert planned_epochs(cfg, steps_per_epoch=1) == 300  # a small table: as many epochs as before
-    assert planned_epochs(cfg, steps_per_epoch=538) == 6  # flights' 269k rows in batches of 500
+    cfg = TrainConfig(epochs=300, min_steps=1000, max_steps=3000)
+    assert planned_epochs(cfg, steps_per_epoch=1) == 1000  # a small table (one step an epoch): min_steps steps
+    assert planned_epochs(cfg, steps_per_epoch=3) == 334  # at least min_steps, in whole epochs
+    assert planned_epochs(cfg, steps_per_epoch=5) == 300  # epochs already give more steps than min_steps
+    assert planned_epochs(cfg, steps_per_epoch=538) == 6  # flights' 269k rows in batches of 500: max_steps caps
+    assert planned_epochs(cfg.model_copy(update={"min_steps": 5000}), steps_per_epoch=1) == 3000  # the cap wins
+    assert planned_epochs(cfg.model_copy(update={"min_steps": 0}), steps_per_epoch=1) == 300  # epochs alone
     assert planned_epochs(cfg.model_copy(update={"max_steps": None}), steps_per_epoch=538) == 300
+    series = SeriesTrainConfig()  # 60 epochs, at least 100 steps: five tickers' 87 windows make one step an epoch
+    assert planned_epochs(series, steps_per_epoch=1) == 100 and planned_epochs(series, steps_per_epoch=14) == 60
 
 
 def test_identifiers_are_detected_but_not_dates_nor_the_target(penguins):

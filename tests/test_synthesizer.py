@@ -11,8 +11,8 @@ from synthpipe import TabularSynthesizer
 from synthpipe.errors import ConfigError, InputError
 from synthpipe.io import write_manifest
 
-FAST = {"epochs": 3, "batch_size": 100, "generator_dims": [32, 32], "critic_dims": [32, 32], "noise_dim": 16,
-        "vae_dims": [32, 32], "latent_dim": 16, "diffusion_steps": 200, "diffusion_batch_size": 100,
+FAST = {"epochs": 3, "min_steps": 0, "batch_size": 100, "generator_dims": [32, 32], "critic_dims": [32, 32],
+        "noise_dim": 16, "vae_dims": [32, 32], "latent_dim": 16, "diffusion_steps": 200, "diffusion_batch_size": 100,
         "diffusion_dims": [32, 32], "sampling_steps": 5}
 
 

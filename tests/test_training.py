@@ -22,7 +22,7 @@ from synthpipe.training import state_digest
 from tests.conftest import LOOSE_GATE, make_project, run_cli
 from tests.test_faults import temp_leftovers
 
-TINY = {"batch_size": 50, "generator_dims": [32, 32], "critic_dims": [32, 32], "noise_dim": 16,
+TINY = {"min_steps": 0, "batch_size": 50, "generator_dims": [32, 32], "critic_dims": [32, 32], "noise_dim": 16,
         "vae_dims": [32, 32], "latent_dim": 16, "diffusion_steps": 600, "diffusion_batch_size": 50,
         "diffusion_dims": [32, 32], "sampling_steps": 5}  # diffusion: 6 rounds of 100 steps, as 6 GAN/VAE epochs
 
@@ -250,6 +250,15 @@ def test_two_gloo_processes_train_identical_replicas_and_a_model_that_samples_va
     assert np.isfinite(rows.select_dtypes("number").to_numpy(dtype=float, na_value=0.0)).all()
 
 
+@pytest.mark.parametrize("model", ["gan", "vae"])
+def test_a_small_table_trains_for_min_steps_optimiser_steps(penguins, model):
+    """50 rows in batches of 50 are one step an epoch: 3 epochs become 40, min_steps' steps."""
+    synthesizer = TabularSynthesizer(model=model, seed=0, **{**TINY, "epochs": 3, "min_steps": 40})
+    history = synthesizer.fit(penguins.sample(50, random_state=0)).history
+    assert [r["epoch"] for r in history] == list(range(1, 41)) and {r["steps"] for r in history} == {1}
+    assert synthesizer.info["epochs_run"] == 40
+
+
 def test_an_absurd_learning_rate_diverges_and_recovers_at_lower_rates(penguins):
     synthesizer = TabularSynthesizer(model="gan", epochs=5, seed=0, learning_rate=1e6, max_divergence_retries=20,
                                      **TINY)
@@ -311,7 +320,8 @@ def test_adam_matches_torchs_adam_bit_for_bit_and_restores_from_its_state_dict()
 def test_fitting_does_not_import_torchs_compiler():
     """torch.optim's optimisers import torch._dynamo on first use: 1.3-1.6 s of every fit, which ours avoid."""
     script = ("import sys, palmerpenguins; from synthpipe import TabularSynthesizer; "
-              "TabularSynthesizer(model='auto', epochs=2).fit(palmerpenguins.load_penguins(), target='species'); "
+              "TabularSynthesizer(model='auto', epochs=2, min_steps=0)"
+              ".fit(palmerpenguins.load_penguins(), target='species'); "
               "print('torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -222,7 +222,8 @@ def fit_diffusion(df: pd.DataFrame, transformer: TableTransformer, cfg: TrainCon
     average.load_state_dict(denoiser.state_dict())
     trainee = diffusion_trainee(numbers, cats, shape, cfg, denoiser, average)
     rounds = math.ceil(cfg.diffusion_steps / STEPS_PER_ROUND)
-    result = train(trainee, cfg.model_copy(update={"epochs": rounds}), seed, options)
+    # Planned in steps already: train.min_steps is the GAN's and VAE's.
+    result = train(trainee, cfg.model_copy(update={"epochs": rounds, "min_steps": 0}), seed, options)
     return DiffusionModel(transformer, shape, average.eval(), cfg.sampling_steps, result.history, result.replicas)
 
 

@@ -52,7 +52,7 @@ from synthpipe.tabular.gan import Critic, GanShape, Generator, generate_gan, tra
 from synthpipe.tabular.scoring import score
 from synthpipe.tabular.transform import CategoricalCodec, Span, TableTransformer
 from synthpipe.tabular.vae import Decoder, Encoder, VaeShape, generate_vae, train_vae
-from synthpipe.training import Checkpoints, LoopOptions, deadline, epochs_run, fingerprint, world_size
+from synthpipe.training import Checkpoints, LoopOptions, deadline, epochs_run, fingerprint, planned_epochs, world_size
 
 FAMILIES = ("copula", "gan", "vae", "diffusion")
 FORMAT = "synthpipe.tabular/1"
@@ -251,11 +251,15 @@ def _phase(rows: int, table_rows: int, fits: list[dict], cfg: TrainConfig, subsa
     """How much of the table a phase used, for how long, and why (recorded in config.json, shown in the summary)."""
     trained = {id(fit): [r for r in fit["history"] if "event" not in r] for fit in fits}
     steps = max((sum(r["steps"] for r in epochs) for epochs in trained.values()), default=0)  # the copula: none
-    # max_steps cuts the GAN and the VAE; the diffusion model is planned in steps (train.diffusion_steps) anyway.
-    capped = cfg.max_steps is not None and any(
-        fit["family"] != "diffusion" and sum(r["steps"] for r in trained[id(fit)]) >= cfg.max_steps for fit in fits)
+    # min_steps and max_steps bound the GAN and the VAE; the diffusion model is planned in steps
+    # (train.diffusion_steps) anyway.
+    neural = [trained[id(fit)] for fit in fits if fit["family"] != "diffusion" and trained[id(fit)]]
+    capped = cfg.max_steps is not None and any(sum(r["steps"] for r in epochs) >= cfg.max_steps for epochs in neural)
+    raised = any(planned_epochs(cfg, epochs[0]["steps"]) > cfg.epochs for epochs in neural)
     stopped = any(_stopped_early(fit["family"], trained[id(fit)], cfg) for fit in fits if trained[id(fit)])
     why = [f"a seeded subsample of train.selection_rows={cfg.selection_rows} rows"] if subsampled else ["all rows"]
+    if raised:
+        why.append(f"GAN/VAE training raised to train.min_steps={cfg.min_steps} optimiser steps")
     if capped:
         why.append(f"GAN/VAE training cut at train.max_steps={cfg.max_steps} optimiser steps")
     if any(fit["family"] == "diffusion" for fit in fits):
@@ -271,7 +275,7 @@ def _stopped_early(family: str, epochs: list[dict], cfg: TrainConfig) -> bool:
     steps = sum(r["steps"] for r in epochs)
     if family == "diffusion":  # planned in optimiser steps
         return steps < cfg.diffusion_steps
-    return len(epochs) < cfg.epochs and not (cfg.max_steps and steps >= cfg.max_steps)
+    return len(epochs) < planned_epochs(cfg, epochs[0]["steps"])
 
 
 def _as_far_as(family: str, epochs: int | None, cfg: TrainConfig) -> TrainConfig:
@@ -280,7 +284,7 @@ def _as_far_as(family: str, epochs: int | None, cfg: TrainConfig) -> TrainConfig
         return cfg
     if family == "diffusion":  # its epochs are rounds of optimiser steps
         return cfg.model_copy(update={"diffusion_steps": min(cfg.diffusion_steps, epochs * STEPS_PER_ROUND)})
-    return cfg.model_copy(update={"epochs": epochs})
+    return cfg.model_copy(update={"epochs": epochs, "min_steps": 0})  # min_steps is in the candidate's epochs already
 
 
 def _validation_split(df: pd.DataFrame, target: str | None, fraction: float,

@@ -72,9 +72,8 @@ def fit_series(windows: Windows, codec: Codec, cfg: SeriesTrainConfig, seed: int
     optimizer = Adam(net.parameters(), lr=cfg.learning_rate)
     data = windows.to(device)
     batch = batch_size(cfg, len(data.entity))
-    steps_per_epoch = math.ceil(len(data.entity) / batch)
-    loop = cfg.model_copy(update={"epochs": series_epochs(cfg, len(data.entity))})
-    total = planned_epochs(loop, steps_per_epoch) * steps_per_epoch
+    per_epoch = steps_per_epoch(cfg, len(data.entity))
+    total = planned_epochs(cfg, per_epoch) * per_epoch
 
     def step(n: int) -> dict[str, torch.Tensor]:
         if cfg.schedule == "cosine":
@@ -88,8 +87,8 @@ def fit_series(windows: Windows, codec: Codec, cfg: SeriesTrainConfig, seed: int
         return {"loss": loss.detach()}
 
     trainee = Trainee("gru", {"net": net}, {"net": optimizer}, step,
-                      steps_per_epoch=steps_per_epoch, batch=batch)
-    result = train(trainee, loop, seed, LoopOptions(on_epoch=on_epoch, checkpoints=checkpoints))
+                      steps_per_epoch=per_epoch, batch=batch)
+    result = train(trainee, cfg, seed, LoopOptions(on_epoch=on_epoch, checkpoints=checkpoints))
     return net.eval(), result.history
 
 
@@ -97,11 +96,10 @@ def batch_size(cfg: SeriesTrainConfig, windows: int) -> int:
     return min(cfg.batch_size, windows)
 
 
-def series_epochs(cfg: SeriesTrainConfig, windows: int) -> int:
-    """cfg.epochs, or more when the windows are few: the model learns per optimiser step, and 87 windows (five
-    stock tickers) make one step a pass, where 1,767 (a year of hourly temperatures) make 14."""
-    steps_per_epoch = math.ceil(windows / batch_size(cfg, windows))
-    return max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch))
+def steps_per_epoch(cfg: SeriesTrainConfig, windows: int) -> int:
+    """Optimiser steps in a pass over the windows: 87 windows (five stock tickers) make one, where 1,767 (a year of
+    hourly temperatures) make 14; cfg.min_steps gives the few windows more epochs (training.planned_epochs)."""
+    return math.ceil(windows / batch_size(cfg, windows))
 
 
 @torch.no_grad()

@@ -122,8 +122,8 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, checkpoint_dir: P
     from synthpipe.device import cpu_threads, resolve_device
     from synthpipe.tabular.synthesizer import TabularSynthesizer
     from synthpipe.timeseries.codec import Codec
-    from synthpipe.timeseries.model import Windows, fit_series, series_epochs
-    from synthpipe.training import Checkpoints, epochs_run, fingerprint
+    from synthpipe.timeseries.model import Windows, fit_series, steps_per_epoch
+    from synthpipe.training import Checkpoints, epochs_run, fingerprint, planned_epochs
 
     series = read_json(prepared_dir / SERIES_FILE)
     windows_path = prepared_dir / WINDOWS_FILE
@@ -133,7 +133,7 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, checkpoint_dir: P
     checkpoints = Checkpoints(checkpoint_dir, "gru", fingerprint(cfg.train.model_dump(), cfg.window, cfg.stride,
                                                                  file_hash(windows_path), seed, str(device)))
     started = time.perf_counter()
-    epochs = series_epochs(cfg.train, len(data.entity))
+    epochs = planned_epochs(cfg.train, steps_per_epoch(cfg.train, len(data.entity)))
     with cpu_threads(cfg.train.cpu_threads), tqdm(total=epochs, desc="train", unit="epoch", disable=None) as bar:
         def show(record: dict) -> None:
             bar.set_postfix(loss=f"{record['loss']:.3f}")
