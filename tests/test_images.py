@@ -111,7 +111,7 @@ def test_conditional_generator_output_shape_and_range(size, channels):
     assert np.array_equal(images, sample_images(generator, labels, noise_dim=16, seed=0, chunk=2))
 
 
-@pytest.mark.parametrize("size,channels", [(8, 1), (16, 3), (32, 1)])
+@pytest.mark.parametrize("size,channels", [(8, 1), (16, 3), (32, 1), (64, 3)])
 def test_diffusion_network_output_shape_range_and_determinism(size, channels):
     shape = ImageDiffusionShape(size=size, channels=channels, classes=10, width=8)
     torch.manual_seed(0)
@@ -148,7 +148,7 @@ def test_same_seed_same_images_on_cpu_and_after_loading(tmp_path, digits, model)
 
 
 @pytest.mark.parametrize("model,settings", [("gan", {"epochs": 8, "noise_dim": 32, "width": 16}),
-                                            ("diffusion", {"epochs": 8, "width": 16})])
+                                            ("diffusion", {"epochs": 8, "min_steps": 0, "width": 16})])
 def test_a_trained_model_draws_the_requested_digit(digits, model, settings):
     """A short training run on the real digits: a classifier trained on real digits mostly sees the asked-for class."""
     train, holdout = real_batch(digits, slice(0, 1400)), real_batch(digits, slice(1400, None))
@@ -293,7 +293,7 @@ def test_refresh_on_an_image_folder_is_recorded_by_dvc_and_a_failed_gate_blocks_
     root = make_project(tmp_path / "project")
     params = yaml.safe_load((REPO / "params-digits.yaml").read_text())
     params["data"]["source"] = {"format": "folder", "path": str(folder)}
-    params["image"]["train"] |= {"epochs": 12, "width": 16}
+    params["image"]["train"] |= {"epochs": 12, "min_steps": 0, "width": 16}
     params["image"]["generate"]["per_class"] = 30
     params["image"]["validate"] |= {"classifier_steps": 60, "augmentation_fractions": [0.5, 1.0],
                                     "min_label_agreement": 0.3, "min_cas_ratio": 0.3, "min_class_coverage": 0.05,

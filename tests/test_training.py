@@ -348,7 +348,7 @@ def test_a_settled_heap_serves_a_steps_tensors_from_memory_it_keeps():
 
 
 # The digits example at test size: six epochs of a narrow image model on the 1,437 real 8x8 train scans.
-SMALL_IMAGE_TRAIN = {"epochs": 6, "checkpoint_every": 2, "width": 8, "noise_dim": 16, "batch_size": 64}
+SMALL_IMAGE_TRAIN = {"epochs": 6, "min_steps": 0, "checkpoint_every": 2, "width": 8, "noise_dim": 16, "batch_size": 64}
 
 
 def image_project(root: Path, model: str) -> Path:
