@@ -34,6 +34,7 @@ from torch import nn
 
 from synthpipe.config import ImageGenerateConfig, ImageTrainConfig
 from synthpipe.device import mixed_precision
+from synthpipe.images.model import image_batches, update_average
 from synthpipe.training import PROGRESS_SECONDS, Adam, LoopOptions, Trainee, train, update
 
 log = logging.getLogger(__name__)
@@ -158,9 +159,8 @@ def image_diffusion_trainee(images: torch.Tensor, targets: torch.Tensor, classes
     device, count = images.device, images.shape[0]
     optimizer = Adam(network.parameters(), cfg.learning_rate)
     data = images.float() / 127.5 - 1  # the whole set as one tensor; batches are index draws
-    batch = min(cfg.batch_size, count)
+    batch, per_epoch = image_batches(cfg, count)
     autocast = mixed_precision(device, cfg.mixed_precision)
-    live, weights = list(network.parameters()), list(average.parameters())
 
     def step(number: int) -> dict[str, torch.Tensor]:
         pick = torch.randint(count, (batch,), device=device)
@@ -174,12 +174,11 @@ def image_diffusion_trainee(images: torch.Tensor, targets: torch.Tensor, classes
         loss = F.mse_loss(velocity, noise - x)
         update(optimizer, loss)
         done = number + 1  # steps taken, this one included
-        with torch.no_grad():  # a moving average with a short warm-up: early steps do not dominate a short run
-            torch._foreach_lerp_(weights, live, 1 - min(cfg.ema_decay, (1 + done) / (10 + done)))
+        update_average(average, network, min(cfg.ema_decay, (1 + done) / (10 + done)))
         return {"loss": loss.detach()}
 
     return Trainee("image_diffusion", {"network": network, "average": average}, {"network": optimizer}, step,
-                   steps_per_epoch=max(1, count // batch), batch=batch, settings="image.train")
+                   steps_per_epoch=per_epoch, batch=batch, settings="image.train")
 
 
 @torch.inference_mode()

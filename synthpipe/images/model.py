@@ -205,7 +205,7 @@ def image_gan_trainee(images: torch.Tensor, targets: torch.Tensor, cfg: ImageTra
     opt_g = Adam(generator.parameters(), cfg.learning_rate, betas=(0.5, 0.9))
     opt_c = Adam(critic.parameters(), cfg.learning_rate, betas=(0.5, 0.9))
     data = images.float() / 127.5 - 1  # the whole set as one tensor; batches are index draws
-    batch = min(cfg.batch_size, count)
+    batch, per_epoch = image_batches(cfg, count)
     # bfloat16 where the hardware has it (CUDA; a CPU with AVX512-BF16 or AMX): at 32 px on such a CPU a step
     # took 0.23 s instead of 0.35 s (width 16, batch 64, lazy penalty, one thread).
     autocast = mixed_precision(device, cfg.mixed_precision)
@@ -234,8 +234,14 @@ def image_gan_trainee(images: torch.Tensor, targets: torch.Tensor, cfg: ImageTra
         return {"loss": loss_g.detach(), "critic_loss": loss_c.detach(), "wasserstein": wasserstein.detach()}
 
     return Trainee("image_gan", {"generator": generator, "critic": critic, "average": average},
-                   {"generator": opt_g, "critic": opt_c}, step, steps_per_epoch=max(1, count // batch), batch=batch,
+                   {"generator": opt_g, "critic": opt_c}, step, steps_per_epoch=per_epoch, batch=batch,
                    finish=lambda: refresh_batch_norm(average, targets, cfg.noise_dim, batch), settings="image.train")
+
+
+def image_batches(cfg: ImageTrainConfig, count: int) -> tuple[int, int]:
+    """(images per step, steps per epoch) of either image family on `count` train images."""
+    batch = min(cfg.batch_size, count)
+    return batch, max(1, count // batch)
 
 
 @torch.no_grad()

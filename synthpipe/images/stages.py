@@ -42,6 +42,7 @@ from synthpipe.images.families import (
 )
 from synthpipe.images.figures import nearest_neighbours, sample_grid
 from synthpipe.images.folders import load_images
+from synthpipe.images.model import image_batches
 from synthpipe.images.quality import Refit, assess_images, render_summary
 from synthpipe.io import (
     atomic_dir,
@@ -56,7 +57,7 @@ from synthpipe.io import (
 from synthpipe.merge import merge
 from synthpipe.schema import infer_kinds
 from synthpipe.sources import write_raw
-from synthpipe.training import Checkpoints, LoopOptions, deadline, epochs_run
+from synthpipe.training import Checkpoints, LoopOptions, deadline, epochs_run, planned_epochs
 
 DATASET_FILE = "images.json"  # in data/prepared: classes, label dtype, size, channels
 FAMILY_NAMES = {"gan": "image GAN", "diffusion": "image diffusion"}  # in the report's refit lines
@@ -112,7 +113,8 @@ def train(prepared_dir: Path, model_dir: Path, log_path: Path, cfg: ImageConfig,
         checkpoints = Checkpoints(Path(checkpoint_dir), family(cfg.train),
                                   trajectory_fingerprint(batch.images, batch.targets, cfg.train, seed))
     started = time.perf_counter()
-    with tqdm(total=cfg.train.epochs, desc="train", unit="epoch", disable=None) as bar:
+    planned = planned_epochs(cfg.train, image_batches(cfg.train, len(batch.targets))[1])
+    with tqdm(total=planned, desc="train", unit="epoch", disable=None) as bar:
         def show(record: dict) -> None:
             bar.set_postfix(loss=f"{record['loss']:.3f}", img_s=f"{record['rows_per_s']:.0f}")
             bar.update()
