@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -12,6 +13,9 @@ LOCK_FILE = "dvc.lock"
 # DVC rewrites dvc.lock in place: a run killed mid-write leaves it cut short, and every later DVC call fails on it.
 # After each record a whole copy goes here (git-ignored, like all of .dvc/tmp), to be put back in that case.
 LOCK_COPY = ".dvc/tmp/dvc.lock.recorded"
+# DVC's record of the processes reading and writing outputs, also rewritten in place: cut short, every later DVC
+# call fails on it. It only names live processes, and none runs while a flow run holds the project's lock.
+RWLOCK_FILE = ".dvc/tmp/rwlock"
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +30,7 @@ class DvcStages:
         self.root = root
         self.repo = Repo(str(root))
         self._repair_lock()
+        self._repair_rwlock()
 
     @classmethod
     def for_run(cls, params_file: str | Path, overrides: list[str]) -> DvcStages | None:
@@ -66,3 +71,15 @@ class DvcStages:
             lock.unlink()
         logger.warning("%s could not be read (%s), as after a run killed while DVC wrote it; %s", lock, problem,
                        "restored the last whole copy" if copy.exists() else "removed it: every stage reruns")
+
+    def _repair_rwlock(self) -> None:
+        """Remove DVC's reader/writer record if it cannot be read: DVC starts a missing one empty."""
+        path = self.root / RWLOCK_FILE
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except ValueError as exc:  # JSON cut short, or bytes cut inside a character
+            path.unlink()
+            logger.warning("%s could not be read (%s), as after a run killed while DVC wrote it; removed it", path,
+                           exc)

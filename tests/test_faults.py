@@ -191,7 +191,7 @@ def test_column_names_never_build_paths(baseline):
 
 
 def test_a_dvc_lock_cut_short_is_put_back(baseline, tmp_path, monkeypatch):
-    """DVC rewrites dvc.lock in place; a kill mid-write must not leave every later run failing on it."""
+    """DVC rewrites dvc.lock and its rwlock in place; a kill mid-write must not leave every later run failing."""
     from flows.dvc_sync import DvcStages
 
     root = tmp_path / "project"
@@ -202,6 +202,12 @@ def test_a_dvc_lock_cut_short_is_put_back(baseline, tmp_path, monkeypatch):
         (root / "dvc.lock").write_text(cut)
         dvc = DvcStages(root)
         assert (root / "dvc.lock").read_text() == whole
+        assert all(dvc.is_up_to_date(stage) for stage in STAGES)
+    # DVC's reader/writer record is rewritten in place too: cut short, it is removed and DVC works again.
+    for cut in ("", '{"read": {"data/'):
+        (root / ".dvc/tmp/rwlock").write_text(cut)
+        dvc = DvcStages(root)
+        assert not (root / ".dvc/tmp/rwlock").exists()
         assert all(dvc.is_up_to_date(stage) for stage in STAGES)
 
 
