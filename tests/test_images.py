@@ -10,7 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
-from synthpipe.config import ImageConfig, ImageGenerateConfig, ImageTrainConfig, ImageValidateConfig, SourceConfig
+from synthpipe.config import (
+    ImageConfig,
+    ImageGenerateConfig,
+    ImageTrainConfig,
+    ImageValidateConfig,
+    MergeConfig,
+    SourceConfig,
+)
 from synthpipe.errors import GateFailed, InputError
 from synthpipe.gate.checks import artifact_tables
 from synthpipe.images.classifier import accuracy, predict, train_classifier
@@ -22,7 +29,7 @@ from synthpipe.images.figures import nearest_neighbours, sample_grid
 from synthpipe.images.folders import load_images
 from synthpipe.images.metrics import frechet_distance, precision_recall_coverage
 from synthpipe.images.model import Generator, ImageGanShape, sample_images
-from synthpipe.images.quality import assess_images
+from synthpipe.images.quality import assess_images, merge_picks
 
 
 @pytest.fixture(autouse=True)
@@ -211,6 +218,17 @@ def test_shifted_rotated_copies_keep_each_class_and_move_its_images(digits):
     assert 0.6 < brightness.mean() < 1.4  # moved and turned, not cropped away
 
 
+def test_the_curve_adds_to_each_share_what_the_merge_policy_would():
+    generated = torch.tensor([0, 1, 2] * 4)  # interleaved, as generate writes them
+    share = torch.tensor([0] * 6 + [1] * 2 + [2] * 2)
+    assert merge_picks(share, generated, MergeConfig(synthetic_ratio=0.5), 0.1).tolist() == [0, 1, 2, 3, 4]
+    assert len(merge_picks(share, generated, MergeConfig(synthetic_ratio=5.0), 0.1)) == 12  # no more than made
+    size = MergeConfig(policy="size", target_rows=100)
+    assert merge_picks(share, generated, size, 0.15).tolist() == [0, 1, 2, 3, 4]  # 100 x 0.15 - 10 real images
+    balanced = merge_picks(share, generated, MergeConfig(policy="balance"), 0.1)
+    assert generated[balanced].tolist() == [1, 2] * 4  # up to class 0's six images: four more of 1 and of 2
+
+
 def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     """Real train digits as 'synthetic' pass; the same images with shifted labels fail on label agreement and CAS."""
     train, holdout = real_batch(digits, slice(0, 1000)), real_batch(digits, slice(1400, None))
@@ -241,7 +259,9 @@ def test_gate_passes_real_images_and_fails_mislabelled_ones(digits):
     assert curve["metric"] == "accuracy" and [p["fraction"] for p in curve["points"]] == [0.25, 1.0]
     point, full = curve["points"]
     assert point["real_rows"] == pytest.approx(250, abs=5) and full["real_rows"] == 1000
-    assert point["synthetic_rows"] == full["synthetic_rows"] == 400 and point["leaky"] and not full["leaky"]
+    # The default merge policy (one synthetic image per real one) at each share, never more than were generated.
+    assert point["synthetic_rows"] == point["real_rows"] and full["synthetic_rows"] == 400
+    assert point["leaky"] and not full["leaky"] and curve["policy"] == "ratio"
     assert point["real_score"] > 0.8 and point["augmented_score"] > 0.8 and full["real_score"] > 0.9
     assert point["gain"] == pytest.approx(point["augmented_score"] - point["real_score"])
     assert point["gain_low"] < point["gain"] < point["gain_high"] and point["gain_high"] - point["gain_low"] < 0.2

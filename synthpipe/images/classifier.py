@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from synthpipe.device import mixed_precision
 from synthpipe.images.model import translate
 from synthpipe.training import PROGRESS_SECONDS
 
@@ -48,6 +49,7 @@ def train_classifier(images: torch.Tensor, targets: torch.Tensor, classes: int, 
     batch = min(batch, images.shape[0])
     shift = max(1, images.shape[-1] // 8)
     model.train()
+    autocast = mixed_precision(images.device)  # training only: features and predictions stay in float32
     last = time.monotonic()
     for step in range(steps):
         if time.monotonic() - last >= PROGRESS_SECONDS:
@@ -55,7 +57,9 @@ def train_classifier(images: torch.Tensor, targets: torch.Tensor, classes: int, 
             log.info("%s: step %d/%d on %d images", name, step, steps, images.shape[0])
         pick = torch.randint(images.shape[0], (batch,), device=images.device)
         # Small random shifts: the classifier must not hinge on exact pixel positions.
-        loss = F.cross_entropy(model(translate(data[pick], shift)), targets[pick], label_smoothing=0.05)
+        with autocast:
+            logits = model(translate(data[pick], shift)).float()
+        loss = F.cross_entropy(logits, targets[pick], label_smoothing=0.05)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()

@@ -7,10 +7,12 @@ holdout, next to the real-trained one) and the augmentation curve. The threshold
 the same as the table gate's (synthpipe.gate.checks), and the curve has the table curve's points.
 
 The augmentation curve asks what a user with fewer labelled images would get: at each share of the real train
-images, a classifier on the share alone, on the share + synthetic images and on the share + as many shifted /
-rotated copies of its own images (the standard augmentation a practitioner tries first). Below 100% the synthetic
-images come from a generator fitted on the share alone, with the run's image.train settings: a generator that saw
-every train image would lend the share what the other images taught it.
+images, a classifier on the share alone, on the share + the synthetic images the merge policy adds to it (the
+table curve's rule: `merge.synthetic_ratio` images per real one, or the `size` / `balance` demand, never more than
+the run generated) and on the share + as many shifted / rotated copies of its own images (the standard
+augmentation a practitioner tries first). Below 100% the synthetic images come from a generator fitted on the share
+alone, with the run's image.train settings: a generator that saw every train image would lend the share what the
+other images taught it.
 """
 
 from __future__ import annotations
@@ -20,16 +22,18 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from synthpipe.config import ImageValidateConfig
+from synthpipe.config import ImageValidateConfig, MergeConfig
 from synthpipe.gate.checks import check, checks_markdown, expectations_check, verdict
 from synthpipe.gate.report import gain_cell, provenance
 from synthpipe.gate.scarcity import RESAMPLES, percentile_interval, scarcity_verdict
 from synthpipe.images.classifier import accuracy, predict, train_classifier
 from synthpipe.images.codec import ImageBatch
 from synthpipe.images.metrics import balanced_subset, frechet_distance, precision_recall_coverage
+from synthpipe.merge import policy_demand
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +48,11 @@ MAX_SHIFT = 0.1  # of the image's side
 
 def assess_images(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch, cfg: ImageValidateConfig,
                   seed: int, expectations: list[dict] = (), max_failed_expectations: int = 0,
-                  refit: Refit | None = None) -> dict:
+                  refit: Refit | None = None, merge: MergeConfig | None = None) -> dict:
     """Every image figure, the checks and the gate's verdict. Batches share one class list and live on one device;
     `expectations` are the results of the table expectations on the columns beside the pixels; `refit` fits the
-    run's generator on a share of the train images for the augmentation curve (None: the curve is leaky)."""
+    run's generator on a share of the train images for the augmentation curve (None: the curve is leaky); `merge`
+    is the policy whose additions the curve measures (None: the default policy)."""
     classes = len(train.classes)
 
     def fit(images: torch.Tensor, targets: torch.Tensor, name: str):
@@ -70,7 +75,8 @@ def assess_images(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch,
     log.info("CAS %.3f vs real %.3f; FID %.3f (real floor %.3f)", cas, real_accuracy, fidelity["fid"],
              fidelity["fid_real_baseline"])
     utility = {"real_accuracy": real_accuracy, "cas": cas, "cas_ratio": cas / real_accuracy if real_accuracy else 0.0}
-    curve = augmentation_curve(train, holdout, synthetic, cfg.augmentation_fractions, fit, seed, refit)
+    curve = augmentation_curve(train, holdout, synthetic, cfg.augmentation_fractions, fit, seed, refit,
+                               merge or MergeConfig())
     thresholds = cfg.model_dump(include={"min_label_agreement", "min_cas_ratio", "min_class_coverage", "max_fid_ratio",
                                          "min_augmentation_gain"})
     report = {"modality": "image", "fidelity": fidelity, "utility": utility, "classes": per_class,
@@ -111,37 +117,54 @@ def mean_of_classes(per_class: dict) -> dict:
 
 
 def augmentation_curve(train: ImageBatch, holdout: ImageBatch, synthetic: ImageBatch, fractions: list[float],
-                       fit, seed: int, refit: Refit | None = None) -> dict:
-    """Holdout accuracy with a share of the real train images: alone, with as many images as the run generated
-    (same labels), and with as many shifted / rotated copies of the share's own images (see the module doc).
+                       fit, seed: int, refit: Refit | None, merge: MergeConfig) -> dict:
+    """Holdout accuracy with a share of the real train images: alone, with the synthetic images the merge policy
+    adds to the share, and with as many shifted / rotated copies of the share's own images (see the module doc).
 
     Each point is a table scarcity-curve point (synthpipe.gate.scarcity): arms with 95% intervals over bootstrap
     resamples of the holdout images (one seeded, class-balanced share per fraction), the refit that made its
     synthetic images, and `leaky` when below 100% they are the run's own."""
     rows = np.random.default_rng(seed).integers(len(holdout.targets), size=(RESAMPLES, len(holdout.targets)))
-    labels = synthetic.targets
     points = []
     for fraction in sorted(fractions if 1.0 in fractions else [*fractions, 1.0]):
         pick = balanced_subset(train.targets, fraction, seed)
         images, targets = train.images[pick], train.targets[pick]
-        added, refits = synthetic.images, []
+        chosen = merge_picks(targets, synthetic.targets, merge, fraction)
+        labels, added, refits = synthetic.targets[chosen], synthetic.images[chosen], []
         if fraction < 1 and refit is not None:
             added, record = refit(images, targets, labels, seed)
             refits.append(record)
+        labels = labels[:len(added)]  # none when the refit failed
         share = f"{fraction:.0%} real"
         hits = {"real": correct(fit(images, targets, share), holdout),
-                "synthetic": correct(fit(torch.cat([images, added]), torch.cat([targets, labels[:len(added)]]),
+                "synthetic": correct(fit(torch.cat([images, added]), torch.cat([targets, labels]),
                                          f"{share} + synthetic"), holdout),
                 "shift_rotate": correct(fit(torch.cat([images, shifted_rotated(images, targets, labels, seed)]),
                                             torch.cat([targets, labels]), f"{share} + shifted / rotated"), holdout)}
-        log.info("augmentation at %.0f%% real: %.3f alone, %.3f with synthetic, %.3f with shifted / rotated copies",
-                 100 * fraction, *(h.mean() for h in hits.values()))
-        points.append(curve_point(fraction, len(pick), len(labels), hits, rows, refits,
+        log.info("augmentation at %.0f%% real: %.3f alone, %.3f with %d synthetic, %.3f with shifted / rotated "
+                 "copies", 100 * fraction, hits["real"].mean(), hits["synthetic"].mean(), len(added),
+                 hits["shift_rotate"].mean())
+        points.append(curve_point(fraction, len(pick), len(added), hits, rows, refits,
                                   leaky=fraction < 1 and refit is None))
     full = points[-1]  # every real train image: the training set merge builds
-    return {"metric": "accuracy", "policy": "all synthetic images", "points": points, "fraction": full["fraction"],
+    return {"metric": "accuracy", "policy": merge.policy, "points": points, "fraction": full["fraction"],
             "gain": full["gain"], "real_score": full["real_score"], "augmented_score": full["augmented_score"],
             **scarcity_verdict(points, "accuracy", "images")}
+
+
+def merge_picks(targets: torch.Tensor, generated: torch.Tensor, merge: MergeConfig, fraction: float) -> torch.Tensor:
+    """Positions of the run's synthetic images that the merge policy adds to real images of classes `targets`,
+    a `fraction` of the train images. Merge takes synthetic rows in file order (generate interleaves the
+    classes), a class's first ones under `balance`; never more than were generated."""
+    share = pd.DataFrame({"label": targets.cpu().numpy()})
+    wanted = policy_demand(share, merge, "label", scale=fraction)
+    generated = generated.cpu()
+    if isinstance(wanted, int):
+        return torch.arange(min(wanted, len(generated)))
+    keep = torch.zeros(len(generated), dtype=torch.bool)
+    for label, count in wanted.items():
+        keep[(generated == label).nonzero().squeeze(1)[:count]] = True
+    return keep.nonzero().squeeze(1)
 
 
 def shifted_rotated(images: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor, seed: int) -> torch.Tensor:

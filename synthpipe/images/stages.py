@@ -21,6 +21,7 @@ from synthpipe.config import (
     ImageConfig,
     ImageGenerateConfig,
     ImageTrainConfig,
+    MergeConfig,
     Params,
     PreprocessConfig,
     SourceConfig,
@@ -176,7 +177,8 @@ def requested_labels(dataset: dict, cfg: ImageConfig) -> np.ndarray:
 
 
 def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summary_path: Path, cfg: ImageConfig,
-             seed: int, expectations_dir: Path, train_log: Path | None = None) -> dict:
+             seed: int, expectations_dir: Path, train_log: Path | None = None,
+             merge: MergeConfig | None = None) -> dict:
     device = resolve_device(cfg.train.device)
     train_batch, dataset = load_split(prepared_dir, "train", cfg.channels, device)
     holdout_batch, _ = load_split(prepared_dir, "holdout", cfg.channels, device)
@@ -188,7 +190,7 @@ def validate(prepared_dir: Path, synthetic_path: Path, quality_path: Path, summa
                                       summary_path.parent / "data_docs")
     refit = refitter(cfg.train, cfg.generate, len(dataset["classes"])) if cfg.validate.augmentation_refit else None
     report = assess_images(train_batch, holdout_batch, synthetic, cfg.validate, seed, expectations,
-                           TABLE_COLUMNS.max_failed_expectations, refit)
+                           TABLE_COLUMNS.max_failed_expectations, refit, merge)
     plots = summary_path.parent / "plots"
     report["inputs"] = {name: {"path": str(path), "sha256": file_hash(path)}
                         for name, path in (("train", prepared_dir / "train.parquet"), ("synthetic", synthetic_path))}
@@ -247,7 +249,7 @@ def dispatch(stage: str, params: Params) -> dict:
         return generate(paths.model, paths.synthetic, image, params.seed)
     if stage == "validate":
         return validate(paths.prepared, paths.synthetic, paths.quality, paths.summary, image, params.seed,
-                        expectations_dir=Path("gx"), train_log=paths.train_log)
+                        expectations_dir=Path("gx"), train_log=paths.train_log, merge=params.merge)
     return merge(paths.prepared, paths.synthetic, paths.quality, paths.model, paths.merged, params.merge,
                  params.data.target)
 
