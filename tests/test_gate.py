@@ -116,6 +116,23 @@ def test_augmentation_curve_on_real_data(tables):
     assert augmentation["best_baseline"] in ("smote", "oversampling", "class_weights")
 
 
+@pytest.mark.parametrize(("synthetic", "baseline", "expected"), [
+    (0.04, 0.01, "raised accuracy by 0.040 ± 0.020, better than the best baseline, SMOTE (+0.010)."),
+    (0.01, 0.04, "raised accuracy by 0.010 ± 0.020, no better than the best baseline, SMOTE (+0.040)."),
+    (-0.01, -0.03, "lowered accuracy by 0.010 ± 0.020, better than the best baseline, SMOTE (-0.030)."),
+    (-0.03, -0.01, "lowered accuracy by 0.030 ± 0.020, no better than the best baseline, SMOTE (-0.010)."),
+])
+def test_the_verdict_says_which_was_better_whatever_the_signs(synthetic, baseline, expected):
+    from synthpipe.gate.scarcity import scarcity_verdict
+
+    arms = {"real": {"gain": 0.0}, "synthetic": {"gain": synthetic, "gain_low": synthetic - 0.02,
+                                                 "gain_high": synthetic + 0.02},
+            "smote": {"gain": baseline}, "oversampling": {"gain": baseline - 0.05}}
+    verdict = scarcity_verdict([{"fraction": 0.1, "arms": arms, "leaky": False}], "accuracy", "rows")
+    assert verdict["verdict"] == f"At 10% of the real rows, synthetic rows {expected}"
+    assert verdict["beats_best_baseline"] is (synthetic > baseline) and verdict["best_baseline"] == "smote"
+
+
 def test_scores_match_sklearn_and_survive_an_empty_feature(tables):
     from sklearn.metrics import balanced_accuracy_score
 

@@ -326,7 +326,8 @@ def scarcity_verdict(points: list[dict], metric: str, items: str) -> dict:
     synthetic, other = arms["synthetic"], baselines[best]
     half = (synthetic["gain_high"] - synthetic["gain_low"]) / 2
     moved = "raised" if synthetic["gain"] >= 0 else "lowered"
-    comparison = "more than" if synthetic["gain"] > other["gain"] else "no more than"
+    # "better", not "more": a loss smaller than the baseline's is better, not more
+    comparison = "better than" if synthetic["gain"] > other["gain"] else "no better than"
     leaky = f" (a leaky curve: the generator saw all the real {items})" if point["leaky"] else ""
     sentence = (f"At {point['fraction']:.0%} of the real {items}, synthetic {items} {moved} "
                 f"{metric.replace('_', ' ')} by {abs(synthetic['gain']):.3f} ± {half:.3f}, {comparison} the best "
