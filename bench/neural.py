@@ -12,18 +12,25 @@ For each table: a seeded 80/20 split into real train and real holdout rows, then
   (SDMetrics-like) against the train rows, TSTR on the holdout (balanced accuracy or R^2) next to TRTR.
 Results go to bench/work/neural/<table>.json (updated after each family; `--families` runs some of them) and
 the synthetic rows to <table>-<family>.parquet; `--markdown` prints the table of every saved result.
+`--peers sdv-gaussiancopula sdv-ctgan sdv-tvae mostlyai` adds the peers, each fitted on the same train rows in its
+own environment by bench/fit_peer.py (SDV's in bench/.venv, `make bench`; MOSTLY AI's engine in
+bench/.venv-mostlyai, see that script) and measured the same way (they have no auto score); `--families` with no
+name runs the peers alone.
 diamonds and txhousing come from plotnine's data (read from its wheel when plotnine is not installed), fair from
 statsmodels' and wine from scikit-learn's.
 """
 
 import argparse
 import json
+import os
+import subprocess
 import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from fit_peer import PEERS
 from threadpoolctl import threadpool_limits
 
 from synthpipe.config import TrainConfig
@@ -42,6 +49,12 @@ TARGETS = {"penguins": "species", "breast_cancer": "diagnosis", "diamonds": "pri
            "fair": "affair", "wine": "cultivar"}
 CLASSIFIED = ("penguins", "breast_cancer", "fair", "wine")  # split with the target's classes kept in balance
 DIAMOND_ROWS = 10_000
+PEER_PYTHON = {peer: HERE / ".venv" / "bin" / "python" for peer in PEERS} | {
+    "mostlyai": HERE / ".venv-mostlyai" / "bin" / "python"}
+# CTGAN's and TVAE's epochs: SDV's default (300) on the small tables, fewer on the larger ones so that a table's
+# peers fit in minutes on one core (CTGAN takes about 6 s an epoch at 8,000 rows there).
+PEER_EPOCHS = {"penguins": 300, "breast_cancer": 300, "wine": 300, "fair": 100, "diamonds": 30, "txhousing": 30}
+THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def plotnine_csv(name: str, wheel: str | None) -> pd.DataFrame:
@@ -84,7 +97,7 @@ def load(table: str, wheel: str | None) -> pd.DataFrame:
     raise ValueError(table)
 
 
-def measure(table: str, wheel: str | None, families: list[str]) -> None:
+def measure(table: str, wheel: str | None, families: list[str], peers: list[str]) -> None:
     df, target = load(table, wheel), TARGETS[table]
     train, holdout = split_train_holdout(df, target, 0.2, stratify=table in CLASSIFIED, seed=SEED)
     cfg, kinds = TrainConfig(), infer_kinds(train)
@@ -95,10 +108,25 @@ def measure(table: str, wheel: str | None, families: list[str]) -> None:
         floor = detection(holdout, train, space, 5000, 3, SEED, 50)
         trtr = scorer.score(train, SEED)
     path = OUT / f"{table}.json"
-    previous = json.loads(path.read_text())["families"] if path.exists() else {}
+    previous = json.loads(path.read_text()) if path.exists() else {}
     result = {"table": table, "rows": len(df), "train_rows": len(train), "holdout_rows": len(holdout),
               "columns": len(df.columns), "target": target, "task": scorer.task, "trtr": trtr,
-              "floor": floor, "families": previous}
+              "floor": floor, "families": previous.get("families", {}),
+              "peers": previous.get("peers", {})}
+    def measures(synthetic: pd.DataFrame) -> dict:
+        """Detection against the real holdout, shapes and pairs against train, TSTR on the holdout."""
+        with threadpool_limits(1):
+            found = detection(holdout, synthetic, space, 5000, 3, SEED, 50)
+            tstr = scorer.score(synthetic, SEED)
+        return {"detection": found, "shapes": float(np.mean(list(column_shapes(train, synthetic, kinds).values()))),
+                "pairs": pair_trends(train, synthetic, kinds), "tstr": tstr}
+
+    def save() -> None:
+        done = [f for f in FAMILIES if f in result["families"]]
+        if done:
+            result["auto_choice"] = max(done, key=lambda f: result["families"][f]["auto_score"]["score"])
+        path.write_text(json.dumps(result, indent=1, default=float))
+
     fit_part, held_out = _validation_split(train, target, cfg.validation_fraction, SEED)
     for family in families:
         candidate = fit_family(family, fit_part, target, cfg, SEED, cpu())
@@ -111,17 +139,21 @@ def measure(table: str, wheel: str | None, families: list[str]) -> None:
         rows_per_s = SPEED_ROWS / (time.perf_counter() - started)
         synthetic = _sample(model, len(train), {}, SEED)
         synthetic.to_parquet(OUT / f"{table}-{family}.parquet")
-        with threadpool_limits(1):
-            found = detection(holdout, synthetic, space, 5000, 3, SEED, 50)
-            tstr = scorer.score(synthetic, SEED)
-        result["families"][family] = {
-            "auto_score": auto, "fit_seconds": fit_seconds, "rows_per_s": rows_per_s, "detection": found,
-            "shapes": float(np.mean(list(column_shapes(train, synthetic, kinds).values()))),
-            "pairs": pair_trends(train, synthetic, kinds), "tstr": tstr}
+        result["families"][family] = {"auto_score": auto, "fit_seconds": fit_seconds, "rows_per_s": rows_per_s,
+                                      **measures(synthetic)}
         print(table, family, json.dumps(result["families"][family], default=float), flush=True)
-        done = [f for f in FAMILIES if f in result["families"]]
-        result["auto_choice"] = max(done, key=lambda f: result["families"][f]["auto_score"]["score"])
-        path.write_text(json.dumps(result, indent=1, default=float))
+        save()
+    if peers:
+        train.to_parquet(OUT / f"{table}-train.parquet")
+    for peer in peers:  # each in its own environment, on the same train rows
+        subprocess.run([str(PEER_PYTHON[peer]), str(HERE / "fit_peer.py"), table, peer, target,
+                        str(PEER_EPOCHS[table])], cwd=HERE, check=True, env={**os.environ, **THREADS})
+        record = json.loads((OUT / f"{table}-{peer}.json").read_text())
+        synthetic = pd.read_parquet(OUT / f"{table}-{peer}.parquet").astype(train.dtypes.to_dict(), errors="ignore")
+        result["peers"][peer] = {key: record[key] for key in ("fit_seconds", "rows_per_s", "epochs")} | measures(
+            synthetic)
+        print(table, peer, json.dumps(result["peers"][peer], default=float), flush=True)
+        save()
 
 
 def cpu():
@@ -131,14 +163,19 @@ def cpu():
 
 
 def markdown() -> str:
-    lines = ["| table (train rows) | family | auto's held-out score | detection AUC [95%] (real floor) | column shape "
-             "| pair trend | TSTR (TRTR) | fit s | sample rows/s |", "|---|---|---|---|---|---|---|---|---|"]
-    for path in sorted(OUT.glob("*.json")):
-        r = json.loads(path.read_text())
-        for family, f in r["families"].items():
-            chosen = " **(auto)**" if family == r["auto_choice"] else ""
+    lines = ["| table (train rows) | generator | auto's held-out score | detection AUC [95%] (real floor) "
+             "| column shape | pair trend | TSTR (TRTR) | fit s | sample rows/s |", "|---" * 9 + "|"]
+    for table in sorted(TARGETS):
+        if not (OUT / f"{table}.json").exists():
+            continue
+        r = json.loads((OUT / f"{table}.json").read_text())
+        rows = [(family, f, f"{f['auto_score']['score']:.3f}") for family, f in r["families"].items()]
+        rows += [(peer + (f" ({f['epochs']} epochs)" if f["epochs"] else ""), f, "-")
+                 for peer, f in r.get("peers", {}).items()]
+        for name, f, auto in rows:
+            chosen = " **(auto)**" if name == r.get("auto_choice") else ""
             d = f["detection"]
-            lines.append(f"| {r['table']} ({r['train_rows']}) | {family}{chosen} | {f['auto_score']['score']:.3f} | "
+            lines.append(f"| {r['table']} ({r['train_rows']}) | {name}{chosen} | {auto} | "
                          f"{d['auc']:.3f} [{d['low']:.2f}-{d['high']:.2f}] ({r['floor']['auc']:.3f}) | "
                          f"{f['shapes']:.3f} | {f['pairs']:.3f} | {f['tstr']:.3f} ({r['trtr']:.3f}) | "
                          f"{f['fit_seconds']:.1f} | {f['rows_per_s']:,.0f} |")
@@ -149,12 +186,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("tables", nargs="*", help=f"any of {list(TARGETS)}")
     parser.add_argument("--plotnine-wheel")
-    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
+    parser.add_argument("--families", nargs="*", default=list(FAMILIES), choices=list(FAMILIES))
+    parser.add_argument("--peers", nargs="*", default=[], choices=PEERS,
+                        help="peer generators fitted on the same train rows in their own environments")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for table in args.tables:
-        measure(table, args.plotnine_wheel, args.families)
+        measure(table, args.plotnine_wheel, args.families, args.peers)
     if args.markdown:
         print(markdown())
 
