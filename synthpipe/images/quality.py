@@ -273,5 +273,7 @@ def augmentation_section(curve: dict, synthetic: int) -> list[str]:
     lines += [f"| {p['fraction']:.0%} ({p['real_rows']}) | {p['arms']['real']['score']:.3f} | "
               f"{gain_cell(p['arms']['synthetic'])} | {gain_cell(p['arms']['shift_rotate'])} |"
               for p in curve["points"]]
-    return lines + ["", "Gains over real only, with 95% intervals over holdout resamples. "
+    # One share and one fit per point: a user reading the interval must know what it leaves out.
+    return lines + ["", "Gains over real only, with 95% intervals over holdout resamples; each point is one seeded "
+                    "share and one fit of each model, so the spread that training itself adds is not in them. "
                     + provenance(curve, "images"), ""]
