@@ -4,8 +4,9 @@
 
 For each table: a seeded 80/20 split into real train and real holdout rows, then for each family
 (copula, gan, vae, diffusion) with the default TrainConfig:
-- auto's held-out score: the family fitted on 80% of the train rows and scored on the other 20% (what
-  `model: auto` ranks by; auto refits the best on all train rows, which is the full fit below, same seed);
+- auto's held-out score: the family fitted on 80% of the train rows and scored on the other 20%, on several seeded
+  splits averaged for a small table (what `model: auto` ranks by; auto refits the best on all train rows, which is
+  the full fit below, same seed);
 - the full fit on the train rows: fit seconds, sampling rows/s (20,000 rows), and on as many synthetic rows as
   train rows: detection ROC AUC against the real holdout rows (as the gate measures it) with its 95% interval,
   the same procedure on train rows in place of synthetic ones (the floor), mean column shape and pair trend
@@ -39,8 +40,8 @@ from synthpipe.gate.features import FeatureSpace
 from synthpipe.gate.metrics import column_shapes
 from synthpipe.schema import infer_kinds
 from synthpipe.split import split_train_holdout
-from synthpipe.tabular.scoring import pair_trends, score
-from synthpipe.tabular.synthesizer import FAMILIES, SCORING_ROWS, _sample, _validation_split, fit_family
+from synthpipe.tabular.scoring import pair_trends
+from synthpipe.tabular.synthesizer import FAMILIES, _candidate, _sample, fit_family, selection_splits
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "work" / "neural"
@@ -127,10 +128,10 @@ def measure(table: str, wheel: str | None, families: list[str], peers: list[str]
             result["auto_choice"] = max(done, key=lambda f: result["families"][f]["auto_score"]["score"])
         path.write_text(json.dumps(result, indent=1, default=float))
 
-    fit_part, held_out = _validation_split(train, target, cfg.validation_fraction, SEED)
+    splits = selection_splits(train, target, cfg, SEED)  # as auto scores its candidates
     for family in families:
-        candidate = fit_family(family, fit_part, target, cfg, SEED, cpu())
-        auto = score(held_out, _sample(candidate, max(len(held_out), SCORING_ROWS), {}, SEED), target)
+        auto = _candidate(family, splits, target, cfg, SEED, cpu(), None, None)
+        auto.pop("history")
         started = time.perf_counter()
         model = fit_family(family, train, target, cfg, SEED, cpu())
         fit_seconds = time.perf_counter() - started

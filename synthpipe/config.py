@@ -160,6 +160,11 @@ class TrainConfig(LoopConfig):
                                                                     "score the candidates")
     selection_rows: int = Field(20_000, ge=100, description="auto: candidates are fitted and scored on a seeded "
                                                             "subsample of at most this many rows")
+    selection_splits: int = Field(3, ge=1, description="auto: on a small table each candidate is fitted and scored "
+                                                       "on this many seeded splits, its scores averaged (one split "
+                                                       "of a few dozen held-out rows ranks the families by chance)")
+    selection_splits_below: int = Field(200, ge=1, description="auto: held-out rows under which selection_splits "
+                                                               "apply; larger tables are scored on one split")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="bfloat16 autocast on CUDA and on CPUs with "
                                                                        "AVX512-BF16 or AMX")
     # Distributed training (synthpipe.training); checkpoints and divergence: LoopConfig

@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from synthpipe import TabularSynthesizer
+from synthpipe.config import TrainConfig
 from synthpipe.errors import ConfigError, InputError
 from synthpipe.io import write_manifest
+from synthpipe.tabular.synthesizer import selection_splits
 
 FAST = {"epochs": 3, "min_steps": 0, "batch_size": 100, "generator_dims": [32, 32], "critic_dims": [32, 32],
         "noise_dim": 16, "vae_dims": [32, 32], "latent_dim": 16, "diffusion_steps": 200, "diffusion_batch_size": 100,
@@ -75,11 +77,27 @@ def test_auto_selects_by_held_out_score_and_records_why(penguins, tmp_path):
     best = max(selection["scores"], key=lambda f: selection["scores"][f]["score"])
     assert synthesizer.model == selection["chosen"] == best
     assert selection["held_out_rows"] == 69 and "utility" in selection["scores"]["gan"]
+    assert selection["splits"] == 3  # 69 held-out rows are too few for one split to rank the families
     for s in selection["scores"].values():
-        assert 0.3 < s["detection"] < 1 and s["realism"] == min(1, 2 * (1 - s["detection"]))
+        assert 0.3 < s["detection"] < 1 and 0 <= s["realism"] <= 1
+        assert len(s["split_scores"]) == 3 and s["score"] == pytest.approx(np.mean(s["split_scores"]))
     assert selection["reason"].startswith(f"{best} had the best held-out score")
+    assert "mean of 3 seeded splits" in selection["reason"]
     synthesizer.save(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "config.json").read_text())["selection"]["chosen"] == best
+
+
+def test_auto_scores_a_small_table_on_several_splits_and_a_large_one_on_one(penguins):
+    cfg = TrainConfig()
+    numbered = penguins.assign(row=np.arange(len(penguins)))  # the splits renumber their rows
+    splits = selection_splits(numbered, "species", cfg, seed=1)
+    assert len(splits) == cfg.selection_splits == 3
+    held_out = [frozenset(part["row"]) for _, part in splits]
+    assert len(set(held_out)) == 3  # different rows held out each time
+    for (fit_part, part), rows in zip(splits, held_out):
+        assert not rows & set(fit_part["row"]) and len(fit_part) + len(part) == len(penguins)
+    assert len(selection_splits(penguins, "species", cfg.model_copy(update={"selection_splits_below": 69}), 1)) == 1
+    assert len(selection_splits(penguins, "species", cfg.model_copy(update={"selection_splits": 1}), 1)) == 1
 
 
 @pytest.fixture(scope="module")

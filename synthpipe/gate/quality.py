@@ -258,8 +258,10 @@ def refitter(train_cfg: TrainConfig, target: str, budget: float | None) -> Refit
         from synthpipe.tabular.synthesizer import TabularSynthesizer
 
         record = {"seed": seed, "rows": len(subset), "data_hash": frame_hash(subset)}
-        synthesizer = TabularSynthesizer.from_config(train_cfg.model_copy(update={"time_budget": budget, "nproc": 1}),
-                                                     seed)
+        # One selection split: the curve's refits run on budgets of seconds, and the curve's own seeds already
+        # average over what one split of a small subset leaves to chance.
+        settings = train_cfg.model_copy(update={"time_budget": budget, "nproc": 1, "selection_splits": 1})
+        synthesizer = TabularSynthesizer.from_config(settings, seed)
         try:
             synthesizer.fit(subset, target=target)
             generated = _draw(synthesizer, wanted, target, seed)

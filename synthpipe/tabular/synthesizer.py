@@ -199,19 +199,20 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
                  on_epoch: Callable[[dict], None] | None = None,
                  checkpoint_dir: Path | None = None) -> tuple[Model, dict]:
     """Fit each family on part of (a subsample of) `df`, score it on the rest, refit the best on all of `df`.
+    On a small table every family is fitted and scored on several seeded splits and its scores averaged.
 
     What each phase costs is bounded by the table's size only up to a point: the candidates see at most
     cfg.selection_rows rows, every GAN/VAE fit at most cfg.max_steps optimiser steps, and all of them together
     cfg.time_budget seconds (the candidates share it with the refit)."""
     budget_end = deadline(cfg.time_budget)
     subsample = df if len(df) <= cfg.selection_rows else df.sample(cfg.selection_rows, random_state=seed)
-    fit_part, held_out = _validation_split(subsample, target, cfg.validation_fraction, seed)
+    splits = selection_splits(subsample, target, cfg, seed)
     scores = {}
     for i, family in enumerate(FAMILIES):
         # What is left of the budget is shared by the remaining candidates and the final refit.
         share = (budget_end - time.monotonic()) / (len(FAMILIES) - i + 1) if budget_end is not None else None
         stop_at = deadline(share)
-        scores[family] = _candidate(family, fit_part, held_out, target, cfg, seed, device, stop_at, checkpoint_dir)
+        scores[family] = _candidate(family, splits, target, cfg, seed, device, stop_at, checkpoint_dir)
     fitted = [family for family in FAMILIES if scores[family]["score"] is not None]
     if not fitted:
         raise InputError("model auto: no model family could be fitted: "
@@ -222,29 +223,54 @@ def select_model(df: pd.DataFrame, target: str | None, cfg: TrainConfig, seed: i
     model = fit_family(best, df, target, refit, seed, device, budget_end, on_epoch, checkpoint_dir)
     ranking = ", ".join(f"{f} {scores[f]['score']:.3f}" for f in sorted(fitted, key=lambda f: -scores[f]["score"]))
     measured = f"quality, realism and {target!r} utility" if target else "quality and realism"
-    reason = (f"{best} had the best held-out score ({ranking}; {len(held_out)} held-out rows, {measured}); "
-              f"refitted on all {len(df)} rows")
-    phases = {"candidates": _phase(len(fit_part), len(df), [scores[f] | {"family": f} for f in fitted], cfg,
+    held_out = len(splits[0][1])
+    where = f"{held_out} held-out rows" + (f", mean of {len(splits)} seeded splits" if len(splits) > 1 else "")
+    reason = f"{best} had the best held-out score ({ranking}; {where}, {measured}); refitted on all {len(df)} rows"
+    phases = {"candidates": _phase(len(splits[0][0]), len(df), [scores[f] | {"family": f} for f in fitted], cfg,
                                    subsampled=len(subsample) < len(df)),
               "refit": _phase(len(df), len(df), [{"family": best, "seconds": time.perf_counter() - started,
                                                   "history": model.history}], refit)}
     for family in fitted:
         scores[family].pop("history")
-    return model, {"chosen": best, "reason": reason, "held_out_rows": len(held_out), "scores": scores, "phases": phases}
+    return model, {"chosen": best, "reason": reason, "held_out_rows": held_out, "splits": len(splits),
+                   "scores": scores, "phases": phases}
 
 
-def _candidate(family: str, fit_part: pd.DataFrame, held_out: pd.DataFrame, target: str | None, cfg: TrainConfig,
+def selection_splits(df: pd.DataFrame, target: str | None, cfg: TrainConfig,
+                     seed: int) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(fit part, held-out part) pairs auto scores its candidates on: one, or cfg.selection_splits seeded ones
+    when the held-out part would have fewer than cfg.selection_splits_below rows."""
+    splits = [_validation_split(df, target, cfg.validation_fraction, seed)]
+    if len(splits[0][1]) < cfg.selection_splits_below:
+        splits += [_validation_split(df, target, cfg.validation_fraction, seed + k)
+                   for k in range(1, cfg.selection_splits)]
+    return splits
+
+
+SCORE_PARTS = ("shapes", "pairs", "quality", "detection", "realism", "utility", "score")
+
+
+def _candidate(family: str, splits: list[tuple[pd.DataFrame, pd.DataFrame]], target: str | None, cfg: TrainConfig,
                seed: int, device: torch.device, stop_at: float | None, checkpoint_dir: Path | None) -> dict:
-    """One candidate's held-out scores, or why it could not be fitted."""
-    started = time.perf_counter()
-    try:
-        candidate = fit_family(family, fit_part, target, cfg, seed, device, stop_at, None, checkpoint_dir,
-                               f"candidate-{family}")
-    except InputError as exc:  # e.g. fewer rows than the GAN's pac: the others may still fit
-        return {"score": None, "skipped": str(exc)}
-    synthetic = _sample(candidate, max(len(held_out), SCORING_ROWS), {}, seed)
-    return {**score(held_out, synthetic, target), "seconds": time.perf_counter() - started,
-            "epochs": epochs_run(candidate.history), "history": candidate.history}
+    """One candidate's held-out scores (each part the mean over the splits), or why it could not be fitted."""
+    started, results, epochs, history = time.perf_counter(), [], [], None
+    for k, (fit_part, held_out) in enumerate(splits):
+        try:
+            candidate = fit_family(family, fit_part, target, cfg, seed, device, stop_at, None, checkpoint_dir,
+                                   f"candidate-{family}" + (f"-split{k}" if k else ""))
+        except InputError as exc:  # e.g. fewer rows than the GAN's pac: the others may still fit
+            return {"score": None, "skipped": str(exc)}
+        results.append(score(held_out, _sample(candidate, max(len(held_out), SCORING_ROWS), {}, seed), target))
+        epochs.append(epochs_run(candidate.history))
+        history = history or candidate.history
+    averaged = {part: float(np.mean([r[part] for r in results])) if all(r.get(part) is not None for r in results)
+                else None for part in SCORE_PARTS if part in results[0]}
+    notes = {key: value for key, value in results[0].items() if key.endswith("_not_computed")}
+    if len(results) > 1:
+        averaged["split_scores"] = [r["score"] for r in results]
+    # A budget that stopped one split's fit early stops the refit there too (epochs: the fewest any split reached).
+    return {**averaged, **notes, "seconds": time.perf_counter() - started,
+            "epochs": min(epochs) if all(epochs) else None, "history": history}
 
 
 def _phase(rows: int, table_rows: int, fits: list[dict], cfg: TrainConfig, subsampled: bool = False) -> dict:
