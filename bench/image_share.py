@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from synthpipe.config import load_params
+from synthpipe.gate.scarcity import percentile_interval
 from synthpipe.images.classifier import predict, train_classifier
 from synthpipe.images.families import fit_image_model
 from synthpipe.images.metrics import balanced_subset
@@ -36,8 +37,9 @@ POOL = 3  # synthetic images drawn per real image of the share, so that filterin
 def gain(hits: np.ndarray, real: np.ndarray) -> str:
     difference = hits - real
     resampled = np.random.default_rng(0).integers(len(difference), size=(1000, len(difference)))
-    low, high = np.percentile(difference[resampled].mean(axis=1), [2.5, 97.5])
-    return f"accuracy {hits.mean():.3f}, gain {difference.mean():+.3f} [{low:+.3f}, {high:+.3f}]"
+    interval = percentile_interval("gain", difference[resampled].mean(axis=1))
+    return (f"accuracy {hits.mean():.3f}, gain {difference.mean():+.3f} "
+            f"[{interval['gain_low']:+.3f}, {interval['gain_high']:+.3f}]")
 
 
 def main() -> None:

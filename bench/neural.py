@@ -114,6 +114,7 @@ def measure(table: str, wheel: str | None, families: list[str], peers: list[str]
               "columns": len(df.columns), "target": target, "task": scorer.task, "trtr": trtr,
               "floor": floor, "families": previous.get("families", {}),
               "peers": previous.get("peers", {})}
+
     def measures(synthetic: pd.DataFrame) -> dict:
         """Detection against the real holdout, shapes and pairs against train, TSTR on the holdout."""
         with threadpool_limits(1):

@@ -212,8 +212,8 @@ def test_an_all_numeric_table_without_nulls_fits_and_samples(model):
 
 
 def test_the_diffusion_sampler_computes_what_the_trained_denoiser_does(penguins):
-    """Sampling runs the denoiser through SamplingNet (weights cast once, the time layer once per step, ReLU fused
-    into each product): its output must be the denoiser's own under the training's mixed precision."""
+    """Sampling runs the denoiser through SamplingNet (weights cast once, the time layer once per step, into the
+    first layer's bias): its output must be the denoiser's own under the training's mixed precision."""
     from synthpipe.device import compute_dtype, mixed_precision
     from synthpipe.tabular.diffusion import SamplingNet
 
@@ -228,5 +228,5 @@ def test_the_diffusion_sampler_computes_what_the_trained_denoiser_does(penguins)
         with torch.no_grad(), mixed_precision(device):
             expected = denoiser(numbers, cats, torch.full((333,), t)).float()
         # Up to bfloat16 rounding (one unit in the last place of outputs of up to ~4): the sampler adds the time
-        # to the first layer's bias and applies ReLU inside the product, so the last bits can round differently.
+        # to the first layer's bias before the product, not to its output, so the last bits can round differently.
         torch.testing.assert_close(net(numbers, cats, net.time_shift(t)), expected, rtol=1 / 64, atol=1 / 32)
