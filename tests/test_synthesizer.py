@@ -230,3 +230,17 @@ def test_the_diffusion_sampler_computes_what_the_trained_denoiser_does(penguins)
         # Up to bfloat16 rounding (one unit in the last place of outputs of up to ~4): the sampler adds the time
         # to the first layer's bias before the product, not to its output, so the last bits can round differently.
         torch.testing.assert_close(net(numbers, cats, net.time_shift(t)), expected, rtol=1 / 64, atol=1 / 32)
+
+
+def test_diffusion_draws_a_few_valued_number_as_a_category_of_its_values(penguins):
+    """The year (three values, some null) is one categorical variable of the diffusion: its rows take only the
+    seen years, nulls included, in about the real shares."""
+    table = penguins.assign(year=penguins["year"].astype("Int64").mask(np.arange(len(penguins)) % 10 == 0))
+    model = TabularSynthesizer(model="diffusion", seed=5, **FAST).fit(table, target="species")
+    assert "year" in model._model.shape.categories and "year" not in model._model.shape.numbers
+    rows = model.sample(3000, seed=0)
+    assert rows["year"].dtype == table["year"].dtype
+    assert set(rows["year"].dropna()) <= {2007, 2008, 2009}
+    shares = rows["year"].value_counts(normalize=True, dropna=False)
+    real = table["year"].value_counts(normalize=True, dropna=False)
+    assert (shares - real).abs().max() < 0.1, (shares, real)

@@ -139,3 +139,21 @@ def test_a_column_of_few_values_gets_one_mode_per_value():
     means = np.array(codec.modes["means"]) * codec.std + codec.mean
     np.testing.assert_allclose(means, [1, 2, 3, 4, 5], atol=1e-3)
     np.testing.assert_allclose(transformer.decode(transformer.encode(frame), RNG)["grade"], frame["grade"], atol=1e-3)
+
+
+def test_a_few_valued_number_is_restored_to_its_frequent_values_only():
+    """Ratings 1-5 (and one rating of 2.5, seen once) come back as ratings 1-5 from any model output; a measurement
+    with a value per row is not few-valued and keeps its rounding."""
+    rng = np.random.default_rng(3)
+    rating = rng.integers(1, 6, 2000).astype(float)
+    rating[0] = 2.5
+    frame = pd.DataFrame({"rating": rating, "measure": rng.normal(0, 1, 2000).round(3)})
+    transformer = TableTransformer.fit(frame)
+    assert transformer.codec("rating").levels == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert transformer.codec("measure").levels is None
+    noisy = transformer.encode(frame) + rng.normal(0, 1, (len(frame), len(transformer.output_names)))
+    decoded = transformer.decode(noisy, RNG)
+    assert set(decoded["rating"]) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    assert decoded["measure"].nunique() > 1000
+    assert TableTransformer.from_dict(json.loads(json.dumps(transformer.to_dict()))).codec("rating").levels == \
+        [1.0, 2.0, 3.0, 4.0, 5.0]

@@ -4,7 +4,9 @@ Rows are encoded apart from the GAN's matrix:
 - each number (continuous, discrete, datetime) is standardised by its codec, then mapped through its own
   empirical quantiles to a standard normal (a quantile transform, kept as JSON arrays in the model's shape);
 - each categorical column is an integer slot of its codec (frequent levels, "other", null), and each number
-  that has nulls gets a categorical null indicator (0 present, 1 null): the null pattern is learned like a level.
+  that has nulls gets a categorical null indicator (0 present, 1 null): the null pattern is learned like a level;
+- a few-valued number (synthpipe.tabular.transform: a rating, a count) is a categorical variable of its values,
+  as MOSTLY AI's engine encodes it: Gaussian noise over a handful of point masses learns their shares poorly.
 
 Training draws a time t in (0, 1] per row; the numbers are noised to sqrt(a(t)) x + sqrt(1 - a(t)) noise
 (cosine schedule), and each category is replaced by a mask token with probability t (absorbing-state diffusion).
@@ -66,7 +68,7 @@ def fit_shape(transformer: TableTransformer, df: pd.DataFrame, dims: tuple[int, 
     numbers, quantiles, categories, widths, nullable = [], [], [], [], []
     levels = np.linspace(0.0, 1.0, QUANTILES)
     for codec in transformer.codecs:
-        if isinstance(codec, CategoricalCodec):
+        if isinstance(codec, CategoricalCodec) or codec.levels is not None:
             categories.append(codec.name)
             widths.append(codec.width)
             continue
@@ -115,6 +117,8 @@ def decode(transformer: TableTransformer, shape: DiffusionShape, numbers: np.nda
     for codec in transformer.codecs:
         if isinstance(codec, CategoricalCodec):
             columns[codec.name] = codec.restore(cats[:, variable[codec.name]], rng)
+        elif codec.name in variable:  # a few-valued number
+            columns[codec.name] = codec.restore_slots(cats[:, variable[codec.name]])
         else:
             i = shape.numbers.index(codec.name)
             z = from_normal(numbers[:, i].astype(np.float64), np.asarray(shape.quantiles[i]))

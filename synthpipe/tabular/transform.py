@@ -4,7 +4,10 @@ Each column gets a codec that encodes it into a block of the matrix and decodes 
 to the original values and dtype.
 - Numbers (continuous, discrete, datetime) use mode-specific normalisation (synthpipe.tabular.modes):
   a tanh-scaled position within a mixture component plus a softmax over components. Nulls are a
-  state of their own: one more slot beside the components, so the null pattern is learned.
+  state of their own: one more slot beside the components, so the null pattern is learned. A number that
+  takes few values (a rating, a count, a binned age) is restored to the nearest of its frequent values: a
+  classifier spots a 2.4 in a column of whole ratings at once, and a value seen in fewer than
+  FEW_VALUE_MIN_ROWS rows is never reproduced.
 - Categoricals and booleans are one-hot, with a slot for null. Only the `max_categories` most
   frequent levels get a slot; the rest share an "other" slot that decoding resolves by drawing
   from their observed frequencies, so a 100k-level column costs max_categories + 2 columns.
@@ -28,6 +31,9 @@ from synthpipe.tabular.modes import assign_modes, fit_modes, values_from_modes
 
 # Datetime resolutions tried from coarsest to finest, in nanoseconds: day, second, ms, us, ns.
 _DATETIME_STEPS = (86_400 * 10**9, 10**9, 10**6, 10**3, 1)
+# A number is few-valued when at most FEW_VALUES values, each seen in FEW_VALUE_MIN_ROWS rows or more, cover
+# FEW_VALUE_COVER of its rows (MOSTLY AI's engine encodes such a column as discrete on the same rule).
+FEW_VALUES, FEW_VALUE_MIN_ROWS, FEW_VALUE_COVER = 100, 5, 0.999
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class NumericCodec:
     decimals: int | None = None  # floats: round decoded values to the precision seen in the data
     step_ns: int | None = None  # datetimes: the coarsest resolution every value respects
     timezone: str | None = None
+    levels: list[float] | None = None  # a few-valued number's frequent values (as standardise counts them)
     modes: dict[str, list[float]] = field(default_factory=lambda: {"means": [0.0], "stds": [1.0], "weights": [1.0]})
 
     @classmethod
@@ -76,7 +83,7 @@ class NumericCodec:
         return cls(name, kind, str(series.dtype), origin, float(present.mean()), float(present.std()) or 1.0,
                    float(present.min()), float(present.max()), bool(nulls.any()),
                    _decimals(present) if kind == "continuous" else None,
-                   _step_ns(present) if kind == "datetime" else None, timezone)
+                   _step_ns(present) if kind == "datetime" else None, timezone, _few_values(present))
 
     @cached_property
     def _mixture(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,12 +124,15 @@ class NumericCodec:
         return self.restore(z, nulls)
 
     def restore(self, z: np.ndarray, nulls: np.ndarray | None) -> pd.Series:
-        """Standardised values back to the column: clipped to the seen range, rounded, original dtype.
+        """Standardised values back to the column: clipped to the seen range (a few-valued number: to the nearest
+        of its values), rounded, original dtype.
 
         `nulls` marks the rows that are null (None: none is); plain numpy until the one dtype conversion.
         """
         nulls = nulls if nulls is not None and nulls.any() else None
         values = np.clip(z.astype(np.float64) * self.std + self.mean, self.low, self.high)  # float32 scores too
+        if self.levels is not None:
+            values = np.asarray(self.levels)[_nearest_level(values, self.levels)]
         if self.kind == "datetime":
             steps = np.round(values / self.step_ns).astype(np.int64)
             nanos = steps * self.step_ns + self.origin  # exact integer nanoseconds
@@ -139,6 +149,21 @@ class NumericCodec:
         if nulls is not None:
             values[nulls] = np.nan
         return pd.Series(values, name=self.name, copy=False).astype(self.dtype)
+
+    @property
+    def width(self) -> int:
+        """A few-valued number's states as a category: its levels, then null if it has nulls."""
+        return len(self.levels) + int(self.has_nulls)
+
+    def slots(self, series: pd.Series) -> np.ndarray:
+        """A few-valued number's values as states: the nearest level's index; null: one past the levels."""
+        values, nulls = _to_numbers(series, self.kind, self.origin)
+        return np.where(nulls, len(self.levels), _nearest_level(values, self.levels))
+
+    def restore_slots(self, slots: np.ndarray) -> pd.Series:
+        levels = np.asarray(self.levels)
+        nulls = slots == len(levels)
+        return self.restore((levels[np.minimum(slots, len(levels) - 1)] - self.mean) / self.std, nulls)
 
     def _integers(self, offsets: np.ndarray, nulls: np.ndarray | None) -> pd.Series:
         # origin + offset in wrapping 64-bit arithmetic: exact for any int64 or uint64 column.
@@ -383,6 +408,20 @@ def _decimals(values: np.ndarray) -> int | None:
     tolerance = 1e-9 * max(1.0, float(np.abs(values).max()))
     return next((places for places in range(7)
                  if np.allclose(np.round(values, places), values, rtol=0, atol=tolerance)), None)
+
+
+def _few_values(values: np.ndarray) -> list[float] | None:
+    """A few-valued number's frequent values, ascending; None for any other number."""
+    levels, counts = np.unique(values, return_counts=True)
+    frequent = counts >= FEW_VALUE_MIN_ROWS
+    if frequent.sum() > FEW_VALUES or counts[frequent].sum() < FEW_VALUE_COVER * len(values):
+        return None
+    return levels[frequent].tolist()
+
+
+def _nearest_level(values: np.ndarray, levels: list[float]) -> np.ndarray:
+    levels = np.asarray(levels)
+    return np.searchsorted((levels[1:] + levels[:-1]) / 2, values)
 
 
 def _step_ns(values: np.ndarray) -> int:
