@@ -283,17 +283,25 @@ class SamplingNet:
     """The denoiser's forward pass for sampling: `Denoiser` under `mixed_precision`, up to bfloat16 rounding.
 
     Autocast re-casts every weight on every pass and casts the activations on the way into each product; here
-    the weights are cast once, the activations are built in the compute format, and the time embedding (the
-    same for every row of a step) goes through its layer once per step instead of once per row, into the first
-    layer's bias.
+    the weights are cast once and the activations are built in the compute format. The first layer is linear, so
+    it is taken apart: each categorical state's embedding goes through its variable's columns of that layer once
+    per model (a table of states x hidden), and a row's categories cost one sum of table rows instead of a product
+    over 16 embedding dimensions each; the time embedding (the same for every row of a step) goes through its
+    layer once per step, into the first layer's bias.
     """
 
     def __init__(self, denoiser: Denoiser, dtype: torch.dtype):
         self.dtype, self.offsets, self.frequencies = dtype, denoiser.offsets, denoiser.frequencies
-        self.embedding = denoiser.embedding.weight.to(dtype)
-        self.time, self.first, self.head = (self._cast(layer) for layer in (denoiser.time, denoiser.first,
-                                                                             denoiser.head))
+        self.time, self.head = self._cast(denoiser.time), self._cast(denoiser.head)
         self.body = [self._cast(layer) for layer in denoiser.body if isinstance(layer, nn.Linear)]
+        weight, bias = denoiser.first.weight.detach(), denoiser.first.bias.detach()
+        n_num = weight.shape[1] - EMBEDDING_DIM * len(self.offsets)
+        self.first = weight[:, :n_num].to(dtype), bias.to(dtype)
+        ends = [*self.offsets.tolist()[1:], denoiser.embedding.num_embeddings]
+        embedding = denoiser.embedding.weight.detach()
+        self.states = torch.cat([embedding[start:end] @ weight[:, n_num + EMBEDDING_DIM * j:][:, :EMBEDDING_DIM].T
+                                 for j, (start, end) in enumerate(zip(self.offsets.tolist(), ends))]).to(dtype) \
+            if len(self.offsets) else None
 
     def _cast(self, layer: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
         return layer.weight.to(self.dtype), layer.bias.to(self.dtype)
@@ -304,10 +312,9 @@ class SamplingNet:
         return nn.functional.linear(torch.cat([angles.sin(), angles.cos()], dim=1).to(self.dtype), *self.time)
 
     def __call__(self, numbers: torch.Tensor, cats: torch.Tensor, time_shift: torch.Tensor) -> torch.Tensor:
-        embedded = nn.functional.embedding(cats + self.offsets, self.embedding).flatten(1)
-        # The time enters through the first layer's bias: one pass over the activations fewer than adding it.
-        hidden = nn.functional.linear(torch.cat([numbers.to(self.dtype), embedded], dim=1), self.first[0],
-                                      self.first[1] + time_shift[0])
+        hidden = nn.functional.linear(numbers.to(self.dtype), self.first[0], self.first[1] + time_shift[0])
+        if self.states is not None:
+            hidden += nn.functional.embedding_bag(cats + self.offsets, self.states, mode="sum")
         for weight, bias in self.body:
             hidden = nn.functional.linear(nn.functional.silu(hidden, inplace=True), weight, bias)
         return nn.functional.linear(nn.functional.silu(hidden, inplace=True), *self.head).float()
