@@ -297,11 +297,7 @@ class SamplingNet:
         weight, bias = denoiser.first.weight.detach(), denoiser.first.bias.detach()
         n_num = weight.shape[1] - EMBEDDING_DIM * len(self.offsets)
         self.first = weight[:, :n_num].to(dtype), bias.to(dtype)
-        ends = [*self.offsets.tolist()[1:], denoiser.embedding.num_embeddings]
-        embedding = denoiser.embedding.weight.detach()
-        self.states = torch.cat([embedding[start:end] @ weight[:, n_num + EMBEDDING_DIM * j:][:, :EMBEDDING_DIM].T
-                                 for j, (start, end) in enumerate(zip(self.offsets.tolist(), ends))]).to(dtype) \
-            if len(self.offsets) else None
+        self.states = states_through_first_layer(denoiser, weight[:, n_num:]).to(dtype) if len(self.offsets) else None
 
     def _cast(self, layer: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
         return layer.weight.to(self.dtype), layer.bias.to(self.dtype)
@@ -318,6 +314,16 @@ class SamplingNet:
         for weight, bias in self.body:
             hidden = nn.functional.linear(nn.functional.silu(hidden, inplace=True), weight, bias)
         return nn.functional.linear(nn.functional.silu(hidden, inplace=True), *self.head).float()
+
+
+def states_through_first_layer(denoiser: Denoiser, weight: torch.Tensor) -> torch.Tensor:
+    """Every categorical state's embedding times its variable's columns of the first layer (`weight`, the
+    categorical part): one row of hidden units per state, in the embedding table's order."""
+    starts = denoiser.offsets.tolist()
+    ends = [*starts[1:], denoiser.embedding.num_embeddings]
+    embedding = denoiser.embedding.weight.detach()
+    return torch.cat([embedding[start:end] @ weight[:, EMBEDDING_DIM * j : EMBEDDING_DIM * (j + 1)].T
+                      for j, (start, end) in enumerate(zip(starts, ends))])
 
 
 @torch.inference_mode()

@@ -32,7 +32,7 @@ from synthpipe.tabular.modes import assign_modes, fit_modes, values_from_modes
 # Datetime resolutions tried from coarsest to finest, in nanoseconds: day, second, ms, us, ns.
 _DATETIME_STEPS = (86_400 * 10**9, 10**9, 10**6, 10**3, 1)
 # A number is few-valued when at most FEW_VALUES values, each seen in FEW_VALUE_MIN_ROWS rows or more, cover
-# FEW_VALUE_COVER of its rows (MOSTLY AI's engine encodes such a column as discrete on the same rule).
+# FEW_VALUE_COVER of its rows (close to the rule by which MOSTLY AI's engine encodes a number as discrete).
 FEW_VALUES, FEW_VALUE_MIN_ROWS, FEW_VALUE_COVER = 100, 5, 0.999
 
 
@@ -161,6 +161,7 @@ class NumericCodec:
         return np.where(nulls, len(self.levels), _nearest_level(values, self.levels))
 
     def restore_slots(self, slots: np.ndarray) -> pd.Series:
+        """States (as `slots` gives them) back to the column."""
         levels = np.asarray(self.levels)
         nulls = slots == len(levels)
         return self.restore((levels[np.minimum(slots, len(levels) - 1)] - self.mean) / self.std, nulls)
