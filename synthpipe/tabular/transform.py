@@ -89,6 +89,10 @@ class NumericCodec:
     def _mixture(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return tuple(np.asarray(self.modes[key], dtype=np.float64) for key in ("means", "stds", "weights"))
 
+    @cached_property
+    def _levels(self) -> np.ndarray:
+        return np.asarray(self.levels, dtype=np.float64)
+
     @property
     def n_modes(self) -> int:
         return len(self.modes["means"])
@@ -129,10 +133,14 @@ class NumericCodec:
 
         `nulls` marks the rows that are null (None: none is); plain numpy until the one dtype conversion.
         """
-        nulls = nulls if nulls is not None and nulls.any() else None
         values = np.clip(z.astype(np.float64) * self.std + self.mean, self.low, self.high)  # float32 scores too
         if self.levels is not None:
-            values = np.asarray(self.levels)[_nearest_level(values, self.levels)]
+            values = self._levels[_nearest_level(values, self._levels)]
+        return self._column(values, nulls)
+
+    def _column(self, values: np.ndarray, nulls: np.ndarray | None) -> pd.Series:
+        """Values as standardise counts them (offsets for integers and datetimes) to the column's dtype."""
+        nulls = nulls if nulls is not None and nulls.any() else None
         if self.kind == "datetime":
             steps = np.round(values / self.step_ns).astype(np.int64)
             nanos = steps * self.step_ns + self.origin  # exact integer nanoseconds
@@ -158,13 +166,12 @@ class NumericCodec:
     def slots(self, series: pd.Series) -> np.ndarray:
         """A few-valued number's values as states: the nearest level's index; null: one past the levels."""
         values, nulls = _to_numbers(series, self.kind, self.origin)
-        return np.where(nulls, len(self.levels), _nearest_level(values, self.levels))
+        return np.where(nulls, len(self._levels), _nearest_level(values, self._levels))
 
     def restore_slots(self, slots: np.ndarray) -> pd.Series:
         """States (as `slots` gives them) back to the column."""
-        levels = np.asarray(self.levels)
-        nulls = slots == len(levels)
-        return self.restore((levels[np.minimum(slots, len(levels) - 1)] - self.mean) / self.std, nulls)
+        last = len(self._levels) - 1
+        return self._column(self._levels[np.minimum(slots, last)], slots > last)
 
     def _integers(self, offsets: np.ndarray, nulls: np.ndarray | None) -> pd.Series:
         # origin + offset in wrapping 64-bit arithmetic: exact for any int64 or uint64 column.
@@ -420,8 +427,7 @@ def _few_values(values: np.ndarray) -> list[float] | None:
     return levels[frequent].tolist()
 
 
-def _nearest_level(values: np.ndarray, levels: list[float]) -> np.ndarray:
-    levels = np.asarray(levels)
+def _nearest_level(values: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return np.searchsorted((levels[1:] + levels[:-1]) / 2, values)
 
 
