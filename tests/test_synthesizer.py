@@ -244,3 +244,22 @@ def test_diffusion_draws_a_few_valued_number_as_a_category_of_its_values(penguin
     shares = rows["year"].value_counts(normalize=True, dropna=False)
     real = table["year"].value_counts(normalize=True, dropna=False)
     assert (shares - real).abs().max() < 0.1, (shares, real)
+
+
+def test_auto_utility_ranks_rows_whose_target_is_noise_below_rows_that_keep_it():
+    from sklearn.datasets import load_diabetes
+
+    from synthpipe.schema import infer_kinds
+    from synthpipe.tabular.scoring import R2_FLOOR, utility
+
+    diabetes = load_diabetes(as_frame=True, scaled=False).frame
+    fit_part, held_out = diabetes.iloc[:300], diabetes.iloc[300:].reset_index(drop=True)
+    kinds = infer_kinds(held_out)
+    rng = np.random.default_rng(0)
+    # Rows with real columns whose target is drawn from far too wide a spread: worse than predicting the mean.
+    noise = fit_part.assign(target=rng.normal(fit_part["target"].mean(), 3 * fit_part["target"].std(), 300))
+    shuffled = fit_part.assign(target=rng.permutation(fit_part["target"].to_numpy()))
+    kept, broken, scrambled = (utility(rows, held_out, "target", kinds) for rows in (fit_part, noise, shuffled))
+    assert 0.2 < kept < 0.6  # diabetes progression is only partly predictable
+    # Below 0 the scores still rank: clipped at 0, both broken candidates would tie.
+    assert R2_FLOOR <= broken < scrambled < 0 < kept

@@ -7,8 +7,10 @@ chosen is the one the gate will judge best:
   for pairs with a category;
 - realism: 2 x (1 - detection ROC AUC), clipped to [0, 1]: 1 when a gradient-boosting classifier cannot tell
   the synthetic rows from the held-out ones (AUC 0.5), 0 when it tells every one (synthpipe.gate.evaluation.detection);
-- utility (with a target): balanced accuracy (classification) or R^2 clipped to [0, 1] (regression)
-  on the held-out rows of a gradient-boosting model trained on the synthetic rows.
+- utility (with a target): balanced accuracy (classification) or R^2 floored at -1 (regression) on the
+  held-out rows of a gradient-boosting model trained on the synthetic rows. R^2 is not clipped at 0: on a
+  target that is hard to predict every candidate scores below 0, and how far below is what tells apart rows
+  whose target follows their columns from rows whose target is noise (which hurt a model trained on them).
 The score is the mean of the quality (shapes and pairs), realism and, when there is a target, utility. A utility
 the model library refuses to compute (it says why in `utility_not_computed`) is left out of the mean.
 """
@@ -23,6 +25,7 @@ from synthpipe.gate.features import FeatureSpace
 from synthpipe.gate.metrics import column_shapes, contingency_similarities, correlation_matrices
 from synthpipe.schema import ColumnKind, infer_kinds
 
+R2_FLOOR = -1.0  # a model worse than predicting the mean by the target's whole variance
 UTILITY_TREES = 50  # boosting rounds: enough to rank candidates, cheap enough to run three times
 MAX_PAIRS = 500  # category pairs grow quadratically: wide tables are scored on an even selection
 DETECTION_ROWS, DETECTION_FOLDS = 5000, 3  # the gate's defaults (validate.sample_rows, validate.detection_folds)
@@ -70,7 +73,8 @@ def pair_trends(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: dict[str, Co
 
 
 def utility(synthetic: pd.DataFrame, real: pd.DataFrame, target: str, kinds: dict[str, ColumnKind]) -> float:
-    """Train on synthetic, test on real, scored as the gate's TSTR; R^2 is clipped to [0, 1]."""
+    """Train on synthetic, test on real, scored as the gate's TSTR; R^2 is floored at -1 (one catastrophic fit
+    must not outweigh every other part of the score)."""
     from threadpoolctl import threadpool_limits
 
     if real[target].notna().sum() == 0 or synthetic[target].notna().sum() == 0:
@@ -79,4 +83,4 @@ def utility(synthetic: pd.DataFrame, real: pd.DataFrame, target: str, kinds: dic
     scorer = Scorer(real, target, task_for(real[target], kinds[target]), space, UTILITY_TREES)
     # One thread: on a busy machine OpenMP's spinning threads make a small fit tens of times slower.
     with threadpool_limits(limits=1, user_api="openmp"):
-        return float(np.clip(np.nan_to_num(scorer.score(synthetic, seed=0)), 0.0, 1.0))
+        return float(np.clip(np.nan_to_num(scorer.score(synthetic, seed=0)), R2_FLOOR, 1.0))
