@@ -179,6 +179,29 @@ def test_single_series_holds_out_its_last_part(shop_project):
     assert train["day"].max() < holdout["day"].min()
 
 
+def test_privacy_compares_window_paths_so_a_trend_is_no_copy_and_a_shifted_copy_is():
+    from synthpipe.timeseries.quality import nearest_distances, privacy_figures
+
+    def windows(steps: int, seed: int, width: int = 12) -> np.ndarray:
+        """A trending random walk (a scaled feature) and a rare 0/1 state, cut into windows every 4 steps."""
+        rng = np.random.default_rng(seed)
+        walk = 0.004 * np.arange(steps) + np.cumsum(rng.normal(0, 0.02, steps))
+        features = np.stack([walk, (rng.random(steps) < 0.05).astype(float)], axis=1)
+        return np.stack([features[i:i + width] for i in range(0, steps - width + 1, 4)])
+
+    numbers = np.array([True, False])
+    series = windows(500, seed=0)
+    train, holdout = series[:97], series[100:]  # a single series: its last fifth held out, where the trend took it
+    honest = windows(400, seed=10)  # the same dynamics, never seen: no copy
+    by_level = np.median(nearest_distances(train, honest)) / np.median(nearest_distances(train, holdout))
+    assert by_level < 0.5  # compared by level, the held-out windows' new level made honest windows look copied
+    assert privacy_figures(train, holdout, honest, numbers)["ratio"] > 0.8
+    shifted_copies = train + np.array([0.5, 0.0])  # train windows moved up: copies all the same
+    assert privacy_figures(train, holdout, shifted_copies, numbers)["ratio"] < 0.01
+    noisy_copies = train + np.random.default_rng(2).normal(0, 0.002, train.shape) * numbers
+    assert privacy_figures(train, holdout, noisy_copies, numbers)["ratio"] < 0.3
+
+
 @pytest.fixture
 def api_url(prefect_harness):
     """The session's Prefect test server, for `synthpipe refresh` subprocesses: they pay no server start-up."""
