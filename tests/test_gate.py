@@ -10,6 +10,7 @@ import pytest
 from synthpipe.config import MergeConfig, ValidateConfig
 from synthpipe.errors import GateFailed
 from synthpipe.gate.quality import assess
+from synthpipe.gate.summary import format_summary
 from synthpipe.io import read_json
 from synthpipe.merge import merge, merge_real_and_synthetic, select_synthetic
 from synthpipe.tabular.stages import validate
@@ -227,6 +228,8 @@ def test_merge_policies(tables):
     # Chinstrap needs 28 rows and the pool has 24: it gets them all, and the shortfall of 4 is recorded.
     assert dict(merged["species"].value_counts()) == {"Adelie": 59, "Gentoo": 59, "Chinstrap": 55}
     assert record["wanted"] == {"Adelie": 0, "Gentoo": 11, "Chinstrap": 28} and record["shortfall"] == {"Chinstrap": 4}
+    line = format_summary({"merge": {**counts, "shortfall": record["shortfall"], "path": "data/merged/train.parquet"}})
+    assert "138 real + 35 synthetic = 173 rows" in line and "(4 of 'Chinstrap' missing); raise generate.rows" in line
     no_chinstrap = pool[pool["species"] != "Chinstrap"]
     rows, record = select_synthetic(real, no_chinstrap, MergeConfig(policy="balance"), "species")
     assert record["shortfall"] == {"Chinstrap": int(real_counts.max() - real_counts["Chinstrap"])}

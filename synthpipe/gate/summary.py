@@ -39,7 +39,9 @@ def summarize(paths: Paths) -> dict:
         summary["validate"] = gate_summary(read_json(paths.quality), str(page))
     manifest = paths.merged / "manifest.json"
     if manifest.exists() and summary.get("validate", {}).get("passed"):
-        summary["merge"] = {**read_json(manifest)["rows"], "path": str(paths.merged / "train.parquet")}
+        record = read_json(manifest)
+        summary["merge"] = {**record["rows"], "shortfall": record["policy"].get("shortfall", {}),
+                            "path": str(paths.merged / "train.parquet")}
     return summary
 
 
@@ -78,6 +80,10 @@ def format_summary(summary: dict) -> str:
     if "merge" in summary:
         s = summary["merge"]
         rows.append(("merged", f"{s['real']} real + {s['synthetic']} synthetic = {s['total']} rows", s["path"]))
+        if s.get("shortfall"):
+            short = ", ".join(f"{missing} of {label!r}" for label, missing in s["shortfall"].items())
+            rows.append(("  short", f"balance: the pool held too few rows of some classes ({short} missing); "
+                                    "raise generate.rows", ""))
     elif "validate" in summary and not summary["validate"]["passed"]:
         rows.append(("merged", "nothing: the gate failed", "-"))
     width = max((len(detail) for _, detail, path in rows if path), default=0)  # pathless notes do not widen it
