@@ -198,7 +198,10 @@ class TrainConfig(LoopConfig):
 
 
 class GenerateConfig(Section):
-    rows: int | None = Field(None, ge=1, description="null: as many rows as the real train split")
+    rows: int | None = Field(None, ge=1, description="null: as many rows as the real train split; under "
+                                                     "merge.policy balance, as many as balancing the target needs")
+    max_balance_factor: float = Field(50.0, ge=1, description="rows null under merge.policy balance: at most this "
+                                                              "many times the train rows")
     chunk_rows: int = Field(100_000, ge=1, description="rows sampled and decoded at a time")
     # The plan depends only on rows and shards, so the file is the same whoever (and however many) draw them.
     shards: int = Field(1, ge=1, description=">1: rows drawn in independent parts, each seeded from (seed, shard "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from synthpipe.config import MergeConfig
@@ -77,6 +79,18 @@ def policy_demand(real: pd.DataFrame, cfg: MergeConfig, target: str | None, scal
         raise InputError(f"merge.policy 'balance' needs the target column, and the data has no column {target!r}")
     counts = real[target].astype(object).value_counts()
     return {label: int(counts.max() - count) for label, count in counts.items()}
+
+
+def balance_pool_rows(labels: pd.Series, max_factor: float) -> int:
+    """Rows an unconditioned draw needs for `balance` to find each class's top-up in it. A class with share p of
+    the rows that needs k more gets about p x rows of the draw: rows = (k + 3 sqrt(k)) / p leaves three binomial
+    standard deviations to spare. At least as many rows as `labels`, at most `max_factor` times as many."""
+    counts = labels.astype(object).value_counts()
+    if counts.empty:
+        return len(labels)
+    need = (counts.max() - counts).to_numpy(float)
+    wanted = float(np.max((need + 3 * np.sqrt(need)) * len(labels) / counts.to_numpy(float)))
+    return int(min(max(len(labels), math.ceil(wanted)), max_factor * len(labels)))
 
 
 def _with_dtypes_of(real: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame:

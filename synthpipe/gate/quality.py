@@ -67,7 +67,7 @@ def assess(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: ValidateConfig, hol
     with _timed(timings, "fidelity"), single_thread():
         fidelity = _fidelity(real, comparable, holdout, shared, space, cfg, seed)
     with _timed(timings, "diversity"):
-        diversity = _diversity(real, comparable, shared)
+        diversity = _diversity(real, comparable, shared, seed)
     with _timed(timings, "privacy"):
         privacy = privacy_figures(real[list(shared)], comparable, None if holdout is None else holdout[list(shared)],
                                   space, cfg.sample_rows, seed)
@@ -197,11 +197,13 @@ def _scored_or_why(measure, unmeasured):
         return unmeasured(f"not computed: {type(exc).__name__}: {exc}")
 
 
-def _diversity(real, synthetic, kinds) -> dict:
+def _diversity(real, synthetic, kinds, seed: int) -> dict:
     covered = coverage(real, synthetic, kinds)
     worst_category, worst_range = _argmin(covered["categories"]), _argmin(covered["ranges"])
     return {
-        "duplicate_share": duplicate_share(synthetic),
+        # On as many rows as the real table: repeats grow with the number of rows drawn (a pool sized for
+        # merge.policy balance holds many times the real rows), and the real share is the yardstick.
+        "duplicate_share": duplicate_share(_capped(synthetic, len(real), seed)),
         "real_duplicate_share": duplicate_share(real[list(kinds)]),
         "category_coverage": covered["categories"].get(worst_category),
         "least_covered_categorical": worst_category,

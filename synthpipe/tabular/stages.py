@@ -63,7 +63,7 @@ from synthpipe.io import (
     write_parquet_chunks,
     write_text,
 )
-from synthpipe.merge import merge
+from synthpipe.merge import balance_pool_rows, merge
 from synthpipe.schema import check_batches, check_table
 from synthpipe.sources import check_drift, describe_source, load_source, source_file, write_raw
 from synthpipe.split import holdout_rows
@@ -160,6 +160,13 @@ def summary(info: dict) -> dict:
             "device": info["device"], "processes": replicas.get("world_size", 1)}
 
 
+def balance_labels(params: Params) -> pd.Series | None:
+    """The real train rows' target, when the merge policy balances it (generate sizes its draw for that)."""
+    if params.merge.policy != "balance" or params.data.target is None:
+        return None
+    return read_table(params.paths.prepared / "train.parquet")[params.data.target]
+
+
 def launch_distributed(params: Params) -> dict:
     """Run the stage under torchrun with train.nproc processes; its summary comes from the saved model."""
     nproc = params.train.nproc
@@ -214,11 +221,15 @@ def run_in_process(model_dir: Path, shard_dir: Path, plan: list[Shard], chunk_ro
 
 
 def generate(model_dir: Path, out_path: Path, cfg: GenerateConfig, seed: int, device: str = "auto",
-             run_shards: ShardRunner = run_in_process) -> dict:
+             run_shards: ShardRunner = run_in_process, balance_labels: pd.Series | None = None) -> dict:
+    """`balance_labels`: the real train rows' target when merge.policy is balance; with `cfg.rows` null the draw is
+    then as large as balancing them needs. It stays unconditioned, so the gate judges rows drawn as the model
+    draws them, and merge takes each class's top-up from it."""
     from synthpipe.tabular.synthesizer import TabularSynthesizer
 
     synthesizer = TabularSynthesizer.load(model_dir, device=device)
-    rows = cfg.rows or synthesizer.info["rows"]
+    rows = cfg.rows or (balance_pool_rows(balance_labels, cfg.max_balance_factor) if balance_labels is not None
+                        else synthesizer.info["rows"])
     if cfg.shards == 1:
         written = write_parquet_chunks(synthesizer.sample_chunks(rows, seed=seed, chunk_rows=cfg.chunk_rows), out_path)
         return {"rows": written}
@@ -285,7 +296,8 @@ def run(stage: str, params: Params) -> dict:
         return train(paths.prepared, paths.model, paths.train_log, params.train, params.data.target, params.seed,
                      paths.checkpoints)
     if stage == "generate":
-        return generate(paths.model, paths.synthetic, params.generate, params.seed, params.train.device)
+        return generate(paths.model, paths.synthetic, params.generate, params.seed, params.train.device,
+                        balance_labels=balance_labels(params))
     if stage == "validate":
         return validate(paths.prepared / "train.parquet", paths.synthetic, paths.quality.parent, params.validate,
                         holdout_path=paths.prepared / "holdout.parquet", target=params.data.target,
