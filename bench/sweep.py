@@ -157,7 +157,7 @@ def run(command: list[str], cwd: Path, log: Path, timeout: int) -> dict:
     return {"exit": code, "seconds": round(time.perf_counter() - started, 1), "message": message[-300:]}
 
 
-def sweep_table(name: str, out: Path, rows: int, epochs: int, refresh: bool, timeout: int) -> dict:
+def sweep_table(name: str, out: Path, rows: int, epochs: int, budget: float, refresh: bool, timeout: int) -> dict:
     loader, target, why = TABLES[name]
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -174,7 +174,8 @@ def sweep_table(name: str, out: Path, rows: int, epochs: int, refresh: bool, tim
     tgt = ["--target", target] if target else []
     result = {"table": name, "why": why, "rows": full_shape[0], "columns": full_shape[1], "rows_used": len(df),
               "target": target}
-    result["fit"] = run([exe, "fit", "--data", "train.csv", "--out", "model", "--epochs", str(epochs), *tgt],
+    result["fit"] = run([exe, "fit", "--data", "train.csv", "--out", "model", "--epochs", str(epochs),
+                         "--time-budget", str(budget), *tgt],
                         folder, folder / "fit.log", timeout)
     if result["fit"]["exit"] == 0:
         result["sample"] = run([exe, "sample", "--model", "model", "--rows", str(len(train)),
@@ -188,7 +189,7 @@ def sweep_table(name: str, out: Path, rows: int, epochs: int, refresh: bool, tim
         project.mkdir(exist_ok=True)
         params = {"data": {"name": name, "target": target,
                            "source": {"format": "parquet", "path": str(folder / "table.parquet")}},
-                  "train": {"epochs": epochs}, "validate": FAST_GATE}
+                  "train": {"epochs": epochs, "time_budget": budget}, "validate": FAST_GATE}
         (project / "params.yaml").write_text(json.dumps(params))  # JSON is YAML
         result["refresh"] = run([exe, "refresh", "--ci"], project, folder / "refresh.log", timeout)
     return result
@@ -234,6 +235,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="table names (default: all)")
     parser.add_argument("--rows", type=int, default=1000, help="rows sampled from larger tables")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--time-budget", type=float, default=30.0, help="seconds for each fit (auto's candidates)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per command")
     parser.add_argument("--refresh", nargs="*", default=REFRESHED, help="tables also run through a whole refresh")
     args = parser.parse_args()
@@ -245,7 +247,8 @@ def main() -> None:
     for name in args.only or [*TABLES, *(f"sequence-{s}" for s in SEQUENCES)]:
         results.append(sweep_sequence(name.removeprefix("sequence-"), args.out, args.timeout)
                        if name.startswith("sequence-") else
-                       sweep_table(name, args.out, args.rows, args.epochs, name in args.refresh, args.timeout))
+                       sweep_table(name, args.out, args.rows, args.epochs, args.time_budget, name in args.refresh,
+                                   args.timeout))
         print(json.dumps(results[-1]), flush=True)
         (args.out / "results.json").write_text(json.dumps(results, indent=1))
         (args.out / "results.md").write_text(table_md(results))
