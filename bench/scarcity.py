@@ -33,14 +33,14 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from synthpipe.config import MergeConfig, TrainConfig  # noqa: E402
+from synthpipe.config import GenerateConfig, MergeConfig, TrainConfig  # noqa: E402
 from synthpipe.gate.evaluation import Scorer, task_for  # noqa: E402
 from synthpipe.gate.features import FeatureSpace  # noqa: E402
 from synthpipe.gate.privacy import copy_mask  # noqa: E402
 from synthpipe.gate.quality import refitter  # noqa: E402
 from synthpipe.gate.scarcity import scarcity_curve  # noqa: E402
 from synthpipe.io import atomic_path, write_json  # noqa: E402
-from synthpipe.merge import policy_demand, select_synthetic  # noqa: E402
+from synthpipe.merge import balance_pool_rows, policy_demand, select_synthetic  # noqa: E402
 from synthpipe.schema import infer_kinds  # noqa: E402
 from synthpipe.split import split_train_holdout  # noqa: E402
 
@@ -109,7 +109,10 @@ def run_table(name: str, families: list[str], seeds: int, budget: float, full_bu
     for i, family in enumerate(families):
         started = time.perf_counter()
         cfg = TrainConfig(model=family, cpu_threads=1, device="cpu")
-        pool, full = refitter(cfg, target, full_budget)(train, len(train), SEED)  # the run's own generator
+        # The run's own generator, drawing as the generate stage does (under balance: enough for the rarest class).
+        rows = (balance_pool_rows(train[target], GenerateConfig().max_balance_factor) if merge.policy == "balance"
+                else len(train))
+        pool, full = refitter(cfg, target, full_budget)(train, rows, SEED)
         pool = pool[~copy_mask(pool, train)] if len(pool) else pool
         points = scarcity_curve(scorer, train, pool, demand, select, FRACTIONS, seeds, SEED,
                                 refitter(cfg, target, budget), minority, baselines=i == 0)
@@ -186,8 +189,8 @@ def render_balance(results: dict) -> str:
              f"{meta['full_budget']:.0f} s at 100%). Each arm adds, per class, the rows that bring it to the majority "
              "class's count: the generator's rows conditioned on the class, SMOTE-NC / SMOTE / SMOTEN rows, or copies "
              "of real rows (random oversampling); class weights train on the real rows alone, weighted. At 100% the "
-             "synthetic rows come from one unconditioned draw of as many rows as the train split, as the generate "
-             "stage makes them: a rare class gets what that draw holds. Each cell: the gain over real only in "
+             "synthetic rows come from one unconditioned draw sized as the generate stage sizes it for this policy "
+             "(enough for the rarest class's top-up). Each cell: the gain over real only in "
              "balanced accuracy [95% interval], then in macro F1, then in the rarest class's recall.", "",
              "| table | imbalance | fraction | real only: bal. acc. / macro F1 / rarest recall | + synthetic | "
              "+ SMOTE | + oversampling | class weights |", "|---|---|---|---|---|---|---|---|"]
