@@ -160,7 +160,7 @@ def summary(info: dict) -> dict:
             "device": info["device"], "processes": replicas.get("world_size", 1)}
 
 
-def balance_labels(params: Params) -> pd.Series | None:
+def labels_to_balance(params: Params) -> pd.Series | None:
     """The real train rows' target, when the merge policy balances it (generate sizes its draw for that)."""
     if params.merge.policy != "balance" or params.data.target is None:
         return None
@@ -297,7 +297,7 @@ def run(stage: str, params: Params) -> dict:
                      paths.checkpoints)
     if stage == "generate":
         return generate(paths.model, paths.synthetic, params.generate, params.seed, params.train.device,
-                        balance_labels=balance_labels(params))
+                        balance_labels=labels_to_balance(params))
     if stage == "validate":
         return validate(paths.prepared / "train.parquet", paths.synthetic, paths.quality.parent, params.validate,
                         holdout_path=paths.prepared / "holdout.parquet", target=params.data.target,
