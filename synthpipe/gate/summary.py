@@ -40,7 +40,8 @@ def summarize(paths: Paths) -> dict:
     manifest = paths.merged / "manifest.json"
     if manifest.exists() and summary.get("validate", {}).get("passed"):
         record = read_json(manifest)
-        summary["merge"] = {**record["rows"], "shortfall": record["policy"].get("shortfall", {}),
+        shortfall = (record.get("policy") or {}).get("shortfall")  # tables under merge.policy balance only
+        summary["merge"] = {**record["rows"], **({"shortfall": shortfall} if shortfall else {}),
                             "path": str(paths.merged / "train.parquet")}
     return summary
 
