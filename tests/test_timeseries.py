@@ -179,6 +179,23 @@ def test_single_series_holds_out_its_last_part(shop_project):
     assert train["day"].max() < holdout["day"].min()
 
 
+def test_decoded_numbers_keep_the_precision_the_real_values_were_recorded_with():
+    from synthpipe.timeseries.codec import Codec
+
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame({"temp": np.round(rng.normal(55, 6, 200), 1),  # a reading to 0.1 degrees
+                         "price": rng.lognormal(3, 1, 200),  # full float precision
+                         "visits": rng.integers(0, 9, 200)})
+    codec = Codec.fit(real)
+    assert [c.decimals for c in codec.columns] == [1, None, None]
+    noisy = codec.encode(real) + rng.normal(0, 0.05, (200, codec.input_width)).astype(np.float32)
+    drawn = codec.decode(noisy)
+    assert np.allclose(drawn["temp"], np.round(drawn["temp"], 1), rtol=0, atol=1e-9)  # on the 0.1 grid, in float64
+    assert not np.allclose(drawn["price"], np.round(drawn["price"], 6), rtol=0, atol=1e-12)
+    assert (drawn["visits"] == np.round(drawn["visits"])).all() and drawn["visits"].dtype == real["visits"].dtype
+    assert Codec.from_dict(codec.to_dict()).columns[0].decimals == 1  # saved with the model as JSON
+
+
 def test_privacy_compares_window_paths_so_a_trend_is_no_copy_and_a_shifted_copy_is():
     from synthpipe.timeseries.quality import nearest_distances, privacy_figures
 

@@ -82,7 +82,7 @@ class NumericCodec:
         timezone = str(series.dt.tz) if kind == "datetime" and series.dt.tz is not None else None
         return cls(name, kind, str(series.dtype), origin, float(present.mean()), float(present.std()) or 1.0,
                    float(present.min()), float(present.max()), bool(nulls.any()),
-                   _decimals(present) if kind == "continuous" else None,
+                   observed_decimals(present) if kind == "continuous" else None,
                    _step_ns(present) if kind == "datetime" else None, timezone, _few_values(present))
 
     @cached_property
@@ -411,7 +411,7 @@ def _to_numbers(series: pd.Series, kind: ColumnKind, origin: int,
     return values, nulls
 
 
-def _decimals(values: np.ndarray) -> int | None:
+def observed_decimals(values: np.ndarray) -> int | None:
     """The fewest decimal places that every observed float respects, up to 6."""
     tolerance = 1e-9 * max(1.0, float(np.abs(values).max()))
     return next((places for places in range(7)

@@ -2,6 +2,7 @@
 
 A number becomes its standardised value (0 where null), a null flag if the column has nulls, and a spike flag
 if one value holds a large share of the column (zero rainfall, zero sales: a point mass a Gaussian cannot draw);
+decoded, it is rounded to the decimals its real values are recorded with (a reading to 0.1 degrees stays one);
 a category becomes a one-hot over its levels (null is a level of its own). The network outputs, per number, a
 Gaussian (mean, log standard deviation) and a logit per flag, and per category one logit per level. Everything
 is fitted on the real train steps and saved as JSON beside the weights.
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from synthpipe.schema import infer_kind
+from synthpipe.tabular.transform import observed_decimals
 
 MIN_LOG_SIGMA = -7.0  # a Gaussian narrower than this is a memorised constant, and its NLL runs away
 SPIKE_SHARE = 0.1  # a number whose most common value holds this share of its values gets a spike flag
@@ -34,6 +36,7 @@ class Column:
     high: float = 0.0
     integer: bool = False
     spike: float | None = None  # the value of a number's point mass
+    decimals: int | None = None  # a float's recorded precision: decoded values are rounded to it
     levels: list | None = None
 
     @property
@@ -59,7 +62,8 @@ def fit_column(series: pd.Series) -> Column:
         counts = pd.Series(values).value_counts(normalize=True)
         spike = float(counts.index[0]) if len(counts) > 1 and counts.iloc[0] >= SPIKE_SHARE else None
         return Column(str(series.name), "number", str(series.dtype), nulls, mean, std if std > 0 else 1.0,
-                      float(values.min()), float(values.max()), kind == "discrete", spike)
+                      float(values.min()), float(values.max()), kind == "discrete", spike,
+                      observed_decimals(values) if kind == "continuous" and len(values) else None)
     levels = sorted(series.dropna().unique().tolist(), key=str)
     return Column(str(series.name), "category", str(series.dtype), nulls, levels=[_plain(v) for v in levels])
 
@@ -155,8 +159,9 @@ class Codec:
         for c in self.columns:
             x = encoded[:, i : i + c.input_width]
             if c.kind == "number":
-                values = np.clip(x[:, 0] * c.std + c.mean, c.low, c.high)
+                values = np.clip(x[:, 0].astype(np.float64) * c.std + c.mean, c.low, c.high)  # rounds in float64
                 values = np.round(values) if c.integer else values
+                values = np.round(values, c.decimals) if c.decimals is not None else values
                 if c.spike is not None:
                     values = np.where(x[:, -1] > 0.5, c.spike, values)
                 null = x[:, 1] > 0.5 if c.nulls else np.zeros(len(x), bool)
