@@ -43,6 +43,15 @@ def datetime_nanos(series: pd.Series) -> np.ndarray:
     return series.to_numpy("datetime64[ns]").view(np.int64)
 
 
+def observed_decimals(values: np.ndarray) -> int | None:
+    """The fewest decimal places that every observed float respects, up to 6 (None: more, or none seen)."""
+    if len(values) == 0:
+        return None
+    tolerance = 1e-9 * max(1.0, float(np.abs(values).max()))
+    return next((places for places in range(7)
+                 if np.allclose(np.round(values, places), values, rtol=0, atol=tolerance)), None)
+
+
 def infer_kinds(df: pd.DataFrame) -> dict[str, ColumnKind]:
     return {str(name): infer_kind(df[name]) for name in df.columns}
 

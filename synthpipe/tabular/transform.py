@@ -26,7 +26,7 @@ import pandas as pd
 
 from synthpipe.errors import InputError
 from synthpipe.io import read_json, write_json
-from synthpipe.schema import ColumnKind, datetime_nanos, infer_kinds
+from synthpipe.schema import ColumnKind, datetime_nanos, infer_kinds, observed_decimals
 from synthpipe.tabular.modes import assign_modes, fit_modes, values_from_modes
 
 # Datetime resolutions tried from coarsest to finest, in nanoseconds: day, second, ms, us, ns.
@@ -409,13 +409,6 @@ def _to_numbers(series: pd.Series, kind: ColumnKind, origin: int,
     if bad.any():
         raise InputError(f"column '{series.name}': {int(bad.sum())} non-finite values (inf); clean them first")
     return values, nulls
-
-
-def observed_decimals(values: np.ndarray) -> int | None:
-    """The fewest decimal places that every observed float respects, up to 6."""
-    tolerance = 1e-9 * max(1.0, float(np.abs(values).max()))
-    return next((places for places in range(7)
-                 if np.allclose(np.round(values, places), values, rtol=0, atol=tolerance)), None)
 
 
 def _few_values(values: np.ndarray) -> list[float] | None:

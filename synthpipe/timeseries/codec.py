@@ -17,8 +17,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from synthpipe.schema import infer_kind
-from synthpipe.tabular.transform import observed_decimals
+from synthpipe.schema import infer_kind, observed_decimals
 
 MIN_LOG_SIGMA = -7.0  # a Gaussian narrower than this is a memorised constant, and its NLL runs away
 SPIKE_SHARE = 0.1  # a number whose most common value holds this share of its values gets a spike flag
@@ -63,7 +62,7 @@ def fit_column(series: pd.Series) -> Column:
         spike = float(counts.index[0]) if len(counts) > 1 and counts.iloc[0] >= SPIKE_SHARE else None
         return Column(str(series.name), "number", str(series.dtype), nulls, mean, std if std > 0 else 1.0,
                       float(values.min()), float(values.max()), kind == "discrete", spike,
-                      observed_decimals(values) if kind == "continuous" and len(values) else None)
+                      observed_decimals(values) if kind == "continuous" else None)
     levels = sorted(series.dropna().unique().tolist(), key=str)
     return Column(str(series.name), "category", str(series.dtype), nulls, levels=[_plain(v) for v in levels])
 
