@@ -132,8 +132,12 @@ def gain(arm: dict) -> str:
     return f"{arm['gain']:+.3f} [{arm['gain_low']:+.3f}, {arm['gain_high']:+.3f}]"
 
 
+def policy_of(results: dict) -> str:
+    return results["meta"].get("policy", "ratio")  # ratio runs predate the key
+
+
 def render(results: dict) -> str:
-    if results["meta"].get("policy", "ratio") == "balance":
+    if policy_of(results) == "balance":
         return render_balance(results)
     meta, tables = results["meta"], results["tables"]
     families = meta["families"]
@@ -235,7 +239,7 @@ def targets(results: dict) -> list[str]:
 def write_benchmarks(results: dict) -> None:
     text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else "# Benchmarks\n"
     section = render(results)
-    start, end = MARKERS[results["meta"].get("policy", "ratio")]
+    start, end = MARKERS[policy_of(results)]
     if start in text:
         text = text[: text.index(start)] + section + text[text.index(end) + len(end):]
     else:

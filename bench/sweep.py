@@ -52,11 +52,13 @@ def rdata(name: str) -> Callable[[], pd.DataFrame]:
     return load
 
 
-def statsmodels_table(name: str) -> Callable[[], pd.DataFrame]:
+def statsmodels_table(name: str, index_as: str | None = None) -> Callable[[], pd.DataFrame]:
+    """A statsmodels dataset; `index_as` names its index when that is a column of its own (a series' time)."""
     def load() -> pd.DataFrame:
         import statsmodels.api as sm
 
-        return getattr(sm.datasets, name).load_pandas().data
+        data = getattr(sm.datasets, name).load_pandas().data
+        return data.rename_axis(index_as).reset_index() if index_as else data
     return load
 
 
@@ -109,36 +111,25 @@ TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str | None, str]] = {
     "cars": (vega_table("cars"), "Origin", "a year stored as a date, cylinders, nulls"),
 }
 
-
-
-def frame_of(package: str, name: str, index_as: str | None = None) -> Callable[[], pd.DataFrame]:
-    """A statsmodels dataset (its index as a column when it is the time) or a vega_datasets one."""
-    def load() -> pd.DataFrame:
-        if package == "vega":
-            return vega_table(name)()
-        data = statsmodels_table(name)()
-        return data.rename_axis(index_as).reset_index() if index_as else data
-    return load
-
-
 # Sequences through a whole `synthpipe refresh` (modality timeseries): name -> (loader, timeseries settings, why)
 SEQUENCES: dict[str, tuple[Callable[[], pd.DataFrame], dict, str]] = {
-    "iowa_electricity": (frame_of("vega", "iowa_electricity"), {"entity": "source", "time": "year"},
+    "iowa_electricity": (vega_table("iowa_electricity"), {"entity": "source", "time": "year"},
                          "3 sources x 17 yearly steps: series shorter than the window"),
-    "us_employment": (frame_of("vega", "us_employment"), {"time": "month", "parse_dates": ["month"]},
+    "us_employment": (vega_table("us_employment"), {"time": "month", "parse_dates": ["month"]},
                       "one series, 120 months, 23 columns, dates stored as text"),
-    "sf_temps": (frame_of("vega", "sf_temps"), {"time": "date"}, "one series, 8,759 hourly steps"),
-    "wheat": (frame_of("vega", "wheat"), {"time": "year"}, "one series, integer years every 5"),
-    "seattle_weather": (frame_of("vega", "seattle_weather"), {"time": "date"},
+    "sf_temps": (vega_table("sf_temps"), {"time": "date"}, "one series, 8,759 hourly steps"),
+    "wheat": (vega_table("wheat"), {"time": "year"}, "one series, integer years every 5"),
+    "seattle_weather": (vega_table("seattle_weather"), {"time": "date"},
                         "one daily series with a categorical column (weather)"),
-    "co2": (frame_of("statsmodels", "co2", index_as="week"), {"time": "week"},
+    "co2": (statsmodels_table("co2", index_as="week"), {"time": "week"},
             "one weekly series with 59 missing values"),
-    "sunspots": (frame_of("statsmodels", "sunspots"), {"time": "YEAR"}, "yearly, the time stored as a float"),
+    "sunspots": (statsmodels_table("sunspots"), {"time": "YEAR"}, "yearly, the time stored as a float"),
 }
 SEQUENCE_TRAIN = {"cpu_threads": 1}  # the defaults otherwise: what a user with this table gets
 
 # A whole refresh starts Prefect and runs six stages (minutes on a busy 2-core machine): a varied few by default.
 REFRESHED = ["flights-carrier", "movies", "msleep", "Baseball", "fair"]
+SYNTHPIPE = str(Path(sys.executable).with_name("synthpipe"))  # the CLI of the environment running the sweep
 # Every gate figure, at a bounded cost: one augmentation point, small boosting models.
 FAST_GATE = {"augmentation_fractions": [1.0], "augmentation_seeds": 1, "augmentation_refit": False,
              "model_iterations": 10, "detection_folds": 2, "sample_rows": 1000}
@@ -170,18 +161,17 @@ def sweep_table(name: str, out: Path, rows: int, epochs: int, budget: float, ref
     holdout.to_csv(folder / "holdout.csv", index=False)
     df.to_parquet(folder / "table.parquet", index=False)
     (folder / "params.yaml").write_text(json.dumps({"validate": FAST_GATE}))  # `synthpipe validate` reads it
-    exe = str(Path(sys.executable).with_name("synthpipe"))
     tgt = ["--target", target] if target else []
     result = {"table": name, "why": why, "rows": full_shape[0], "columns": full_shape[1], "rows_used": len(df),
               "target": target}
-    result["fit"] = run([exe, "fit", "--data", "train.csv", "--out", "model", "--epochs", str(epochs),
+    result["fit"] = run([SYNTHPIPE, "fit", "--data", "train.csv", "--out", "model", "--epochs", str(epochs),
                          "--time-budget", str(budget), *tgt],
                         folder, folder / "fit.log", timeout)
     if result["fit"]["exit"] == 0:
-        result["sample"] = run([exe, "sample", "--model", "model", "--rows", str(len(train)),
+        result["sample"] = run([SYNTHPIPE, "sample", "--model", "model", "--rows", str(len(train)),
                                 "--out", "synthetic.parquet"], folder, folder / "sample.log", timeout)
         if result["sample"]["exit"] == 0:
-            result["validate"] = run([exe, "validate", "--real", "train.csv", "--synthetic", "synthetic.parquet",
+            result["validate"] = run([SYNTHPIPE, "validate", "--real", "train.csv", "--synthetic", "synthetic.parquet",
                                       "--holdout", "holdout.csv", *tgt, "--out", "report"], folder,
                                      folder / "validate.log", timeout)
     if refresh:
@@ -191,13 +181,13 @@ def sweep_table(name: str, out: Path, rows: int, epochs: int, budget: float, ref
                            "source": {"format": "parquet", "path": str(folder / "table.parquet")}},
                   "train": {"epochs": epochs, "time_budget": budget}, "validate": FAST_GATE}
         (project / "params.yaml").write_text(json.dumps(params))  # JSON is YAML
-        result["refresh"] = run([exe, "refresh", "--ci"], project, folder / "refresh.log", timeout)
+        result["refresh"] = run([SYNTHPIPE, "refresh", "--ci"], project, folder / "refresh.log", timeout)
     return result
 
 
-
 def sweep_sequence(name: str, out: Path, timeout: int) -> dict:
-    """One real sequence table through a whole refresh with few epochs (the gate's verdict is an answer too)."""
+    """One real sequence table through a whole refresh with the time-series defaults (the gate's verdict is an
+    answer too)."""
     loader, settings, why = SEQUENCES[name]
     folder = out / f"sequence-{name}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -210,11 +200,11 @@ def sweep_sequence(name: str, out: Path, timeout: int) -> dict:
     params = {"data": {"name": name, "target": None, "modality": "timeseries", "source": source},
               "timeseries": series}
     (folder / "params.yaml").write_text(json.dumps(params))
-    exe = str(Path(sys.executable).with_name("synthpipe"))
     result = {"table": f"sequence-{name}", "why": why, "rows": len(df), "columns": df.shape[1],
               "rows_used": len(df), "target": None}
-    result["refresh"] = run([exe, "refresh", "--ci"], folder, folder / "refresh.log", timeout)
+    result["refresh"] = run([SYNTHPIPE, "refresh", "--ci"], folder, folder / "refresh.log", timeout)
     return result
+
 
 def table_md(results: list[dict]) -> str:
     lines = ["| table | rows x cols (used) | target | fit | sample | validate | refresh | note |",
