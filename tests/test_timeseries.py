@@ -197,7 +197,7 @@ def test_decoded_numbers_keep_the_precision_the_real_values_were_recorded_with()
 
 
 def test_privacy_compares_window_paths_so_a_trend_is_no_copy_and_a_shifted_copy_is():
-    from synthpipe.timeseries.quality import nearest_distances, privacy_figures
+    from synthpipe.timeseries.quality import nearest_distances, window_privacy
 
     def windows(steps: int, seed: int, width: int = 12) -> np.ndarray:
         """A trending random walk (a scaled feature) and a rare 0/1 state, cut into windows every 4 steps."""
@@ -212,11 +212,11 @@ def test_privacy_compares_window_paths_so_a_trend_is_no_copy_and_a_shifted_copy_
     honest = windows(400, seed=10)  # the same dynamics, never seen: no copy
     by_level = np.median(nearest_distances(train, honest)) / np.median(nearest_distances(train, holdout))
     assert by_level < 0.5  # compared by level, the held-out windows' new level made honest windows look copied
-    assert privacy_figures(train, holdout, honest, numbers)["ratio"] > 0.8
+    assert window_privacy(train, honest, holdout, numbers)["ratio"] > 0.8
     shifted_copies = train + np.array([0.5, 0.0])  # train windows moved up: copies all the same
-    assert privacy_figures(train, holdout, shifted_copies, numbers)["ratio"] < 0.01
+    assert window_privacy(train, shifted_copies, holdout, numbers)["ratio"] < 0.01
     noisy_copies = train + np.random.default_rng(2).normal(0, 0.002, train.shape) * numbers
-    assert privacy_figures(train, holdout, noisy_copies, numbers)["ratio"] < 0.3
+    assert window_privacy(train, noisy_copies, holdout, numbers)["ratio"] < 0.3
 
 
 @pytest.fixture

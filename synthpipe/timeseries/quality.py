@@ -123,7 +123,7 @@ def paths(windows: np.ndarray, numbers: np.ndarray) -> np.ndarray:
     return out
 
 
-def privacy_figures(train: np.ndarray, holdout: np.ndarray, synthetic: np.ndarray, numbers: np.ndarray) -> dict:
+def window_privacy(train: np.ndarray, synthetic: np.ndarray, holdout: np.ndarray, numbers: np.ndarray) -> dict:
     """Median distance from synthetic windows to their nearest train window, over the same for held-out windows,
     both compared by their paths."""
     reference = paths(train, numbers)
@@ -174,7 +174,7 @@ def assess(real: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, s
     p_real, p_holdout, p_syn = (cut(df, layout, f, lagged, 1)
                                 for df, f in ((real, f_real), (holdout, f_holdout), (synthetic, f_syn)))
     tstr, trtr = predictive_mae(p_syn, p_holdout, numbers), predictive_mae(p_real, p_holdout, numbers)
-    privacy = privacy_figures(w_real, w_holdout, w_syn, numbers)
+    privacy = window_privacy(w_real, w_syn, w_holdout, numbers)
     started = time.perf_counter()
     specs = expectation_specs(real[columns], kinds, rows=len(synthetic), cfg=ValidateConfig())
     results = run_expectations(specs, synthetic[columns], expectations_dir, docs_dir)
