@@ -40,7 +40,7 @@ from synthpipe.gate.privacy import copy_mask  # noqa: E402
 from synthpipe.gate.quality import refitter  # noqa: E402
 from synthpipe.gate.scarcity import scarcity_curve  # noqa: E402
 from synthpipe.io import atomic_path, write_json  # noqa: E402
-from synthpipe.merge import balance_pool_rows, policy_demand, select_synthetic  # noqa: E402
+from synthpipe.merge import policy_demand, pool_rows, select_synthetic  # noqa: E402
 from synthpipe.schema import infer_kinds  # noqa: E402
 from synthpipe.split import split_train_holdout  # noqa: E402
 
@@ -101,7 +101,8 @@ def run_table(name: str, families: list[str], seeds: int, budget: float, full_bu
     counts = train[target].astype(str).value_counts()
     minority = str(counts.index[-1]) if task == "classification" else None
     demand = lambda subset, f: policy_demand(subset, merge, target, len(subset) / len(train))  # noqa: E731
-    select = lambda subset, pool, f: select_synthetic(subset, pool, merge, target, len(subset) / len(train))[0]  # noqa: E731
+    select = lambda subset, pool, f: select_synthetic(subset, pool, merge, target, len(subset) / len(train),  # noqa: E731
+                                                      SEED)[0]
     result = {"rows": len(df), "columns": df.shape[1], "target": target, "task": task, "metric": scorer.metric,
               "train_rows": len(train), "holdout_rows": len(holdout),
               "imbalance": float(counts.iloc[0] / counts.iloc[-1]) if task == "classification" else None,
@@ -109,13 +110,13 @@ def run_table(name: str, families: list[str], seeds: int, budget: float, full_bu
     for i, family in enumerate(families):
         started = time.perf_counter()
         cfg = TrainConfig(model=family, cpu_threads=1, device="cpu")
-        # The run's own generator, drawing as the generate stage does (under balance: enough for the rarest class).
-        rows = (balance_pool_rows(train[target], GenerateConfig().max_balance_factor) if merge.policy == "balance"
-                else len(train))
+        # The run's own generator, drawing as the generate stage does (balance: enough for the rarest class;
+        # curation: curation_factor times more), so the factor is not applied twice.
+        rows = pool_rows(train[target], merge, GenerateConfig().max_balance_factor, curate=True)
         pool, full = refitter(cfg, target, full_budget)(train, rows, SEED)
         pool = pool[~copy_mask(pool, train)] if len(pool) else pool
         points = scarcity_curve(scorer, train, pool, demand, select, FRACTIONS, seeds, SEED,
-                                refitter(cfg, target, budget), minority, baselines=i == 0)
+                                refitter(cfg, target, budget, merge.curation_factor), minority, baselines=i == 0)
         seconds = time.perf_counter() - started
         refits = [r for p in points for r in p["refits"]]
         result["families"][family] = {
@@ -257,6 +258,8 @@ def main() -> None:
     parser.add_argument("--full-budget", type=float, default=10.0, help="seconds for the 100%% generator")
     parser.add_argument("--policy", choices=sorted(POLICIES), default="ratio",
                         help="the merge policy every arm follows (balance: the imbalanced tables by default)")
+    parser.add_argument("--curation-factor", type=float, default=MergeConfig().curation_factor,
+                        help="merge.curation_factor of every synthetic arm (1: no curation)")
     parser.add_argument("--report", action="store_true", help="only re-render BENCHMARKS.md from saved results")
     args = parser.parse_args()
     saved_at = RESULTS[args.policy]
@@ -266,7 +269,8 @@ def main() -> None:
     tables = args.tables or (IMBALANCED if args.policy == "balance" else TABLES)
     results = {"meta": {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {platform.system()}",
                         "families": args.families, "seeds": args.seeds, "budget": args.budget,
-                        "full_budget": args.full_budget} | ({"policy": args.policy} if args.policy != "ratio" else {}),
+                        "full_budget": args.full_budget, "curation_factor": args.curation_factor}
+                       | ({"policy": args.policy} if args.policy != "ratio" else {}),
                "tables": {}}
     if saved_at.exists():  # runs table by table: keep what earlier runs of the same settings measured
         saved = json.loads(saved_at.read_text())
@@ -274,8 +278,8 @@ def main() -> None:
             results["tables"] = saved["tables"]
     with threadpool_limits(1):
         for name in tables:
-            results["tables"][name] = run_table(name, args.families, args.seeds, args.budget, args.full_budget,
-                                                POLICIES[args.policy])
+            merge = POLICIES[args.policy].model_copy(update={"curation_factor": args.curation_factor})
+            results["tables"][name] = run_table(name, args.families, args.seeds, args.budget, args.full_budget, merge)
             saved_at.parent.mkdir(parents=True, exist_ok=True)
             write_json(results, saved_at)
             write_benchmarks(results)

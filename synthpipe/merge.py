@@ -11,6 +11,7 @@ import pandas as pd
 
 from synthpipe.config import MergeConfig
 from synthpipe.errors import GateFailed, InputError
+from synthpipe.gate.curation import most_consistent_first
 from synthpipe.gate.privacy import copy_mask
 from synthpipe.io import atomic_dir, file_hash, read_json, read_table, write_json, write_parquet
 
@@ -18,7 +19,7 @@ PROVENANCE_COLUMNS = ("is_synthetic", "generator_run")
 
 
 def merge_real_and_synthetic(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: MergeConfig, target: str | None,
-                             run_id: str) -> tuple[pd.DataFrame, dict, dict]:
+                             run_id: str, seed: int = 0) -> tuple[pd.DataFrame, dict, dict]:
     """Every real row, unchanged, plus the synthetic rows the policy selects, none an exact copy of a real row.
 
     Returns the merged table, row counts, and the policy's record (what it asked for and any shortfall).
@@ -30,7 +31,7 @@ def merge_real_and_synthetic(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: M
         raise InputError(f"synthetic columns {list(synthetic.columns)} do not match real columns {list(real.columns)}")
     synthetic = _with_dtypes_of(real, synthetic)
     copies = copy_mask(synthetic, real)
-    accepted, policy = select_synthetic(real, synthetic[~copies], cfg, target)
+    accepted, policy = select_synthetic(real, synthetic[~copies], cfg, target, seed=seed)
     merged = pd.concat(
         [real.assign(is_synthetic=False, generator_run=None), accepted.assign(is_synthetic=True, generator_run=run_id)],
         ignore_index=True,
@@ -42,19 +43,24 @@ def merge_real_and_synthetic(real: pd.DataFrame, synthetic: pd.DataFrame, cfg: M
 
 
 def select_synthetic(real: pd.DataFrame, pool: pd.DataFrame, cfg: MergeConfig, target: str | None,
-                     scale: float = 1.0) -> tuple[pd.DataFrame, dict]:
-    """The synthetic rows the merge policy adds to `real`, taken from `pool` in its order.
+                     scale: float = 1.0, seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """The synthetic rows the merge policy adds to `real`, taken from the top of `pool`.
 
     ratio: `synthetic_ratio` rows per real row. size: enough rows to reach `target_rows` in all (times
     `scale`, the share of the real rows in use, for the augmentation curve). balance: for every class of
     `target`, rows of that class until it has as many rows as the majority class; a class the pool holds too
-    few rows of gets what there is, and the shortfall is recorded.
+    few rows of gets what there is, and the shortfall is recorded. With a target and `curation_factor` > 1 the
+    pool is first put in curation's order (synthpipe.gate.curation, judged against `real`), else taken as drawn.
     """
     wanted = policy_demand(real, cfg, target, scale)
+    curated = cfg.curation_factor > 1 and target is not None and target in pool.columns
+    if curated:
+        pool = most_consistent_first(real, pool, target, seed)
+    record = {"policy": cfg.policy, "curated": curated}
     if cfg.policy == "ratio":
-        return pool.head(wanted), {"policy": "ratio", "ratio": cfg.synthetic_ratio}
+        return pool.head(wanted), record | {"ratio": cfg.synthetic_ratio}
     if cfg.policy == "size":
-        return pool.head(wanted), {"policy": "size", "target_rows": cfg.target_rows, "wanted": wanted}
+        return pool.head(wanted), record | {"target_rows": cfg.target_rows, "wanted": wanted}
     offered = pool[target].astype(object)
     picked, shortfall = [], {}
     for label, need in wanted.items():
@@ -65,8 +71,8 @@ def select_synthetic(real: pd.DataFrame, pool: pd.DataFrame, cfg: MergeConfig, t
         if len(rows) < need:
             shortfall[str(label)] = int(need - len(rows))
     chosen = pd.concat(picked) if picked else pool.head(0)
-    return chosen, {"policy": "balance", "target": target, "wanted": {str(k): v for k, v in wanted.items()},
-                    "shortfall": shortfall}
+    return chosen, record | {"target": target, "wanted": {str(k): v for k, v in wanted.items()},
+                             "shortfall": shortfall}
 
 
 def policy_demand(real: pd.DataFrame, cfg: MergeConfig, target: str | None, scale: float = 1.0) -> int | dict:
@@ -79,6 +85,20 @@ def policy_demand(real: pd.DataFrame, cfg: MergeConfig, target: str | None, scal
         raise InputError(f"merge.policy 'balance' needs the target column, and the data has no column {target!r}")
     counts = real[target].astype(object).value_counts()
     return {label: int(counts.max() - count) for label, count in counts.items()}
+
+
+def pool_rows(labels: pd.Series, cfg: MergeConfig, max_balance_factor: float, curate: bool) -> int:
+    """Rows one draw needs for the policy to find its rows in it, given the real train rows' target `labels` (any
+    column when there is no target): at least the train rows, the policy's count when it asks for more, and under
+    balance enough for the rarest class (balance_pool_rows); times `curation_factor` when curation has a target
+    to judge by, so that merge can take the most consistent of them."""
+    rows = len(labels)
+    if cfg.policy == "balance":
+        base = balance_pool_rows(labels, max_balance_factor)
+    else:
+        asked = cfg.synthetic_ratio * rows if cfg.policy == "ratio" else cfg.target_rows - rows
+        base = max(rows, math.ceil(asked))
+    return math.ceil(base * (cfg.curation_factor if curate else 1.0))
 
 
 def balance_pool_rows(labels: pd.Series, max_factor: float) -> int:
@@ -106,11 +126,11 @@ def _with_dtypes_of(real: pd.DataFrame, synthetic: pd.DataFrame) -> pd.DataFrame
 
 
 def merge(prepared_dir: Path, synthetic_path: Path, quality_path: Path, model_dir: Path, out_dir: Path,
-          cfg: MergeConfig, target: str | None = None) -> dict:
+          cfg: MergeConfig, target: str | None = None, seed: int = 0) -> dict:
     require_passed_gate(quality_path, synthetic_path)
     run_id = read_json(model_dir / "config.json")["run_id"]
     real = read_table(prepared_dir / "train.parquet")
-    merged, counts, policy = merge_real_and_synthetic(real, read_table(synthetic_path), cfg, target, run_id)
+    merged, counts, policy = merge_real_and_synthetic(real, read_table(synthetic_path), cfg, target, run_id, seed)
     inputs = {"train": prepared_dir / "train.parquet", "holdout": prepared_dir / "holdout.parquet",
               "synthetic": synthetic_path}
     with atomic_dir(out_dir) as tmp:

@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from synthpipe.config import GenerateConfig, Params
 from synthpipe.stages import run_stage, sharded
-from synthpipe.tabular.stages import Shard, generate, generate_shard, labels_to_balance
+from synthpipe.tabular.stages import Shard, generate, generate_shard, rows_to_draw
 
 
 def run(params: Params) -> dict:
@@ -44,7 +44,7 @@ def run_on_task_runner(model_dir: Path, shard_dir: Path, plan: list[Shard], chun
 def sharded_generate(params: Params) -> dict:
     """The generate stage as a flow whose task runner draws the shards (see `dask_runner`)."""
     return generate(params.paths.model, params.paths.synthetic, params.generate, params.seed, params.train.device,
-                    run_shards=run_on_task_runner, balance_labels=labels_to_balance(params))
+                    run_shards=run_on_task_runner, rows=rows_to_draw(params))
 
 
 def generate_in_flow(params: Params, processes: bool = True) -> dict:

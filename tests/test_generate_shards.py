@@ -65,22 +65,30 @@ def test_dask_workers_write_the_same_file_as_the_stage(model_dir, tmp_path, monk
         assert len(written) == 2500 and frame_hash(written) == expected
 
 
-def test_a_balance_merge_gets_a_draw_large_enough_for_its_rarest_class(model_dir, tmp_path, penguins):
+def test_the_draw_is_sized_for_the_policy_and_curation_and_a_balance_merge_finds_its_rarest_class(
+        model_dir, tmp_path, penguins):
     from synthpipe.config import MergeConfig
-    from synthpipe.merge import balance_pool_rows, merge_real_and_synthetic
+    from synthpipe.merge import balance_pool_rows, merge_real_and_synthetic, pool_rows
 
     labels = pd.Series(["a"] * 80 + ["b"] * 20)
     # b needs 60 more rows and holds a fifth of an unconditioned draw: (60 + 3 sqrt(60)) / 0.2 rows.
     assert balance_pool_rows(labels, max_factor=50) == 417 and balance_pool_rows(labels, max_factor=2) == 200
     assert balance_pool_rows(pd.Series(["a"] * 5 + ["b"] * 5), max_factor=50) == 10  # balanced: the train rows
+    # Curation multiplies whatever the policy needs; without a target to judge by there is none.
+    assert pool_rows(labels, MergeConfig(), 50, curate=True) == 400
+    assert pool_rows(labels, MergeConfig(), 50, curate=False) == 100
+    assert pool_rows(labels, MergeConfig(synthetic_ratio=2.5, curation_factor=1), 50, curate=True) == 250
+    assert pool_rows(labels, MergeConfig(policy="size", target_rows=1000, curation_factor=2), 50, curate=True) == 1800
+    assert pool_rows(labels, MergeConfig(policy="balance", curation_factor=2), 50, curate=True) == 834
     # Penguins with Chinstraps made rare: 10 of them against 152 Adelies.
     real = pd.concat([penguins[penguins["species"] != "Chinstrap"],
                       penguins[penguins["species"] == "Chinstrap"].head(10)], ignore_index=True)
     rare_model, out = tmp_path / "rare", tmp_path / "pool.parquet"
     TabularSynthesizer(model="copula", seed=0).fit(real, target="species").save(rare_model)
-    assert generate(rare_model, out, GenerateConfig(), seed=3)["rows"] == len(real)  # no balance: the train rows
-    drawn = generate(rare_model, out, GenerateConfig(), seed=3, balance_labels=real["species"])["rows"]
-    assert drawn == balance_pool_rows(real["species"], 50) > 10 * len(real)
-    merged, counts, record = merge_real_and_synthetic(real, pd.read_parquet(out), MergeConfig(policy="balance"),
-                                                      "species", "run")
-    assert record["shortfall"] == {} and merged["species"].value_counts().nunique() == 1  # every class at 152
+    assert generate(rare_model, out, GenerateConfig(), seed=3)["rows"] == len(real)  # no rows given: the train rows
+    balance = MergeConfig(policy="balance")
+    wanted = pool_rows(real["species"], balance, 50, curate=True)
+    assert generate(rare_model, out, GenerateConfig(), seed=3, rows=wanted)["rows"] == wanted > 40 * len(real)
+    merged, counts, record = merge_real_and_synthetic(real, pd.read_parquet(out), balance, "species", "run")
+    assert record["shortfall"] == {} and record["curated"]
+    assert merged["species"].value_counts().nunique() == 1  # every class at 152

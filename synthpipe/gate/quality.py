@@ -6,6 +6,7 @@ becomes a check with a plain-language reason when it fails; any failed check fai
 
 from __future__ import annotations
 
+import math
 import time
 from functools import partial
 from pathlib import Path
@@ -232,9 +233,10 @@ def learned(real, synthetic, holdout, target, kinds, cfg: ValidateConfig, merge:
     scale = partial(_scale, full_rows=len(real))
     demand = lambda subset, fraction: policy_demand(subset, merge, target, scale(subset))  # noqa: E731
     select = lambda subset, offered, fraction: (  # noqa: E731
-        select_synthetic(subset, offered, merge, target, scale(subset))[0])
+        select_synthetic(subset, offered, merge, target, scale(subset), seed)[0])
     fractions = cfg.augmentation_fractions if 1.0 in cfg.augmentation_fractions else [*cfg.augmentation_fractions, 1.0]
-    refit = refitter(train_cfg, target, cfg.augmentation_time_budget) if cfg.augmentation_refit and train_cfg else None
+    refit = (refitter(train_cfg, target, cfg.augmentation_time_budget, merge.curation_factor)
+             if cfg.augmentation_refit and train_cfg else None)
     counts = train[target].dropna().astype(object).astype(str).value_counts()
     minority = str(counts.index[-1]) if task == "classification" and len(counts) > 1 else None
     points = scarcity_curve(scorer, train, pool, demand, select, fractions, cfg.augmentation_seeds, seed, refit,
@@ -254,8 +256,9 @@ def _scale(subset: pd.DataFrame, full_rows: int) -> float:
     return len(subset) / full_rows
 
 
-def refitter(train_cfg: TrainConfig, target: str, budget: float | None) -> Refit:
-    """Refits of the run's generator (same settings, `budget` seconds each) on one subset of real rows at a time."""
+def refitter(train_cfg: TrainConfig, target: str, budget: float | None, draw_factor: float = 1.0) -> Refit:
+    """Refits of the run's generator (same settings, `budget` seconds each) on one subset of real rows at a time,
+    each drawing `draw_factor` times the rows the policy asks for (merge.curation_factor), as generate draws."""
     def refit(subset: pd.DataFrame, wanted, seed: int) -> tuple[pd.DataFrame, dict]:
         from synthpipe.tabular.synthesizer import TabularSynthesizer
 
@@ -266,7 +269,7 @@ def refitter(train_cfg: TrainConfig, target: str, budget: float | None) -> Refit
         synthesizer = TabularSynthesizer.from_config(settings, seed)
         try:
             synthesizer.fit(subset, target=target)
-            generated = _draw(synthesizer, wanted, target, seed)
+            generated = _draw(synthesizer, wanted, target, seed, draw_factor)
         except REFIT_FAILURES as exc:  # e.g. fewer rows than the GAN's pac: nothing to add at this size
             return subset.head(0), record | {"failed": str(exc)}
         info = synthesizer.info
@@ -275,12 +278,13 @@ def refitter(train_cfg: TrainConfig, target: str, budget: float | None) -> Refit
     return refit
 
 
-def _draw(synthesizer, wanted, target: str, seed: int) -> pd.DataFrame:
-    """The rows the policy asks for: a count drawn as the generate stage draws, or rows per class conditioned."""
+def _draw(synthesizer, wanted, target: str, seed: int, factor: float) -> pd.DataFrame:
+    """`factor` times the rows the policy asks for: a count drawn as the generate stage draws, or rows per class
+    conditioned."""
     none = pd.DataFrame(columns=synthesizer.info["columns"])
     if not isinstance(wanted, dict):
-        return synthesizer.sample(wanted, seed=seed) if wanted > 0 else none
-    parts = [synthesizer.sample(need, conditions={target: label}, seed=seed + i)
+        return synthesizer.sample(math.ceil(wanted * factor), seed=seed) if wanted > 0 else none
+    parts = [synthesizer.sample(math.ceil(need * factor), conditions={target: label}, seed=seed + i)
              for i, (label, need) in enumerate(wanted.items()) if need > 0]
     return pd.concat(parts, ignore_index=True) if parts else none
 

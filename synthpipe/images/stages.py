@@ -250,6 +250,7 @@ def dispatch(stage: str, params: Params) -> dict:
     if stage == "validate":
         return validate(paths.prepared, paths.synthetic, paths.quality, paths.summary, image, params.seed,
                         expectations_dir=Path("gx"), train_log=paths.train_log, merge=params.merge)
-    return merge(paths.prepared, paths.synthetic, paths.quality, paths.model, paths.merged, params.merge,
-                 params.data.target)
+    # Curation judges a table's columns against its target; the image gate judges images by its own classifier.
+    return merge(paths.prepared, paths.synthetic, paths.quality, paths.model, paths.merged,
+                 params.merge.model_copy(update={"curation_factor": 1.0}), params.data.target, params.seed)
 

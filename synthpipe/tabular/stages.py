@@ -57,13 +57,14 @@ from synthpipe.io import (
     read_json,
     read_table,
     scan_batches,
+    table_rows,
     temp_dir_beside,
     write_arrow_chunks,
     write_json,
     write_parquet_chunks,
     write_text,
 )
-from synthpipe.merge import balance_pool_rows, merge
+from synthpipe.merge import merge, pool_rows
 from synthpipe.schema import check_batches, check_table
 from synthpipe.sources import check_drift, describe_source, load_source, source_file, write_raw
 from synthpipe.split import holdout_rows
@@ -160,11 +161,19 @@ def summary(info: dict) -> dict:
             "device": info["device"], "processes": replicas.get("world_size", 1)}
 
 
-def labels_to_balance(params: Params) -> pd.Series | None:
-    """The real train rows' target, when the merge policy balances it (generate sizes its draw for that)."""
-    if params.merge.policy != "balance" or params.data.target is None:
-        return None
-    return read_table(params.paths.prepared / "train.parquet")[params.data.target]
+def rows_to_draw(params: Params) -> int:
+    """generate.rows, or with it null as many rows as merge needs from one draw (synthpipe.merge.pool_rows), judged
+    from the real train split's target."""
+    if params.generate.rows:
+        return params.generate.rows
+    target, train = params.data.target, params.paths.prepared / "train.parquet"
+    if not target:
+        return pool_rows(pd.Series(index=range(table_rows(train)), dtype=object), params.merge,
+                         params.generate.max_balance_factor, curate=False)
+    real = read_table(train)
+    if target not in real.columns:
+        raise InputError(f"data.target '{target}' is not a column of {train}")
+    return pool_rows(real[target], params.merge, params.generate.max_balance_factor, curate=True)
 
 
 def launch_distributed(params: Params) -> dict:
@@ -221,15 +230,13 @@ def run_in_process(model_dir: Path, shard_dir: Path, plan: list[Shard], chunk_ro
 
 
 def generate(model_dir: Path, out_path: Path, cfg: GenerateConfig, seed: int, device: str = "auto",
-             run_shards: ShardRunner = run_in_process, balance_labels: pd.Series | None = None) -> dict:
-    """`balance_labels`: the real train rows' target when merge.policy is balance; with `cfg.rows` null the draw is
-    then as large as balancing them needs. It stays unconditioned, so the gate judges rows drawn as the model
-    draws them, and merge takes each class's top-up from it."""
+             run_shards: ShardRunner = run_in_process, rows: int | None = None) -> dict:
+    """`rows`: how many to draw (`rows_to_draw`); None: `cfg.rows`, or as many as the model's train rows. The draw stays
+    unconditioned, so the gate judges rows as the model draws them, and merge takes its rows from them."""
     from synthpipe.tabular.synthesizer import TabularSynthesizer
 
     synthesizer = TabularSynthesizer.load(model_dir, device=device)
-    rows = cfg.rows or (balance_pool_rows(balance_labels, cfg.max_balance_factor) if balance_labels is not None
-                        else synthesizer.info["rows"])
+    rows = rows or cfg.rows or synthesizer.info["rows"]
     if cfg.shards == 1:
         written = write_parquet_chunks(synthesizer.sample_chunks(rows, seed=seed, chunk_rows=cfg.chunk_rows), out_path)
         return {"rows": written}
@@ -297,14 +304,14 @@ def run(stage: str, params: Params) -> dict:
                      paths.checkpoints)
     if stage == "generate":
         return generate(paths.model, paths.synthetic, params.generate, params.seed, params.train.device,
-                        balance_labels=labels_to_balance(params))
+                        rows=rows_to_draw(params))
     if stage == "validate":
         return validate(paths.prepared / "train.parquet", paths.synthetic, paths.quality.parent, params.validate,
                         holdout_path=paths.prepared / "holdout.parquet", target=params.data.target,
                         merge=params.merge, seed=params.seed, train_log=paths.train_log,
                         expectations_dir=Path("gx"), train=params.train)
     return merge(paths.prepared, paths.synthetic, paths.quality, paths.model, paths.merged, params.merge,
-                 params.data.target)
+                 params.data.target, params.seed)
 
 
 if __name__ == "__main__":  # one torchrun process: python -m synthpipe.tabular.stages PARAMS.json
