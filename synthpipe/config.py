@@ -277,9 +277,9 @@ class MergeConfig(Section):
     synthetic_ratio: float = Field(1.0, ge=0, description="ratio: synthetic rows added per real train row (exact "
                                                           "copies are never added)")
     target_rows: int | None = Field(None, ge=1, description="size: rows of the merged train set, real + synthetic")
-    curation_factor: float = Field(4.0, ge=1, description="generate draws this many times the rows merge needs, and "
-                                                          "merge adds those a model fitted on the real rows finds "
-                                                          "most consistent with their target; 1: no curation")
+    curation_factor: float = Field(2.0, ge=1, description="generate draws this many times the rows merge needs, and "
+                                                          "merge adds first those whose target a model fitted on the "
+                                                          "real rows agrees with; 1: no curation")
 
     @model_validator(mode="after")
     def _size_needs_target_rows(self) -> MergeConfig:

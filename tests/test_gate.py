@@ -236,6 +236,29 @@ def test_merge_policies(tables):
     assert "Chinstrap" not in set(rows["species"])
 
 
+def test_curation_merges_the_rows_whose_target_the_real_rows_vouch_for_first(tables):
+    real, fresh = tables["train"], tables["fresh"]
+    rng = np.random.default_rng(0)
+    # A pool of twice the rows merge adds (as generate draws it), a third of them with a wrong species.
+    drawn = pd.concat([fresh] * 2, ignore_index=True).sample(frac=1, random_state=0).reset_index(drop=True)
+    pool = drawn.copy()
+    wrong = rng.random(len(pool)) < 1 / 3
+    pool.loc[wrong, "species"] = pool.loc[wrong, "species"].map(
+        {"Adelie": "Gentoo", "Gentoo": "Chinstrap", "Chinstrap": "Adelie"})
+    uncurated, record = select_synthetic(real, pool, MergeConfig(curation_factor=1), "species")
+    assert not record["curated"] and uncurated.equals(pool.head(len(real)))
+    curated, record = select_synthetic(real, pool, MergeConfig(), "species")
+    assert record["curated"] and len(curated) == len(real)
+    assert wrong[uncurated.index].mean() > 0.25 and wrong[curated.index].mean() < 0.05
+    assert list(curated.index) == sorted(curated.index)  # the draw's order: no row preferred for being typical
+    # A numeric target: rows whose body mass was shuffled among them are kept less often than untouched rows.
+    heavy = drawn.copy()
+    shuffled = rng.random(len(heavy)) < 0.5
+    heavy.loc[shuffled, "body_mass_g"] = rng.permutation(heavy.loc[shuffled, "body_mass_g"].to_numpy())
+    kept, _ = select_synthetic(real, heavy, MergeConfig(synthetic_ratio=1.5), "body_mass_g")
+    assert shuffled[kept.index].mean() < shuffled.mean() - 0.1
+
+
 def test_empty_synthetic_data_is_bad_input(tables):
     from synthpipe.errors import InputError
 

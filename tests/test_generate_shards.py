@@ -75,7 +75,7 @@ def test_the_draw_is_sized_for_the_policy_and_curation_and_a_balance_merge_finds
     assert balance_pool_rows(labels, max_factor=50) == 417 and balance_pool_rows(labels, max_factor=2) == 200
     assert balance_pool_rows(pd.Series(["a"] * 5 + ["b"] * 5), max_factor=50) == 10  # balanced: the train rows
     # Curation multiplies whatever the policy needs; without a target to judge by there is none.
-    assert pool_rows(labels, MergeConfig(), 50, curate=True) == 400
+    assert pool_rows(labels, MergeConfig(), 50, curate=True) == 200
     assert pool_rows(labels, MergeConfig(), 50, curate=False) == 100
     assert pool_rows(labels, MergeConfig(synthetic_ratio=2.5, curation_factor=1), 50, curate=True) == 250
     assert pool_rows(labels, MergeConfig(policy="size", target_rows=1000, curation_factor=2), 50, curate=True) == 1800
@@ -88,7 +88,7 @@ def test_the_draw_is_sized_for_the_policy_and_curation_and_a_balance_merge_finds
     assert generate(rare_model, out, GenerateConfig(), seed=3)["rows"] == len(real)  # no rows given: the train rows
     balance = MergeConfig(policy="balance")
     wanted = pool_rows(real["species"], balance, 50, curate=True)
-    assert generate(rare_model, out, GenerateConfig(), seed=3, rows=wanted)["rows"] == wanted > 40 * len(real)
+    assert generate(rare_model, out, GenerateConfig(), seed=3, rows=wanted)["rows"] == wanted > 20 * len(real)
     merged, counts, record = merge_real_and_synthetic(real, pd.read_parquet(out), balance, "species", "run")
     assert record["shortfall"] == {} and record["curated"]
     assert merged["species"].value_counts().nunique() == 1  # every class at 152
