@@ -147,10 +147,11 @@ def render(results: dict) -> str:
              f"Run {meta['date']} on {meta['machine']} (2 cores; wall times depend on what else runs there), "
              f"one thread; {meta['seeds']} seeded subsets per fraction; "
              f"refits on each subset alone with a {meta['budget']:.0f} s budget each (the 100% generator: "
-             f"{meta['full_budget']:.0f} s); merge policy ratio 1.0; holdout 20% of the real rows, never seen by any "
-             "generator. Gain = holdout score of real + added rows minus real only (balanced accuracy; R^2 for "
-             "regression), mean over seeds, [95% interval: seeds and holdout rows resampled]. The baseline is "
-             "SMOTE-NC / SMOTE / SMOTEN for classes, noise-perturbed copies for a regression target (marked *).", ""]
+             f"{meta['full_budget']:.0f} s); merge policy ratio 1.0, {curation(meta)}; holdout 20% of the real rows, "
+             "never seen by any generator. Gain = holdout score of real + added rows minus real only (balanced "
+             "accuracy; R^2 for regression), mean over seeds, [95% interval: seeds and holdout rows resampled]. "
+             "The baseline is SMOTE-NC / SMOTE / SMOTEN for classes, noise-perturbed copies for a regression target "
+             "(marked *).", ""]
     header = "| table | rows | task | fraction | real only | " + " | ".join(families) + " | SMOTE | oversampling |"
     lines += [header, "|" + "---|" * (header.count("|") - 1)]
     for name, t in tables.items():
@@ -182,6 +183,12 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
+def curation(meta: dict) -> str:
+    factor = meta.get("curation_factor", 1.0)  # runs before curation have no key
+    return (f"curated (each draw {factor:g} times the rows added; the rows whose target a model fitted on the real "
+            "rows agrees with first)" if factor > 1 else "no curation")
+
+
 def render_balance(results: dict) -> str:
     """merge.policy balance: every arm adds rows of each class up to the majority's count (class weights add
     none); gains in balanced accuracy with intervals, then macro F1 and the rarest class's recall."""
@@ -191,8 +198,9 @@ def render_balance(results: dict) -> str:
     lines = [start, "### Class balancing: `merge.policy: balance` against SMOTE (`bench/scarcity.py --policy balance`)",
              "", f"Run {meta['date']}, one thread, {meta['seeds']} seeded subsets per fraction, the {family} "
              f"generator refitted on each subset alone ({meta['budget']:.0f} s a refit, "
-             f"{meta['full_budget']:.0f} s at 100%). Each arm adds, per class, the rows that bring it to the majority "
-             "class's count: the generator's rows conditioned on the class, SMOTE-NC / SMOTE / SMOTEN rows, or copies "
+             f"{meta['full_budget']:.0f} s at 100%; {curation(meta)}). Each arm adds, per class, the rows that "
+             "bring it to the majority class's count: the generator's rows conditioned on the class, "
+             "SMOTE-NC / SMOTE / SMOTEN rows, or copies "
              "of real rows (random oversampling); class weights train on the real rows alone, weighted. At 100% the "
              "synthetic rows come from one unconditioned draw sized as the generate stage sizes it for this policy "
              "(enough for the rarest class's top-up). Each cell: the gain over real only in "

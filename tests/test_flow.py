@@ -22,8 +22,9 @@ def test_refresh_runs_six_stages_and_dvc_agrees(project, prefect_harness, pengui
     summary = refresh()
     assert summary["ingest"]["rows"] == 344
     assert (summary["preprocess"]["train_rows"], summary["preprocess"]["holdout_rows"]) == (275, 69)
-    assert summary["generate"]["rows"] == 275 and summary["validate"]["passed"] is True
-    assert summary["merge"] == {"real": 275, "synthetic": 275, "synthetic_offered": 275, "exact_copies_dropped": 0,
+    # Twice the train rows are drawn (merge.curation_factor): merge adds first those the real rows vouch for.
+    assert summary["generate"]["rows"] == 550 and summary["validate"]["passed"] is True
+    assert summary["merge"] == {"real": 275, "synthetic": 275, "synthetic_offered": 550, "exact_copies_dropped": 0,
                                 "total": 550, "path": "data/merged/train.parquet"}
 
     # Merge keeps every real train row exactly; train + holdout are exactly the source rows.

@@ -186,6 +186,8 @@ def test_validate_writes_reports_plots_suite_and_docs(tmp_path, tables):
     assert all((out / "plots" / name).read_bytes()[:4] == b"\x89PNG" for name in report["plots"].values())
     summary = (out / "summary.md").read_text()
     assert summary.startswith("# Quality gate: PASSED") and "## What synthetic data did to model accuracy" in summary
+    assert "(ratio policy; from a draw 2 times as large, the rows whose target a model fitted on the real rows " \
+           "agrees with first)" in summary
     assert (out / "data_docs" / "index.html").exists()
     assert (out / "report.html").read_text().count('<img src="data:image/png;base64,') == 4
     suite = read_json(out / "gx" / "expectations" / "synthetic.json")

@@ -242,7 +242,8 @@ def learned(real, synthetic, holdout, target, kinds, cfg: ValidateConfig, merge:
     points = scarcity_curve(scorer, train, pool, demand, select, fractions, cfg.augmentation_seeds, seed, refit,
                             minority)
     full = points[-1]  # all real train rows: the training set merge will produce
-    augmentation = {"metric": scorer.metric, "task": task, "policy": merge.policy, "points": points,
+    augmentation = {"metric": scorer.metric, "task": task, "policy": merge.policy,
+                    "curation_factor": merge.curation_factor, "points": points,
                     "refit": refit is not None, "minority_class": minority,
                     "imbalance_ratio": float(counts.iloc[0] / counts.iloc[-1]) if minority else None,
                     **{key: full[key] for key in ("fraction", "gain", "gain_low", "gain_high", "real_score",

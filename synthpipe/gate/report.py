@@ -84,7 +84,8 @@ def _accuracy_section(report: dict) -> list[str]:
         f"A gradient-boosting model predicting **{utility['target']}** ({utility['task']}), scored by {metric} on the "
         f"real holdout ({report['rows']['holdout']} rows, never seen by the generator):", "",
         f"- trained on real train rows: **{augmentation['real_score']:.3f}**; on the training set merge builds "
-        f"({augmentation['policy']} policy): **{augmentation['augmented_score']:.3f}** — synthetic data {effect} it "
+        f"({augmentation['policy']} policy{_curation(augmentation)}): **{augmentation['augmented_score']:.3f}** — "
+        f"synthetic data {effect} it "
         f"by {abs(gain):.3f} (95% interval of the gain {augmentation['gain_low']:+.3f} to "
         f"{augmentation['gain_high']:+.3f}).",
         f"- trained on synthetic rows only: {utility['tstr']:.3f} (real only: {utility['trtr']:.3f}).", "",
@@ -101,6 +102,12 @@ def _accuracy_section(report: dict) -> list[str]:
     if notes:
         lines += ["Baselines: " + "; ".join(notes) + ".", ""]
     return lines
+
+
+def _curation(augmentation: dict) -> str:
+    factor = augmentation.get("curation_factor", 1.0)  # images have none
+    return (f"; from a draw {factor:g} times as large, the rows whose target a model fitted on the real rows agrees "
+            "with first" if factor > 1 else "")
 
 
 def gain_cell(arm: dict) -> str:
