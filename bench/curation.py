@@ -9,7 +9,9 @@ rows against the rows merge would add) is measured for both selections, from one
 
     OMP_NUM_THREADS=1 python bench/curation.py --family copula [--tables fair wine] [--seeds 8] [--budget 15]
 
-Prints one line per table and writes bench/results/curation-<family>.json.
+    python bench/curation.py --report   # re-render BENCHMARKS.md from every family's saved results
+
+Prints one line per table, writes bench/results/curation-<family>.json and a section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from synthpipe.gate.features import FeatureSpace  # noqa: E402
 from synthpipe.gate.privacy import copy_mask  # noqa: E402
 from synthpipe.gate.quality import refitter  # noqa: E402
 from synthpipe.gate.scarcity import subsample  # noqa: E402
-from synthpipe.io import write_json  # noqa: E402
+from synthpipe.io import atomic_path, write_json  # noqa: E402
 from synthpipe.merge import select_synthetic  # noqa: E402
 from synthpipe.schema import infer_kinds  # noqa: E402
 from synthpipe.split import split_train_holdout  # noqa: E402
@@ -44,6 +46,8 @@ from synthpipe.split import split_train_holdout  # noqa: E402
 CURATED = MergeConfig()
 AS_DRAWN = CURATED.model_copy(update={"curation_factor": 1.0})
 DETECTION_FOLDS = 3
+BENCHMARKS = ROOT / "BENCHMARKS.md"
+START, END = "<!-- curation:start -->", "<!-- curation:end -->"
 
 
 def run_table(name: str, family: str, seeds: int, budget: float) -> dict:
@@ -72,9 +76,37 @@ def run_table(name: str, family: str, seeds: int, budget: float) -> dict:
     for arm, merge in (("as_drawn", AS_DRAWN), ("curated", CURATED)):
         added, _ = select_synthetic(train, pool, merge, target, seed=SEED)
         auc[arm] = detection(train, added, space, len(train), DETECTION_FOLDS, SEED, MODEL_ITERATIONS)["auc"]
+    # The floor: the same procedure on real rows against other real rows (half the train rows each).
+    auc["real_floor"] = detection(train.iloc[::2], train.iloc[1::2], space, len(train), DETECTION_FOLDS, SEED,
+                                  MODEL_ITERATIONS)["auc"]
     return {"gain_at_10": {arm: {"mean": float(np.mean(g)), "sem": float(np.std(g) / np.sqrt(len(g))),
                                  "per_seed": [float(x) for x in g]} for arm, g in gains.items()},
             "detection_auc": auc}
+
+
+def render() -> str:
+    runs = [json.loads(path.read_text()) for path in sorted((ROOT / "bench" / "results").glob("curation-*.json"))]
+    lines = [START, "| table | family | gain at 10%, as drawn | gain at 10%, curated | detection AUC, as drawn | "
+             "detection AUC, curated | real vs real |", "|---|---|---|---|---|---|---|"]
+    for run in runs:
+        for name, t in run["tables"].items():
+            g, a = t["gain_at_10"], t["detection_auc"]
+            cells = [f"{g[arm]['mean']:+.3f} ± {g[arm]['sem']:.3f}" for arm in ("as_drawn", "curated")]
+            cells += [f"{a[arm]:.3f}" for arm in ("as_drawn", "curated", "real_floor")]
+            lines.append(f"| {name} | {run['meta']['family']} | " + " | ".join(cells) + " |")
+    meta = ", ".join(f"{r['meta']['family']}: {r['meta']['date']}, {r['meta']['seeds']} seeds, "
+                     f"{r['meta']['budget']:g} s a fit" for r in runs)
+    lines += ["", f"`bench/curation.py` ({meta}; gain: mean ± standard error over the seeds; detection: one fit on "
+              f"all train rows, {DETECTION_FOLDS} folds, the rows merge would add against the real train rows; "
+              "real vs real: one half of the train rows against the other, the same procedure).", END]
+    return "\n".join(lines)
+
+
+def write_benchmarks() -> None:
+    text = BENCHMARKS.read_text(encoding="utf-8")
+    text = text[: text.index(START)] + render() + text[text.index(END) + len(END):]
+    with atomic_path(BENCHMARKS) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
 
 
 def main() -> None:
@@ -83,7 +115,11 @@ def main() -> None:
     parser.add_argument("--tables", nargs="+", choices=TABLES, default=TABLES)
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--budget", type=float, default=15.0, help="seconds per fit")
+    parser.add_argument("--report", action="store_true", help="only re-render BENCHMARKS.md from saved results")
     args = parser.parse_args()
+    if args.report:
+        write_benchmarks()
+        return
     out = ROOT / "bench" / "results" / f"curation-{args.family}.json"
     results = {"meta": {"date": time.strftime("%Y-%m-%d"), "family": args.family, "seeds": args.seeds,
                         "budget": args.budget, "curation_factor": CURATED.curation_factor}, "tables": {}}
@@ -95,7 +131,7 @@ def main() -> None:
                   f"{g['as_drawn']['sem']:.3f}, curated {g['curated']['mean']:+.3f} ± {g['curated']['sem']:.3f}; "
                   f"detection AUC as drawn {a['as_drawn']:.3f}, curated {a['curated']:.3f}", flush=True)
             write_json(results, out)
-    print(json.dumps(results["meta"]))
+    write_benchmarks()
 
 
 if __name__ == "__main__":
