@@ -198,8 +198,9 @@ class TrainConfig(LoopConfig):
 
 
 class GenerateConfig(Section):
-    rows: int | None = Field(None, ge=1, description="null: as many rows as the real train split; under "
-                                                     "merge.policy balance, as many as balancing the target needs")
+    rows: int | None = Field(None, ge=1, description="null: what merge needs: the train rows, the policy's count if "
+                                                     "larger, under balance enough for the rarest class; times "
+                                                     "merge.curation_factor with a target")
     max_balance_factor: float = Field(50.0, ge=1, description="rows null under merge.policy balance: at most this "
                                                               "many times the train rows")
     chunk_rows: int = Field(100_000, ge=1, description="rows sampled and decoded at a time")
