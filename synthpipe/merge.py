@@ -11,7 +11,7 @@ import pandas as pd
 
 from synthpipe.config import MergeConfig
 from synthpipe.errors import GateFailed, InputError
-from synthpipe.gate.curation import most_consistent_first
+from synthpipe.gate.curation import consistent_first
 from synthpipe.gate.privacy import copy_mask
 from synthpipe.io import atomic_dir, file_hash, read_json, read_table, write_json, write_parquet
 
@@ -55,7 +55,7 @@ def select_synthetic(real: pd.DataFrame, pool: pd.DataFrame, cfg: MergeConfig, t
     wanted = policy_demand(real, cfg, target, scale)
     curated = cfg.curation_factor > 1 and target is not None and target in pool.columns
     if curated:
-        pool = most_consistent_first(real, pool, target, seed)
+        pool = consistent_first(real, pool, target, seed)
     record = {"policy": cfg.policy, "curated": curated}
     if cfg.policy == "ratio":
         return pool.head(wanted), record | {"ratio": cfg.synthetic_ratio}
@@ -91,7 +91,7 @@ def pool_rows(labels: pd.Series, cfg: MergeConfig, max_balance_factor: float, cu
     """Rows one draw needs for the policy to find its rows in it, given the real train rows' target `labels` (any
     column when there is no target): at least the train rows, the policy's count when it asks for more, and under
     balance enough for the rarest class (balance_pool_rows); times `curation_factor` when curation has a target
-    to judge by, so that merge can take the most consistent of them."""
+    to judge by, so that enough consistent rows are left once merge puts them first."""
     rows = len(labels)
     if cfg.policy == "balance":
         base = balance_pool_rows(labels, max_balance_factor)

@@ -32,7 +32,7 @@ RESIDUAL_QUANTILE = 0.9  # numeric target: a synthetic row's residual may be as 
 OUT_OF_FOLD_SPLITS = 3
 
 
-def most_consistent_first(real: pd.DataFrame, pool: pd.DataFrame, target: str, seed: int) -> pd.DataFrame:
+def consistent_first(real: pd.DataFrame, pool: pd.DataFrame, target: str, seed: int) -> pd.DataFrame:
     """`pool` with the rows consistent with the real rows first and the others after, each part in the draw's
     order: the policy takes rows from the top (of each class, under balance). Unchanged when there is nothing to
     judge by: too few labelled real rows, or a single class."""
