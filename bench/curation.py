@@ -30,18 +30,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from scarcity import MODEL_ITERATIONS, SEED, TABLES, load  # noqa: E402
+from scarcity import MODEL_ITERATIONS, SEED, TABLES, split  # noqa: E402
 
 from synthpipe.config import MergeConfig, TrainConfig  # noqa: E402
-from synthpipe.gate.evaluation import Scorer, detection, task_for  # noqa: E402
+from synthpipe.gate.evaluation import detection  # noqa: E402
 from synthpipe.gate.features import FeatureSpace  # noqa: E402
 from synthpipe.gate.privacy import copy_mask  # noqa: E402
 from synthpipe.gate.quality import refitter  # noqa: E402
 from synthpipe.gate.scarcity import subsample  # noqa: E402
 from synthpipe.io import atomic_path, write_json  # noqa: E402
 from synthpipe.merge import select_synthetic  # noqa: E402
-from synthpipe.schema import infer_kinds  # noqa: E402
-from synthpipe.split import split_train_holdout  # noqa: E402
 
 CURATED = MergeConfig()
 AS_DRAWN = CURATED.model_copy(update={"curation_factor": 1.0})
@@ -51,12 +49,8 @@ START, END = "<!-- curation:start -->", "<!-- curation:end -->"
 
 
 def run_table(name: str, family: str, seeds: int, budget: float) -> dict:
-    df, target = load(name)
-    kinds = infer_kinds(df)
-    task = task_for(df[target], kinds[target])
-    train, holdout = split_train_holdout(df, target, 0.2, stratify=task == "classification", seed=SEED)
-    train, holdout = train.reset_index(drop=True), holdout.reset_index(drop=True)
-    scorer = Scorer(holdout, target, task, FeatureSpace.fit(train, kinds, exclude=(target,)), MODEL_ITERATIONS)
+    table = split(name)
+    target, task, train, scorer = table.target, table.task, table.train, table.scorer
     refit = refitter(TrainConfig(model=family, cpu_threads=1, device="cpu"), target, budget,
                      CURATED.curation_factor)
     gains = {"as_drawn": [], "curated": []}
@@ -71,7 +65,7 @@ def run_table(name: str, family: str, seeds: int, budget: float) -> dict:
                                            SEED + i) - real)
     drawn, _ = refit(train, len(train), SEED)
     pool = drawn[~copy_mask(drawn, train)]
-    space = FeatureSpace.fit(train, kinds)
+    space = FeatureSpace.fit(train, table.kinds)
     auc = {}
     for arm, merge in (("as_drawn", AS_DRAWN), ("curated", CURATED)):
         added, _ = select_synthetic(train, pool, merge, target, seed=SEED)

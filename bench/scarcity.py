@@ -25,6 +25,7 @@ import json
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -89,15 +90,34 @@ def load(name: str) -> tuple[pd.DataFrame, str]:
 TABLES = ["penguins", "wine", "breast_cancer", "diabetes", "cars", "seattle_weather", "fair", "randhie"]
 
 
-def run_table(name: str, families: list[str], seeds: int, budget: float, full_budget: float,
-              merge: MergeConfig) -> dict:
+@dataclass(frozen=True)
+class Split:
+    """A table split as every arm sees it: train rows for the generators, a scorer on the 20% holdout."""
+
+    frame: pd.DataFrame
+    target: str
+    kinds: dict
+    task: str
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    scorer: Scorer
+
+
+def split(name: str) -> Split:
     df, target = load(name)
     kinds = infer_kinds(df)
     task = task_for(df[target], kinds[target])
     train, holdout = split_train_holdout(df, target, 0.2, stratify=task == "classification", seed=SEED)
     train, holdout = train.reset_index(drop=True), holdout.reset_index(drop=True)
-    space = FeatureSpace.fit(train, kinds, exclude=(target,))
-    scorer = Scorer(holdout, target, task, space, MODEL_ITERATIONS)
+    scorer = Scorer(holdout, target, task, FeatureSpace.fit(train, kinds, exclude=(target,)), MODEL_ITERATIONS)
+    return Split(df, target, kinds, task, train, holdout, scorer)
+
+
+def run_table(name: str, families: list[str], seeds: int, budget: float, full_budget: float,
+              merge: MergeConfig) -> dict:
+    table = split(name)
+    df, target, task, train, holdout, scorer = (table.frame, table.target, table.task, table.train, table.holdout,
+                                                table.scorer)
     counts = train[target].astype(str).value_counts()
     minority = str(counts.index[-1]) if task == "classification" else None
     demand = lambda subset, f: policy_demand(subset, merge, target, len(subset) / len(train))  # noqa: E731
