@@ -57,7 +57,6 @@ from synthpipe.io import (
     read_json,
     read_table,
     scan_batches,
-    table_rows,
     temp_dir_beside,
     write_arrow_chunks,
     write_json,
@@ -166,14 +165,15 @@ def rows_to_draw(params: Params) -> int:
     from the real train split's target."""
     if params.generate.rows:
         return params.generate.rows
-    target, train = params.data.target, params.paths.prepared / "train.parquet"
+    target, train = params.data.target, parquet_file(params.paths.prepared / "train.parquet")
     if not target:
-        return pool_rows(pd.Series(index=range(table_rows(train)), dtype=object), params.merge,
+        return pool_rows(pd.Series(index=range(train.metadata.num_rows), dtype=object), params.merge,
                          params.generate.max_balance_factor, curate=False)
-    real = read_table(train)
-    if target not in real.columns:
-        raise InputError(f"data.target '{target}' is not a column of {train}")
-    return pool_rows(real[target], params.merge, params.generate.max_balance_factor, curate=True)
+    if target not in train.schema_arrow.names:
+        raise InputError(f"data.target '{target}' is not a column of {params.paths.prepared / 'train.parquet'}")
+    # The target column alone: the draw's size needs nothing else, and the split may be large.
+    labels = train.read(columns=[target]).to_pandas()[target]
+    return pool_rows(labels, params.merge, params.generate.max_balance_factor, curate=True)
 
 
 def launch_distributed(params: Params) -> dict:
