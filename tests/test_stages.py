@@ -120,3 +120,17 @@ def test_merge_keeps_every_real_row_and_drops_copies(tmp_path, penguins):
     pd.testing.assert_frame_equal(real_part, real)
     assert merged.loc[merged["is_synthetic"], "generator_run"].eq("run1").all()
     assert merged.loc[~merged["is_synthetic"], "generator_run"].isna().all()
+
+
+def test_the_scarcity_curve_refits_the_family_auto_chose(tmp_path):
+    """With model auto the curve's refits fit the family the run chose, with the run's other settings; a family
+    named in the params is refitted as it is."""
+    from synthpipe.config import TrainConfig
+    from synthpipe.io import write_json
+    from synthpipe.tabular.stages import refit_settings
+
+    write_json({"model": "diffusion"}, tmp_path / "config.json")
+    resolved = refit_settings(tmp_path, TrainConfig(model="auto", diffusion_steps=700))
+    assert (resolved.model, resolved.diffusion_steps) == ("diffusion", 700)
+    named = TrainConfig(model="vae")
+    assert refit_settings(tmp_path / "absent", named) is named  # no model directory is read

@@ -289,6 +289,17 @@ def validate(train_path: Path, synthetic_path: Path, reports_dir: Path, cfg: Val
     return {"passed": True, "checks": len(report["checks"])}
 
 
+def refit_settings(model_dir: Path, cfg: TrainConfig) -> TrainConfig:
+    """The generator settings the scarcity curve refits on each subset: the run's, with auto resolved to the family
+    it chose. On a subset of a few dozen rows auto would choose among four families by a handful of held-out rows,
+    and scoring its candidates was most of what a refit cost (BENCHMARKS.md, "Scarcity")."""
+    if cfg.model != "auto":
+        return cfg
+    from synthpipe.tabular.synthesizer import CONFIG_FILE
+
+    return cfg.model_copy(update={"model": read_json(model_dir / CONFIG_FILE)["model"]})
+
+
 def run(stage: str, params: Params) -> dict:
     """Stage `stage` with its own params sections."""
     paths = params.paths
@@ -309,7 +320,7 @@ def run(stage: str, params: Params) -> dict:
         return validate(paths.prepared / "train.parquet", paths.synthetic, paths.quality.parent, params.validate,
                         holdout_path=paths.prepared / "holdout.parquet", target=params.data.target,
                         merge=params.merge, seed=params.seed, train_log=paths.train_log,
-                        expectations_dir=Path("gx"), train=params.train)
+                        expectations_dir=Path("gx"), train=refit_settings(paths.model, params.train))
     return merge(paths.prepared, paths.synthetic, paths.quality, paths.model, paths.merged, params.merge,
                  params.data.target, params.seed)
 
