@@ -23,6 +23,7 @@ import argparse
 import json
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +37,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synthpipe.config import IMAGE_PRESETS, ImageConfig, ImageGenerateConfig, ImageTrainConfig  # noqa: E402
-from synthpipe.images.families import fit_image_model, load_image_model, save_image_model  # noqa: E402
+from synthpipe.images.families import (  # noqa: E402
+    ImageModel,
+    fit_image_model,
+    load_image_model,
+    save_image_model,
+)
 from synthpipe.images.model import image_batches  # noqa: E402
 from synthpipe.tabular.synthesizer import TabularSynthesizer  # noqa: E402
 
@@ -67,8 +73,6 @@ def prepare() -> None:
     shutil.copy(split_dir(TABLE) / "train.parquet", PREPARED / f"{TABLE}.parquet")
     pixels, labels = mnist(ImageConfig(size=32, channels=1))
     np.savez_compressed(PREPARED / "mnist32.npz", pixels=pixels, labels=labels)
-    import subprocess
-
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                     "--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
                     "--platform", "manylinux_2_17_x86_64", "--platform", "manylinux2014_x86_64",
@@ -147,7 +151,7 @@ def same_rows_on_cpu(synthesizer: TabularSynthesizer, real: pd.DataFrame, rows: 
 
 
 def image_rate(images: torch.Tensor, labels: torch.Tensor, preset: dict, device: str,
-               steps: int) -> tuple[object, dict]:
+               steps: int) -> tuple[ImageModel, dict]:
     """Training images/s of the image diffusion model with `preset` on `device`, over about `steps` steps."""
     # Two epochs at least (the first pays the start-up), of fewer images when `steps` is small.
     count = min(images.shape[0], preset["batch_size"] * max(1, steps // 2))
@@ -163,7 +167,7 @@ def image_rate(images: torch.Tensor, labels: torch.Tensor, preset: dict, device:
                    "steps": epochs * per_epoch, "images_per_second": batch * per_epoch / float(np.median(seconds))}
 
 
-def image_on_cpu(model) -> dict:
+def image_on_cpu(model: ImageModel) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         save_image_model(model, tmp, {})
         loaded, _ = load_image_model(tmp, torch.device("cpu"))
